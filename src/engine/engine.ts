@@ -1,0 +1,75 @@
+import type { DumpEntry, EngineEvent } from '../model/history.ts';
+import type { WorkloadOp } from '../model/workload.ts';
+import type { Clock } from './clock.ts';
+import type { StoreFile } from './store-file.ts';
+
+export type EngineModeName = 'plain' | 'fsync' | 'group-commit' | 'cow';
+export const engineModeNames: readonly EngineModeName[] = ['plain', 'fsync', 'group-commit', 'cow'];
+
+/**
+ * Deliberately broken variants, used to prove the checkers catch real bugs:
+ * - `ack-before-sync`: fsync engine acks after pwrite, before fdatasync returns.
+ * - `group-ack-before-sync`: group commit acks the batch before its fdatasync.
+ * - `cow-meta-before-data-sync`: CoW writes the meta page before the data pages' fdatasync.
+ * - `cow-overwrite-live`: CoW overwrites pages reachable from the committed root in place.
+ * - `no-checksum`: dump/recover trust page headers without verifying the CRC.
+ * - `ignore-eio`: acks even when fdatasync fails; then retries it (the fsyncgate pattern).
+ */
+export type PlantedBug =
+  | 'ack-before-sync'
+  | 'group-ack-before-sync'
+  | 'cow-meta-before-data-sync'
+  | 'cow-overwrite-live'
+  | 'no-checksum'
+  | 'ignore-eio';
+
+export type EngineOptions = {
+  pageSize: number;
+  /** Logical pages the workload addresses (0..pages-1); dump prints every one of them. */
+  pages: number;
+  /** Concurrent writers (group commit; other engines process ops one at a time). */
+  writers: number;
+  /** Group commit: close a batch this long after its first write (µs). */
+  batchWindowUs: number;
+  /** Group commit: close a batch at this many writes. */
+  batchMaxOps: number;
+  bug?: PlantedBug;
+};
+
+export const defaultEngineOptions: Omit<EngineOptions, 'pages'> = {
+  pageSize: 4096,
+  writers: 1,
+  batchWindowUs: 200,
+  batchMaxOps: 64,
+};
+
+/**
+ * Called at every mark the engine reaches, workload marks and internal ones
+ * (`cow:before-meta`, `group:before-sync`, ...), after the mark event was emitted. The engine
+ * awaits it: the CLI uses this to pause until the harness has armed a fault.
+ */
+export type MarkHook = (name: string) => Promise<void>;
+
+export type EngineContext = {
+  file: StoreFile;
+  clock: Clock;
+  options: EngineOptions;
+};
+
+/** A built-in engine: the three protocol verbs as functions over a StoreFile. */
+export interface EngineMode {
+  readonly name: EngineModeName;
+  /** Transactional engines ack `commit` ops; the others ack each write. */
+  readonly transactional: boolean;
+  /** Smallest store (bytes) that holds `options.pages` logical pages. */
+  storeSize(options: EngineOptions): number;
+  run(
+    ctx: EngineContext,
+    ops: AsyncIterable<WorkloadOp>,
+    emit: (event: EngineEvent) => void,
+    onMark?: MarkHook,
+  ): Promise<void>;
+  /** Opens the store after a crash; throws an Error saying why if it is unusable. */
+  recover(ctx: EngineContext): Promise<void>;
+  dump(ctx: EngineContext): Promise<DumpEntry[]>;
+}

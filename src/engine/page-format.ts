@@ -1,0 +1,119 @@
+import { crc32c } from './crc32c.ts';
+
+/**
+ * One page format for every built-in engine (little-endian):
+ *
+ *   0  magic   u32  "PCUT"
+ *   4  kind    u32  1 data, 2 meta, 3 map
+ *   8  page    u32  logical page number (meta: slot number)
+ *  12  length  u32  payload length in bytes
+ *  16  seq     u64  write sequence (data) or transaction id (meta, map, cow data)
+ *  24  crc     u32  CRC32C of the whole page with this field zeroed
+ *  28  unused  u32
+ *  32  payload, then a fill derived from the payload up to the page end
+ *
+ * The fill makes every 512-byte sector of a page differ between two writes, so a write torn at
+ * a sector boundary always changes the checksummed bytes and is detectable.
+ */
+export const PAGE_MAGIC = 0x54554350; // "PCUT" read as little-endian u32
+export const HEADER_SIZE = 32;
+export const SECTOR_SIZE = 512;
+
+export const PageKind = { data: 1, meta: 2, map: 3 } as const;
+export type PageKindName = keyof typeof PageKind;
+
+export type PageHeader = {
+  kind: number;
+  page: number;
+  seq: bigint;
+  length: number;
+};
+
+export type DecodedPage =
+  | { state: 'empty' }
+  | { state: 'ok'; header: PageHeader; payload: Uint8Array }
+  | { state: 'corrupt'; reason: 'magic' | 'checksum' | 'length' };
+
+/** Writes header + payload + fill into `out` (a page-sized, possibly aligned buffer). */
+export function encodePageInto(out: Uint8Array, header: PageHeader, payload: Uint8Array): Uint8Array {
+  if (HEADER_SIZE + payload.length > out.length) {
+    throw new RangeError(`payload of ${payload.length} bytes does not fit a ${out.length}-byte page`);
+  }
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(0, PAGE_MAGIC, true);
+  view.setUint32(4, header.kind, true);
+  view.setUint32(8, header.page, true);
+  view.setUint32(12, payload.length, true);
+  view.setBigUint64(16, header.seq, true);
+  view.setUint32(24, 0, true);
+  view.setUint32(28, 0, true);
+  out.set(payload, HEADER_SIZE);
+  fill(out, HEADER_SIZE + payload.length, header, payload);
+  view.setUint32(24, crc32c(out), true);
+  return out;
+}
+
+export function encodePage(pageSize: number, header: PageHeader, payload: Uint8Array): Uint8Array {
+  return encodePageInto(new Uint8Array(pageSize), header, payload);
+}
+
+/** Decodes and verifies a page. An all-zero page is `empty` (never written). */
+export function decodePage(bytes: Uint8Array): DecodedPage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== PAGE_MAGIC) {
+    return bytes.every((b) => b === 0) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
+  }
+  const stored = view.getUint32(24, true);
+  const copy = bytes.slice();
+  new DataView(copy.buffer).setUint32(24, 0, true);
+  if (crc32c(copy) !== stored) return { state: 'corrupt', reason: 'checksum' };
+  const length = view.getUint32(12, true);
+  if (HEADER_SIZE + length > bytes.length) return { state: 'corrupt', reason: 'length' };
+  return {
+    state: 'ok',
+    header: {
+      kind: view.getUint32(4, true),
+      page: view.getUint32(8, true),
+      seq: view.getBigUint64(16, true),
+      length,
+    },
+    payload: bytes.subarray(HEADER_SIZE, HEADER_SIZE + length),
+  };
+}
+
+/**
+ * Reads the header fields without verifying anything: what an engine that skips its checksum
+ * would believe (used by planted-bug variants and by diagnostics).
+ */
+export function readHeaderUnchecked(bytes: Uint8Array): { header: PageHeader; payload: Uint8Array } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== PAGE_MAGIC) return null;
+  const length = Math.min(view.getUint32(12, true), bytes.length - HEADER_SIZE);
+  return {
+    header: {
+      kind: view.getUint32(4, true),
+      page: view.getUint32(8, true),
+      seq: view.getBigUint64(16, true),
+      length,
+    },
+    payload: bytes.subarray(HEADER_SIZE, HEADER_SIZE + length),
+  };
+}
+
+function fill(out: Uint8Array, from: number, header: PageHeader, payload: Uint8Array): void {
+  // xorshift32 seeded by the header and payload checksum: cheap, deterministic, differs per write.
+  let x = (crc32c(payload) ^ Number(header.seq & 0xffffffffn) ^ (header.page * 0x9e3779b1)) >>> 0 || 1;
+  for (let i = from; i < out.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder('utf-8', { fatal: false });
+export const encodeValue = (value: string): Uint8Array => utf8.encode(value);
+export const decodeValue = (payload: Uint8Array): string => utf8d.decode(payload);

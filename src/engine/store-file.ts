@@ -1,0 +1,35 @@
+/**
+ * The file interface every engine writes through. Implemented by a real file or block device
+ * (native addon: buffered or O_DIRECT) and by the simulated crash device (src/sim/).
+ * Errors carry a POSIX code (`EIO`, `EINVAL`, ...) in `code`, like Node's own fs errors.
+ */
+export interface StoreFile {
+  /** Size in bytes (for a block device, its capacity). */
+  size(): number;
+  /** A buffer suitable for this file's I/O (4096-aligned when the file is opened with O_DIRECT). */
+  alloc(length: number): Uint8Array;
+  pwrite(buf: Uint8Array, offset: number): Promise<void>;
+  pread(length: number, offset: number): Promise<Uint8Array>;
+  fdatasync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An I/O error with a POSIX code, thrown by StoreFile implementations. */
+export class IoError extends Error {
+  readonly code: string;
+  readonly syscall: string;
+  constructor(code: string, syscall: string, message?: string) {
+    super(message ?? `${syscall}: ${code}`);
+    this.name = 'IoError';
+    this.code = code;
+    this.syscall = syscall;
+  }
+}
+
+/** The POSIX code of an error thrown by a StoreFile ('EIO', ...), or 'EUNKNOWN'. */
+export function errorCode(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return 'EUNKNOWN';
+}

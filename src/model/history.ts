@@ -1,0 +1,34 @@
+import type { WorkloadOp } from './workload.ts';
+
+/** Fault kinds the harness (dm-flakey) and the simulated device can inject. */
+export type FaultKind = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads' | 'power_cut';
+
+/**
+ * Events an engine writes on stdout, one JSON line each, flushed at once (engine protocol v1).
+ * `t` is a monotonic clock in nanoseconds. Checkers use the event order, not `t`.
+ */
+export type InvokeEvent = { id: number; type: 'invoke'; t: number };
+export type OkEvent = { id: number; type: 'ok'; t: number };
+export type FailEvent = { id: number; type: 'fail'; t: number; err: string };
+/** Emitted when the engine reaches a workload mark or an internal point (e.g. `cow:before-meta`). */
+export type MarkEvent = { id?: number; type: 'mark'; t: number; name: string; paused?: boolean };
+export type EngineEvent = InvokeEvent | OkEvent | FailEvent | MarkEvent;
+
+/** Inserted by the harness (never by an engine): when a fault was armed or disarmed, when the plug was pulled. */
+export type NemesisEvent = {
+  type: 'nemesis';
+  t: number;
+  action: 'arm' | 'disarm' | 'crash';
+  fault?: FaultKind;
+};
+
+export type HistoryEvent = EngineEvent | NemesisEvent;
+
+/** One page of an engine's `dump`: a value, never written (null), or a detected corruption. */
+export type DumpEntry = { page: number; value: string | null } | { page: number; error: string };
+
+/** Everything a checker needs: the ops fed to the engine and the events in the order they happened. */
+export type History = {
+  ops: readonly WorkloadOp[];
+  events: readonly HistoryEvent[];
+};

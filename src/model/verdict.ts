@@ -1,0 +1,41 @@
+export type AnomalyKind =
+  | 'lost-ack'
+  | 'phantom'
+  | 'torn-undetected'
+  | 'corrupt-undetected'
+  | 'non-atomic'
+  | 'ack-after-eio';
+
+export const anomalyKinds: readonly AnomalyKind[] = [
+  'lost-ack',
+  'phantom',
+  'torn-undetected',
+  'corrupt-undetected',
+  'non-atomic',
+  'ack-after-eio',
+];
+
+/** One explained violation: which ops, which page, what was expected and what was found. */
+export type Anomaly = {
+  kind: AnomalyKind;
+  page?: number;
+  ops: number[];
+  expected?: string | null;
+  found?: string | null;
+  message: string;
+};
+
+export type VerdictStats = {
+  ops: number;
+  acked: number;
+  failed: number;
+  pages: number;
+  recoveredValues: number;
+  checksumErrors: number;
+};
+
+export type Verdict = {
+  valid: boolean;
+  anomalies: Anomaly[];
+  stats: VerdictStats;
+};
