@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { anomalyKinds } from '../model/verdict.ts';
+import type { EngineModeName } from '../engine/engine.ts';
+
+/**
+ * The scenario language (YAML files in scenarios/). Strict everywhere: an unknown key is an
+ * error, so a typo never silently falls back to a default.
+ */
+export const engineModes = ['plain', 'fsync', 'group-commit', 'cow'] as const satisfies readonly EngineModeName[];
+export const filesystemTypes = ['ext4', 'xfs', 'btrfs'] as const;
+export const faultKinds = ['drop_writes', 'error_writes', 'corrupt_bio_byte', 'error_reads'] as const;
+export const plantedBugs = [
+  'ack-before-sync',
+  'group-ack-before-sync',
+  'cow-meta-before-data-sync',
+  'cow-overwrite-live',
+  'no-checksum',
+  'ignore-eio',
+] as const;
+
+const expectValue = z.enum(['none', 'some', 'any']);
+const expectation = z.strictObject(
+  Object.fromEntries(anomalyKinds.map((k) => [k, expectValue.optional()])) as Record<
+    (typeof anomalyKinds)[number],
+    z.ZodOptional<typeof expectValue>
+  >,
+);
+
+const builtinEngine = z.strictObject({
+  mode: z.enum(engineModes),
+  direct: z.boolean().default(false),
+  pageSize: z.number().int().min(512).max(65536).default(4096),
+  writers: z.number().int().min(1).max(256).default(1),
+  batchWindowUs: z.number().int().min(0).max(1_000_000).default(200),
+  batchMax: z.number().int().min(1).max(4096).default(64),
+  bug: z.enum(plantedBugs).optional(),
+});
+
+const externalEngine = z
+  .strictObject({
+  /**
+   * Command run inside the target (engine protocol v1); gets `run|recover|dump --store PATH ...`.
+   * Defaults to the uploaded file's path in the target.
+   */
+  command: z.string().min(1).optional(),
+  /** A local file (relative to the project) uploaded to the target's /opt/powercut/user/. */
+  upload: z.string().min(1).optional(),
+  /** Host command that produces `upload` (run in the project directory before the first trial). */
+  build: z.string().min(1).optional(),
+  transactional: z.boolean().default(false),
+  pageSize: z.number().int().min(512).max(65536).default(4096),
+  direct: z.boolean().default(false),
+  writers: z.number().int().min(1).max(256).default(1),
+  })
+  .refine((e) => e.command !== undefined || e.upload !== undefined, {
+    message: 'an external engine needs `command` or `upload`',
+  });
+
+const armPoint = z.union([
+  z.strictObject({ afterOp: z.number().int().min(0) }),
+  z.strictObject({ atMark: z.string().min(1), occurrence: z.number().int().min(1).default(1) }),
+  z.strictObject({ afterSeconds: z.number().min(0) }),
+]);
+
+const fault = z.strictObject({
+  kind: z.enum(faultKinds),
+  /** When to load the flakey table (on demand, via suspend --nolockfs / load / resume). */
+  arm: armPoint.optional(),
+  /** When to reload the linear table again (error windows; fsyncgate). Default: at the crash. */
+  disarm: z.strictObject({ afterOp: z.number().int().min(0) }).optional(),
+  /** dm-flakey's own time-based schedule (seconds up, seconds down), instead of `arm`. */
+  schedule: z.strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) }).optional(),
+  corrupt: z
+    .strictObject({ byte: z.number().int().min(1).default(1), value: z.number().int().min(0).max(255).default(0) })
+    .optional(),
+});
+
+export const scenarioSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
+  description: z.string().optional(),
+  target: z.enum(['auto', 'qemu', 'vagrant', 'ssh', 'local']).default('auto'),
+  device: z
+    .strictObject({
+      sizeMb: z.number().int().min(16).max(8192).default(512),
+      sectorSize: z.union([z.literal(512), z.literal(4096)]).default(512),
+    })
+    .default({ sizeMb: 512, sectorSize: 512 }),
+  filesystem: z
+    .strictObject({
+      type: z.enum(filesystemTypes).default('ext4'),
+      mountOptions: z.string().regex(/^[a-z0-9_=,.-]*$/i).optional(),
+    })
+    .default({ type: 'ext4' }),
+  engine: z.union([builtinEngine, externalEngine]),
+  workload: z.strictObject({
+    ops: z.number().int().min(1).max(100_000),
+    pages: z.number().int().min(1).max(1000).default(64),
+    valueSize: z.number().int().min(8).max(2048).default(16),
+    txnSize: z.number().int().min(1).max(256).default(4),
+    seed: z.number().int().optional(),
+    /** Feed ops at this rate (the time-schedule experiment needs the loop to span seconds). */
+    opsPerSecond: z.number().positive().optional(),
+  }),
+  fault: fault,
+  trials: z.number().int().min(1).max(1000).default(1),
+  expect: expectation.default({}),
+  /** Per-mode overrides of `expect` (a matrix over modes expects different things of each). */
+  expectByMode: z.partialRecord(z.enum(engineModes), expectation).optional(),
+  matrix: z
+    .strictObject({
+      fs: z.array(z.enum(filesystemTypes)).min(1).optional(),
+      mode: z.array(z.enum(engineModes)).min(1).optional(),
+      fault: z.array(z.enum(faultKinds)).min(1).optional(),
+    })
+    .optional(),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -1,0 +1,55 @@
+import type { EngineModeName, PlantedBug } from '../engine/engine.ts';
+import type { AnomalyKind } from '../model/verdict.ts';
+import type { Scenario } from './schema.ts';
+
+export type FilesystemType = Scenario['filesystem']['type'];
+export type FaultSpec = Scenario['fault'];
+export type Expectation = Partial<Record<AnomalyKind, 'none' | 'some' | 'any'>>;
+
+export type BuiltinEngineSpec = {
+  kind: 'builtin';
+  mode: EngineModeName;
+  direct: boolean;
+  pageSize: number;
+  writers: number;
+  batchWindowUs: number;
+  batchMax: number;
+  bug?: PlantedBug;
+};
+export type ExternalEngineSpec = {
+  kind: 'external';
+  command: string;
+  upload?: string;
+  build?: string;
+  transactional: boolean;
+  direct: boolean;
+  pageSize: number;
+  writers: number;
+};
+export type EngineSpec = BuiltinEngineSpec | ExternalEngineSpec;
+
+export type WorkloadSpec = Scenario['workload'];
+
+/** One concrete trial: everything needed to run (and re-run) it, seed included. */
+export type TrialPlan = {
+  scenario: string;
+  file: string;
+  /** Unique within the scenario run: `<fs>-<engine>-<fault>-<n>`. */
+  id: string;
+  seed: number;
+  target: Scenario['target'];
+  device: Scenario['device'];
+  filesystem: { type: FilesystemType; mountOptions?: string };
+  engine: EngineSpec;
+  workload: WorkloadSpec;
+  fault: FaultSpec;
+  expect: Expectation;
+};
+
+export const engineLabel = (engine: EngineSpec): string =>
+  engine.kind === 'builtin'
+    ? `${engine.mode}${engine.direct ? '+direct' : ''}${engine.bug ? `!${engine.bug}` : ''}`
+    : 'external';
+
+export const isTransactional = (engine: EngineSpec): boolean =>
+  engine.kind === 'builtin' ? engine.mode === 'cow' : engine.transactional;

@@ -1,0 +1,49 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
+import { ScenarioError } from '../../src/scenario/scenario-error.ts';
+import { findScenarioFiles } from '../../src/scenario/find.ts';
+
+const broken = 'test/fixtures/scenarios/broken';
+
+const cases: [string, number, number, string, RegExp][] = [
+  ['bad-yaml.yaml', 3, 1, '', /invalid YAML/],
+  ['unknown-key.yaml', 3, 3, 'engine.colour', /unknown key/],
+  ['wrong-type.yaml', 4, 8, 'workload.ops', /expected number/],
+  ['unknown-fault.yaml', 7, 9, 'fault.kind', /must be one of "drop_writes"/],
+  ['bad-value.yaml', 7, 19, 'fault.arm.afterOp', /.+/],
+];
+
+for (const [file, line, col, field, message] of cases) {
+  test(`${file} is rejected at ${line}:${col} naming ${field || 'the syntax error'}`, async (t) => {
+    const error = await t.throwsAsync(loadScenarioFile(join(broken, file)), { instanceOf: ScenarioError });
+    t.is(error.line, line);
+    t.is(error.col, col);
+    t.is(error.field, field);
+    t.regex(error.message, message);
+    t.true(error.message.startsWith(`${join(broken, file)}:${line}:${col}: `));
+    t.false(error.message.includes('\n'), 'one line');
+  });
+}
+
+test('every shipped scenario validates', async (t) => {
+  const files = await findScenarioFiles(['scenarios']);
+  t.true(files.length >= 4);
+  for (const file of files) await t.notThrowsAsync(loadScenarioFile(file), file);
+});
+
+test('defaults fill in and the name comes from the file', (t) => {
+  const { name, scenario } = parseScenario('scenarios/x-y.yaml', 'engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n');
+  t.is(name, 'x-y');
+  t.is(scenario.filesystem.type, 'ext4');
+  t.is(scenario.device.sizeMb, 512);
+  t.is(scenario.trials, 1);
+  t.deepEqual(scenario.expect, {});
+});
+
+test('an external engine needs a command or an upload', (t) => {
+  const error = t.throws(() => parseScenario('e.yaml', 'engine: { transactional: true }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n'), {
+    instanceOf: ScenarioError,
+  });
+  t.regex(error.message, /^e\.yaml:1:9: engine/);
+});
