@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { mkdir, copyFile, chmod, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { checkResult, withTimeout } from './ssh-connection.ts';
+import { lineStream } from './lines.ts';
+import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts';
+
+/** This machine, as root, when its kernel has dm-flakey (commands through `sh -c`). */
+export class LocalTarget implements Target {
+  readonly kind = 'local' as const;
+  readonly description = 'local kernel';
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(options.stdin ?? '');
+    const done = new Promise<ExecResult>((resolve) =>
+      child.on('close', (code, signal) => resolve({ command, code, ...(signal ? { signal } : {}), stdout, stderr })),
+    );
+    const result = options.timeoutMs ? await withTimeout(done, options.timeoutMs, command, () => child.kill('SIGKILL')) : await done;
+    return checkResult(result, options.check ?? true);
+  }
+
+  async spawn(command: string): Promise<RemoteProcess> {
+    const child = spawn('sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines = lineStream(child.stdout);
+    return {
+      stdin: child.stdin,
+      lines: { [Symbol.asyncIterator]: () => lines },
+      done: new Promise((resolve) => child.on('close', (code) => resolve({ command, code, stdout: '', stderr }))),
+      kill: async (signal = 'KILL') => {
+        child.kill(`SIG${signal}`);
+      },
+    };
+  }
+
+  async upload(localPath: string, remotePath: string, mode = 0o644): Promise<void> {
+    await mkdir(dirname(remotePath), { recursive: true });
+    const tmp = `${remotePath}.upload.${process.pid}`;
+    await copyFile(localPath, tmp);
+    await chmod(tmp, mode);
+    await rename(tmp, remotePath);
+  }
+
+  async teardown(): Promise<void> {}
+}

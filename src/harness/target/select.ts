@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { HarnessError } from '../errors.ts';
+import { LocalTarget } from './local.ts';
+import { startQemuTarget } from './qemu.ts';
+import { startSshTarget } from './ssh.ts';
+import type { Target } from './target.ts';
+import { startVagrantTarget, vagrantRunning } from './vagrant.ts';
+
+export type TargetKind = 'auto' | 'qemu' | 'vagrant' | 'ssh' | 'local';
+export type StartTargetOptions = { log?: (line: string) => void };
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** True when this kernel can run trials itself: we are root and dm-flakey is available. */
+export async function localHasFlakey(): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const targets = await readFile('/proc/misc', 'utf8').catch(() => '');
+  if (!/device-mapper/.test(targets)) return false;
+  const probe = await execa('modprobe', ['-n', 'dm-flakey'], { reject: false }).catch(() => null);
+  return !!probe && probe.exitCode === 0;
+}
+
+/**
+ * Starts the target a run asked for. `auto`: local if this kernel has dm-flakey (and we are
+ * root), else a running Vagrant VM, else the embedded QEMU guest.
+ * `ssh` reads POWERCUT_SSH_HOST, POWERCUT_SSH_PORT, POWERCUT_SSH_USER, POWERCUT_SSH_KEY.
+ */
+export async function startTarget(kind: TargetKind, options: StartTargetOptions = {}): Promise<Target> {
+  switch (kind) {
+    case 'local':
+      if (!(await localHasFlakey())) throw new HarnessError('target local: this kernel has no dm-flakey (or we are not root)');
+      return new LocalTarget();
+    case 'vagrant':
+      return startVagrantTarget(projectRoot);
+    case 'ssh': {
+      const host = process.env.POWERCUT_SSH_HOST;
+      const key = process.env.POWERCUT_SSH_KEY;
+      if (!host || !key) throw new HarnessError('target ssh needs POWERCUT_SSH_HOST and POWERCUT_SSH_KEY');
+      return startSshTarget({
+        host,
+        port: Number(process.env.POWERCUT_SSH_PORT ?? 22),
+        username: process.env.POWERCUT_SSH_USER ?? 'root',
+        privateKeyPath: key,
+        ...(process.env.POWERCUT_SSH_HOST_KEY ? { hostKey: process.env.POWERCUT_SSH_HOST_KEY } : {}),
+      });
+    }
+    case 'qemu':
+      return startQemuTarget({ ...(options.log ? { log: options.log } : {}) });
+    case 'auto':
+      if (await localHasFlakey()) return new LocalTarget();
+      if (await vagrantRunning(projectRoot)) return startVagrantTarget(projectRoot);
+      return startQemuTarget({ ...(options.log ? { log: options.log } : {}) });
+  }
+}
