@@ -35,9 +35,15 @@ export type DecodedPage =
   | { state: 'corrupt'; reason: 'magic' | 'checksum' | 'length' };
 
 /** Writes header + payload + fill into `out` (a page-sized, possibly aligned buffer). */
-export function encodePageInto(out: Uint8Array, header: PageHeader, payload: Uint8Array): Uint8Array {
+export function encodePageInto(
+  out: Uint8Array,
+  header: PageHeader,
+  payload: Uint8Array,
+): Uint8Array {
   if (HEADER_SIZE + payload.length > out.length) {
-    throw new RangeError(`payload of ${payload.length} bytes does not fit a ${out.length}-byte page`);
+    throw new RangeError(
+      `payload of ${payload.length} bytes does not fit a ${out.length}-byte page`,
+    );
   }
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, PAGE_MAGIC, true);
@@ -85,7 +91,9 @@ export function decodePage(bytes: Uint8Array): DecodedPage {
  * Reads the header fields without verifying anything: what an engine that skips its checksum
  * would believe (used by planted-bug variants and by diagnostics).
  */
-export function readHeaderUnchecked(bytes: Uint8Array): { header: PageHeader; payload: Uint8Array } | null {
+export function readHeaderUnchecked(
+  bytes: Uint8Array,
+): { header: PageHeader; payload: Uint8Array } | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PAGE_MAGIC) return null;
   const length = Math.min(view.getUint32(12, true), bytes.length - HEADER_SIZE);
@@ -102,7 +110,8 @@ export function readHeaderUnchecked(bytes: Uint8Array): { header: PageHeader; pa
 
 function fill(out: Uint8Array, from: number, header: PageHeader, payload: Uint8Array): void {
   // xorshift32 seeded by the header and payload checksum: cheap, deterministic, differs per write.
-  let x = (crc32c(payload) ^ Number(header.seq & 0xffffffffn) ^ (header.page * 0x9e3779b1)) >>> 0 || 1;
+  let x =
+    (crc32c(payload) ^ Number(header.seq & 0xffffffffn) ^ (header.page * 0x9e3779b1)) >>> 0 || 1;
   for (let i = from; i < out.length; i++) {
     x ^= x << 13;
     x >>>= 0;

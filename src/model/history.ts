@@ -1,7 +1,8 @@
 import type { WorkloadOp } from './workload.ts';
 
 /** Fault kinds the harness (dm-flakey) and the simulated device can inject. */
-export type FaultKind = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads' | 'power_cut';
+export type FaultKind =
+  'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads' | 'power_cut';
 
 /**
  * Events an engine writes on stdout, one JSON line each, flushed at once (engine protocol v1).

@@ -32,6 +32,11 @@ export type VerdictStats = {
   pages: number;
   recoveredValues: number;
   checksumErrors: number;
+  /**
+   * Acks made while the device was lying (drop_writes or corrupt_bio_byte armed): the engine
+   * could not know, so losing them is not held against it. Counted, never hidden.
+   */
+  ackedWhileFaulty: number;
 };
 
 export type Verdict = {

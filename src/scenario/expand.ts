@@ -29,11 +29,17 @@ export function expandScenario(loaded: LoadedScenario, options: { baseSeed: numb
             seed: baseSeed + n - 1,
             target: s.target,
             device: s.device,
-            filesystem: { type: fs, ...(s.filesystem.mountOptions ? { mountOptions: s.filesystem.mountOptions } : {}) },
+            filesystem: {
+              type: fs,
+              ...(s.filesystem.mountOptions ? { mountOptions: s.filesystem.mountOptions } : {}),
+            },
             engine,
             workload: s.workload,
             fault: { ...s.fault, kind },
-            expect: { ...s.expect, ...(engine.kind === 'builtin' ? s.expectByMode?.[engine.mode] : {}) },
+            expect: {
+              ...s.expect,
+              ...(engine.kind === 'builtin' ? s.expectByMode?.[engine.mode] : {}),
+            },
           });
         }
       }

@@ -23,7 +23,13 @@ export function parseScenario(file: string, source: string): LoadedScenario {
   const syntax = doc.errors[0];
   if (syntax) {
     const pos = lineCounter.linePos(syntax.pos[0]);
-    throw new ScenarioError(file, pos.line, pos.col, '', `invalid YAML: ${firstLine(syntax.message)}`);
+    throw new ScenarioError(
+      file,
+      pos.line,
+      pos.col,
+      '',
+      `invalid YAML: ${firstLine(syntax.message)}`,
+    );
   }
   const result = scenarioSchema.safeParse(doc.toJS());
   if (!result.success) {
@@ -41,7 +47,10 @@ function locate(doc: Document, issue: z.core.$ZodIssue): { offset: number; field
   let node: unknown = doc.contents;
   let offset = isNode(node) ? (node.range?.[0] ?? 0) : 0;
   for (const key of path) {
-    const next = isNode(node) && 'get' in node ? (node as { get(k: unknown, keep: true): unknown }).get(key, true) : undefined;
+    const next =
+      isNode(node) && 'get' in node
+        ? (node as { get(k: unknown, keep: true): unknown }).get(key, true)
+        : undefined;
     if (!isNode(next)) break;
     node = next;
     offset = (next as Node).range?.[0] ?? offset;
@@ -49,7 +58,9 @@ function locate(doc: Document, issue: z.core.$ZodIssue): { offset: number; field
   let field = path.join('.');
   if (issue.code === 'unrecognized_keys' && isMap(node)) {
     const unknown = issue.keys[0];
-    const pair = node.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === unknown);
+    const pair = node.items.find(
+      (p) => isNode(p.key) && (p.key as { value?: unknown }).value === unknown,
+    );
     if (pair && isNode(pair.key)) offset = pair.key.range?.[0] ?? offset;
     field = [...path, unknown].join('.');
   }
@@ -58,15 +69,19 @@ function locate(doc: Document, issue: z.core.$ZodIssue): { offset: number; field
 
 /** For a union (builtin vs external engine), report the branch that came closest to matching. */
 function unwrapUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue {
-  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0) return issue;
-  const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+  if (issue.code !== 'invalid_union' || !('errors' in issue) || issue.errors.length === 0)
+    return issue;
+  const closest = issue.errors.reduce((best, branch) =>
+    branch.length < best.length ? branch : best,
+  );
   const inner = closest[0];
   if (!inner) return issue;
   return unwrapUnion({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key (allowed keys are listed in docs/scenarios.md)`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key (allowed keys are listed in docs/scenarios.md)`;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }

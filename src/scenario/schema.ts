@@ -6,9 +6,19 @@ import type { EngineModeName } from '../engine/engine.ts';
  * The scenario language (YAML files in scenarios/). Strict everywhere: an unknown key is an
  * error, so a typo never silently falls back to a default.
  */
-export const engineModes = ['plain', 'fsync', 'group-commit', 'cow'] as const satisfies readonly EngineModeName[];
+export const engineModes = [
+  'plain',
+  'fsync',
+  'group-commit',
+  'cow',
+] as const satisfies readonly EngineModeName[];
 export const filesystemTypes = ['ext4', 'xfs', 'btrfs'] as const;
-export const faultKinds = ['drop_writes', 'error_writes', 'corrupt_bio_byte', 'error_reads'] as const;
+export const faultKinds = [
+  'drop_writes',
+  'error_writes',
+  'corrupt_bio_byte',
+  'error_reads',
+] as const;
 export const plantedBugs = [
   'ack-before-sync',
   'group-ack-before-sync',
@@ -38,19 +48,19 @@ const builtinEngine = z.strictObject({
 
 const externalEngine = z
   .strictObject({
-  /**
-   * Command run inside the target (engine protocol v1); gets `run|recover|dump --store PATH ...`.
-   * Defaults to the uploaded file's path in the target.
-   */
-  command: z.string().min(1).optional(),
-  /** A local file (relative to the project) uploaded to the target's /opt/powercut/user/. */
-  upload: z.string().min(1).optional(),
-  /** Host command that produces `upload` (run in the project directory before the first trial). */
-  build: z.string().min(1).optional(),
-  transactional: z.boolean().default(false),
-  pageSize: z.number().int().min(512).max(65536).default(4096),
-  direct: z.boolean().default(false),
-  writers: z.number().int().min(1).max(256).default(1),
+    /**
+     * Command run inside the target (engine protocol v1); gets `run|recover|dump --store PATH ...`.
+     * Defaults to the uploaded file's path in the target.
+     */
+    command: z.string().min(1).optional(),
+    /** A local file (relative to the project) uploaded to the target's /opt/powercut/user/. */
+    upload: z.string().min(1).optional(),
+    /** Host command that produces `upload` (run in the project directory before the first trial). */
+    build: z.string().min(1).optional(),
+    transactional: z.boolean().default(false),
+    pageSize: z.number().int().min(512).max(65536).default(4096),
+    direct: z.boolean().default(false),
+    writers: z.number().int().min(1).max(256).default(1),
   })
   .refine((e) => e.command !== undefined || e.upload !== undefined, {
     message: 'an external engine needs `command` or `upload`',
@@ -69,14 +79,22 @@ const fault = z.strictObject({
   /** When to reload the linear table again (error windows; fsyncgate). Default: at the crash. */
   disarm: z.strictObject({ afterOp: z.number().int().min(0) }).optional(),
   /** dm-flakey's own time-based schedule (seconds up, seconds down), instead of `arm`. */
-  schedule: z.strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) }).optional(),
+  schedule: z
+    .strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) })
+    .optional(),
   corrupt: z
-    .strictObject({ byte: z.number().int().min(1).default(1), value: z.number().int().min(0).max(255).default(0) })
+    .strictObject({
+      byte: z.number().int().min(1).default(1),
+      value: z.number().int().min(0).max(255).default(0),
+    })
     .optional(),
 });
 
 export const scenarioSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/)
+    .optional(),
   description: z.string().optional(),
   target: z.enum(['auto', 'qemu', 'vagrant', 'ssh', 'local']).default('auto'),
   device: z
@@ -88,7 +106,10 @@ export const scenarioSchema = z.strictObject({
   filesystem: z
     .strictObject({
       type: z.enum(filesystemTypes).default('ext4'),
-      mountOptions: z.string().regex(/^[a-z0-9_=,.-]*$/i).optional(),
+      mountOptions: z
+        .string()
+        .regex(/^[a-z0-9_=,.-]*$/i)
+        .optional(),
     })
     .default({ type: 'ext4' }),
   engine: z.union([builtinEngine, externalEngine]),

@@ -16,7 +16,9 @@ const cases: [string, number, number, string, RegExp][] = [
 
 for (const [file, line, col, field, message] of cases) {
   test(`${file} is rejected at ${line}:${col} naming ${field || 'the syntax error'}`, async (t) => {
-    const error = await t.throwsAsync(loadScenarioFile(join(broken, file)), { instanceOf: ScenarioError });
+    const error = await t.throwsAsync(loadScenarioFile(join(broken, file)), {
+      instanceOf: ScenarioError,
+    });
     t.is(error.line, line);
     t.is(error.col, col);
     t.is(error.field, field);
@@ -33,7 +35,10 @@ test('every shipped scenario validates', async (t) => {
 });
 
 test('defaults fill in and the name comes from the file', (t) => {
-  const { name, scenario } = parseScenario('scenarios/x-y.yaml', 'engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n');
+  const { name, scenario } = parseScenario(
+    'scenarios/x-y.yaml',
+    'engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
+  );
   t.is(name, 'x-y');
   t.is(scenario.filesystem.type, 'ext4');
   t.is(scenario.device.sizeMb, 512);
@@ -42,8 +47,15 @@ test('defaults fill in and the name comes from the file', (t) => {
 });
 
 test('an external engine needs a command or an upload', (t) => {
-  const error = t.throws(() => parseScenario('e.yaml', 'engine: { transactional: true }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n'), {
-    instanceOf: ScenarioError,
-  });
+  const error = t.throws(
+    () =>
+      parseScenario(
+        'e.yaml',
+        'engine: { transactional: true }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
+      ),
+    {
+      instanceOf: ScenarioError,
+    },
+  );
   t.regex(error.message, /^e\.yaml:1:9: engine/);
 });

@@ -18,9 +18,13 @@ export class LocalTarget implements Target {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.end(options.stdin ?? '');
     const done = new Promise<ExecResult>((resolve) =>
-      child.on('close', (code, signal) => resolve({ command, code, ...(signal ? { signal } : {}), stdout, stderr })),
+      child.on('close', (code, signal) =>
+        resolve({ command, code, ...(signal ? { signal } : {}), stdout, stderr }),
+      ),
     );
-    const result = options.timeoutMs ? await withTimeout(done, options.timeoutMs, command, () => child.kill('SIGKILL')) : await done;
+    const result = options.timeoutMs
+      ? await withTimeout(done, options.timeoutMs, command, () => child.kill('SIGKILL'))
+      : await done;
     return checkResult(result, options.check ?? true);
   }
 
@@ -32,7 +36,9 @@ export class LocalTarget implements Target {
     return {
       stdin: child.stdin,
       lines: { [Symbol.asyncIterator]: () => lines },
-      done: new Promise((resolve) => child.on('close', (code) => resolve({ command, code, stdout: '', stderr }))),
+      done: new Promise((resolve) =>
+        child.on('close', (code) => resolve({ command, code, stdout: '', stderr })),
+      ),
       kill: async (signal = 'KILL') => {
         child.kill(`SIG${signal}`);
       },

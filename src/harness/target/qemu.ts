@@ -23,9 +23,14 @@ export type QemuOptions = {
 
 /** Builds the guest image if needed (cached by its inputs) and returns its directory. */
 export async function ensureGuestImage(log?: (line: string) => void): Promise<string> {
-  const result = await execa('bash', [join(projectRoot, 'vm/build-image.sh')], { reject: false, all: true });
+  const result = await execa('bash', [join(projectRoot, 'vm/build-image.sh')], {
+    reject: false,
+    all: true,
+  });
   if (result.exitCode !== 0) {
-    throw new HarnessError(`vm/build-image.sh failed: ${String(result.all).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new HarnessError(
+      `vm/build-image.sh failed: ${String(result.all).trim().split('\n').slice(-3).join(' | ')}`,
+    );
   }
   const dir = String(result.stdout).trim().split('\n').at(-1)!;
   if (String(result.stderr).includes('built guest image')) log?.(`built guest image ${dir}`);
@@ -44,15 +49,34 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<Target
   await mkdir(runDir, { recursive: true });
   const consoleLog = join(runDir, 'console.log');
   const qemuArgs = [
-    '-accel', accel, '-m', String(options.memoryMb ?? 1536), '-smp', '1',
-    '-kernel', join(imageDir, 'vmlinuz'), '-initrd', join(imageDir, 'initramfs.cpio.gz'),
-    '-append', 'console=ttyS0 panic=-1 quiet',
-    '-display', 'none', '-serial', `file:${consoleLog}`, '-no-reboot', '-nodefaults',
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    '-accel',
+    accel,
+    '-m',
+    String(options.memoryMb ?? 1536),
+    '-smp',
+    '1',
+    '-kernel',
+    join(imageDir, 'vmlinuz'),
+    '-initrd',
+    join(imageDir, 'initramfs.cpio.gz'),
+    '-append',
+    'console=ttyS0 panic=-1 quiet',
+    '-display',
+    'none',
+    '-serial',
+    `file:${consoleLog}`,
+    '-no-reboot',
+    '-nodefaults',
+    '-netdev',
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
   ];
   // A watchdog shell owns qemu and kills it when this process dies, even by SIGKILL.
   const watchdog = `qemu-system-x86_64 "$@" & q=$!; while kill -0 ${process.pid} 2>/dev/null && kill -0 $q 2>/dev/null; do sleep 1; done; kill $q 2>/dev/null; wait $q`;
-  const child = spawn('sh', ['-c', watchdog, 'qemu', ...qemuArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('sh', ['-c', watchdog, 'qemu', ...qemuArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let qemuStderr = '';
   child.stderr?.on('data', (d: Buffer) => (qemuStderr += d.toString()));
   const started = Date.now();
@@ -67,9 +91,14 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<Target
       stderr: () => qemuStderr,
     });
     const bootMs = Date.now() - started;
-    return new SshTarget('qemu', `qemu ${accel} on 127.0.0.1:${port} (booted in ${(bootMs / 1000).toFixed(1)} s)`, connection, async () => {
-      await stopChild(child);
-    });
+    return new SshTarget(
+      'qemu',
+      `qemu ${accel} on 127.0.0.1:${port} (booted in ${(bootMs / 1000).toFixed(1)} s)`,
+      connection,
+      async () => {
+        await stopChild(child);
+      },
+    );
   } catch (error) {
     await stopChild(child);
     throw error;
@@ -78,12 +107,21 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<Target
 
 async function waitForSsh(
   child: ChildProcess,
-  o: { port: number; privateKeyPath: string; hostKey: string; deadline: number; consoleLog: string; stderr: () => string },
+  o: {
+    port: number;
+    privateKeyPath: string;
+    hostKey: string;
+    deadline: number;
+    consoleLog: string;
+    stderr: () => string;
+  },
 ): Promise<SshConnection> {
   let last: unknown;
   while (Date.now() < o.deadline) {
     if (child.exitCode !== null) {
-      throw new HarnessError(`qemu exited (${child.exitCode}) before the guest came up: ${o.stderr().trim().split('\n').at(-1) ?? ''}`);
+      throw new HarnessError(
+        `qemu exited (${child.exitCode}) before the guest came up: ${o.stderr().trim().split('\n').at(-1) ?? ''}`,
+      );
     }
     try {
       return await SshConnection.connect({
@@ -124,7 +162,11 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -28,23 +28,30 @@ export async function localHasFlakey(): Promise<boolean> {
  * root), else a running Vagrant VM, else the embedded QEMU guest.
  * `ssh` reads POWERCUT_SSH_HOST, POWERCUT_SSH_PORT, POWERCUT_SSH_USER, POWERCUT_SSH_KEY.
  */
-export async function startTarget(kind: TargetKind, options: StartTargetOptions = {}): Promise<Target> {
+export async function startTarget(
+  kind: TargetKind,
+  options: StartTargetOptions = {},
+): Promise<Target> {
   switch (kind) {
     case 'local':
-      if (!(await localHasFlakey())) throw new HarnessError('target local: this kernel has no dm-flakey (or we are not root)');
+      if (!(await localHasFlakey()))
+        throw new HarnessError('target local: this kernel has no dm-flakey (or we are not root)');
       return new LocalTarget();
     case 'vagrant':
       return startVagrantTarget(projectRoot);
     case 'ssh': {
       const host = process.env.POWERCUT_SSH_HOST;
       const key = process.env.POWERCUT_SSH_KEY;
-      if (!host || !key) throw new HarnessError('target ssh needs POWERCUT_SSH_HOST and POWERCUT_SSH_KEY');
+      if (!host || !key)
+        throw new HarnessError('target ssh needs POWERCUT_SSH_HOST and POWERCUT_SSH_KEY');
       return startSshTarget({
         host,
         port: Number(process.env.POWERCUT_SSH_PORT ?? 22),
         username: process.env.POWERCUT_SSH_USER ?? 'root',
         privateKeyPath: key,
-        ...(process.env.POWERCUT_SSH_HOST_KEY ? { hostKey: process.env.POWERCUT_SSH_HOST_KEY } : {}),
+        ...(process.env.POWERCUT_SSH_HOST_KEY
+          ? { hostKey: process.env.POWERCUT_SSH_HOST_KEY }
+          : {}),
       });
     }
     case 'qemu':

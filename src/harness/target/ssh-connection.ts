@@ -29,7 +29,9 @@ export class SshConnection {
 
   static async connect(options: SshOptions): Promise<SshConnection> {
     const privateKey = await readFile(options.privateKeyPath);
-    const pinned = options.hostKey ? Buffer.from(options.hostKey.trim().split(/\s+/)[1] ?? '', 'base64') : undefined;
+    const pinned = options.hostKey
+      ? Buffer.from(options.hostKey.trim().split(/\s+/)[1] ?? '', 'base64')
+      : undefined;
     const client = new Client();
     let hostKeyMismatch = false;
     await new Promise<void>((resolve, reject) => {
@@ -39,8 +41,13 @@ export class SshConnection {
         .on('error', (error) =>
           reject(
             hostKeyMismatch
-              ? new HarnessError(`host key of ${options.host}:${options.port} does not match the pinned key; refusing to connect`)
-              : new HarnessError(`ssh to ${options.username}@${options.host}:${options.port} failed: ${error.message}`, { cause: error }),
+              ? new HarnessError(
+                  `host key of ${options.host}:${options.port} does not match the pinned key; refusing to connect`,
+                )
+              : new HarnessError(
+                  `ssh to ${options.username}@${options.host}:${options.port} failed: ${error.message}`,
+                  { cause: error },
+                ),
           ),
         )
         .connect({
@@ -64,13 +71,17 @@ export class SshConnection {
   }
 
   private wrap(command: string): string {
-    return this.options.commandPrefix ? `${this.options.commandPrefix} sh -c ${shellQuote(command)}` : command;
+    return this.options.commandPrefix
+      ? `${this.options.commandPrefix} sh -c ${shellQuote(command)}`
+      : command;
   }
 
   private channel(command: string): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
       this.client.exec(this.wrap(command), (error, channel) =>
-        error ? reject(new HarnessError(`ssh exec failed: ${error.message}`, { cause: error })) : resolve(channel),
+        error
+          ? reject(new HarnessError(`ssh exec failed: ${error.message}`, { cause: error }))
+          : resolve(channel),
       );
     });
   }
@@ -100,7 +111,9 @@ export class SshConnection {
     );
     if (options.stdin !== undefined) channel.end(options.stdin);
     else channel.end();
-    const result = options.timeoutMs ? await withTimeout(done, options.timeoutMs, command, () => channel.close()) : await done;
+    const result = options.timeoutMs
+      ? await withTimeout(done, options.timeoutMs, command, () => channel.close())
+      : await done;
     return checkResult(result, options.check ?? true);
   }
 
@@ -115,11 +128,16 @@ export class SshConnection {
     const lines = lineStream(out);
     const first = await lines.next();
     const pid = Number(first.done ? NaN : first.value);
-    if (!Number.isInteger(pid)) throw new HarnessError(`could not start \`${command}\`: ${Buffer.concat(stderr).toString().trim()}`);
+    if (!Number.isInteger(pid))
+      throw new HarnessError(
+        `could not start \`${command}\`: ${Buffer.concat(stderr).toString().trim()}`,
+      );
     const done = new Promise<ExecResult>((resolve) => {
       let code: number | null = null;
       channel.on('exit', (c: number | null) => (code = c ?? null));
-      channel.on('close', () => resolve({ command, code, stdout: '', stderr: Buffer.concat(stderr).toString() }));
+      channel.on('close', () =>
+        resolve({ command, code, stdout: '', stderr: Buffer.concat(stderr).toString() }),
+      );
     });
     const iterable: AsyncIterable<string> = { [Symbol.asyncIterator]: () => lines };
     return {
@@ -152,12 +170,19 @@ export const shellQuote = (arg: string): string => `'${arg.replaceAll("'", `'\\'
 export function checkResult(result: ExecResult, check: boolean): ExecResult {
   if (check && result.code !== 0) {
     const why = result.stderr.trim().split('\n').at(-1) ?? '';
-    throw new HarnessError(`\`${result.command}\` exited ${result.code ?? result.signal ?? 'without a code'}${why ? `: ${why}` : ''}`);
+    throw new HarnessError(
+      `\`${result.command}\` exited ${result.code ?? result.signal ?? 'without a code'}${why ? `: ${why}` : ''}`,
+    );
   }
   return result;
 }
 
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  onTimeout: () => void,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

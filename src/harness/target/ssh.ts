@@ -13,7 +13,8 @@ export class SshTarget implements Target {
   ) {}
 
   exec(command: string, options?: ExecOptions): Promise<ExecResult> {
-    if (this.closed) return Promise.reject(new HarnessError(`target ${this.description} was torn down`));
+    if (this.closed)
+      return Promise.reject(new HarnessError(`target ${this.description} was torn down`));
     return this.connection.exec(command, options);
   }
 
@@ -42,5 +43,9 @@ export async function startSshTarget(options: SshOptions): Promise<Target> {
     ...options,
     ...(options.username !== 'root' && !options.commandPrefix ? { commandPrefix: 'sudo -n' } : {}),
   });
-  return new SshTarget('ssh', `ssh ${options.username}@${options.host}:${options.port}`, connection);
+  return new SshTarget(
+    'ssh',
+    `ssh ${options.username}@${options.host}:${options.port}`,
+    connection,
+  );
 }

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { installSignalCleanup } from '../harness/cleanup.ts';
+import { findScenarioFiles } from '../scenario/find.ts';
+import { loadScenarioFile, type LoadedScenario } from '../scenario/load.ts';
+import { ScenarioError } from '../scenario/scenario-error.ts';
+import { expandScenario } from '../scenario/expand.ts';
+import type { TrialPlan } from '../scenario/trial-plan.ts';
+import { runScenarios } from './run-command.ts';
+import { replayTrial } from './replay-command.ts';
+
+const targetOption = new Option('-t, --target <kind>', 'where trials run').choices([
+  'auto',
+  'qemu',
+  'vagrant',
+  'ssh',
+  'local',
+]);
+const seedOption = new Option('-s, --seed <n>', 'base seed (printed by every run)').argParser(
+  parseSeed,
+);
+const log = (line: string): void => console.log(line);
+
+const program = new Command('powercut')
+  .description(
+    'crash-consistency and fault-injection trials for storage engines on a real kernel (dm-flakey)',
+  )
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run scenario files (or every *.yaml in the given directories)')
+  .argument('[paths...]', 'scenario files or directories', ['scenarios'])
+  .addOption(targetOption)
+  .addOption(seedOption)
+  .option('--store <dir>', 'where results are written', 'store')
+  .option('--only <text>', 'only trials whose id contains this text')
+  .action(
+    async (
+      paths: string[],
+      opts: { target?: 'auto'; seed?: number; store: string; only?: string },
+    ) => {
+      const scenarios = await loadAll(paths);
+      const outcome = await runScenarios(scenarios, {
+        ...(opts.target ? { target: opts.target } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.only ? { filter: opts.only } : {}),
+        storeRoot: opts.store,
+        log,
+      });
+      process.exitCode = outcome.unexpected > 0 || outcome.harnessErrors > 0 ? 1 : 0;
+    },
+  );
+
+program
+  .command('validate')
+  .description('check scenario files without running anything')
+  .argument('[paths...]', 'scenario files or directories', ['scenarios'])
+  .action(async (paths: string[]) => {
+    let bad = 0;
+    for (const file of await findScenarioFiles(paths)) {
+      try {
+        const loaded = await loadScenarioFile(file);
+        log(`ok ${file} (${expandScenario(loaded, { baseSeed: 0 }).length} trials)`);
+      } catch (error) {
+        bad++;
+        console.error(
+          error instanceof ScenarioError ? error.message : `${file}: ${(error as Error).message}`,
+        );
+      }
+    }
+    process.exitCode = bad > 0 ? 1 : 0;
+  });
+
+program
+  .command('list')
+  .description('list the trials scenario files expand to')
+  .argument('[paths...]', 'scenario files or directories', ['scenarios'])
+  .action(async (paths: string[]) => {
+    for (const loaded of await loadAll(paths)) {
+      for (const plan of expandScenario(loaded, { baseSeed: 0 }))
+        log(`${loaded.name}/${plan.id}  ${describePlan(plan)}`);
+    }
+  });
+
+program
+  .command('replay')
+  .description(
+    're-run a stored trial with the same seed, workload and arm point, and compare verdicts',
+  )
+  .argument('<trial-dir>', 'a trial folder: store/<scenario>/<time>/<trial>')
+  .addOption(targetOption)
+  .option('--store <dir>', 'where results are written', 'store')
+  .action(async (dir: string, opts: { target?: 'auto'; store: string }) => {
+    const plan = JSON.parse(await readFile(join(dir, 'trial.json'), 'utf8')) as TrialPlan;
+    const same = await replayTrial(dir, plan, {
+      ...(opts.target ? { target: opts.target } : {}),
+      storeRoot: opts.store,
+      log,
+    });
+    process.exitCode = same ? 0 : 1;
+  });
+
+function describePlan(p: TrialPlan): string {
+  const arm = p.fault.schedule
+    ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
+    : JSON.stringify(p.fault.arm ?? 'at crash');
+  return `${p.filesystem.type} ${p.engine.kind === 'builtin' ? p.engine.mode : p.engine.command} ${p.fault.kind} ${arm} ops=${p.workload.ops} expect=${JSON.stringify(p.expect)}`;
+}
+
+async function loadAll(paths: string[]): Promise<LoadedScenario[]> {
+  const loaded: LoadedScenario[] = [];
+  for (const file of await findScenarioFiles(paths)) loaded.push(await loadScenarioFile(file));
+  return loaded;
+}
+
+function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+installSignalCleanup();
+try {
+  await program.parseAsync();
+} catch (error) {
+  // One line, no stack, for errors in the user's input; the stack only for our own bugs.
+  if (error instanceof ScenarioError) console.error(error.message);
+  else if (error instanceof Error && error.name === 'HarnessError')
+    console.error(`powercut: ${error.message}`);
+  else console.error(error);
+  process.exitCode = 2;
+}

@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { runTrial } from '../harness/trial/run-trial.ts';
+import { installGuestEngine } from '../harness/trial/guest-engine.ts';
+import { startTarget, type TargetKind } from '../harness/target/select.ts';
+import { sweepStale } from '../harness/device/sweep.ts';
+import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { Verdict } from '../model/verdict.ts';
+import { RunStore } from '../report/run-store.ts';
+import { formatTrialLine } from './format.ts';
+
+/**
+ * Re-runs a stored trial (same plan: seed, workload, fault and arm point) and reports whether
+ * the verdict matches the stored one: same anomaly kinds on the same pages.
+ */
+export async function replayTrial(
+  dir: string,
+  plan: TrialPlan,
+  options: { target?: TargetKind; storeRoot: string; log: (line: string) => void },
+): Promise<boolean> {
+  const stored = JSON.parse(await readFile(join(dir, 'verdict.json'), 'utf8')) as Verdict;
+  const target = await startTarget(options.target ?? plan.target ?? 'auto', { log: options.log });
+  try {
+    await installGuestEngine(target);
+    await sweepStale(target);
+    const started = Date.now();
+    const result = await runTrial(target, plan, { runId: randomBytes(3).toString('hex') });
+    const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, new Date());
+    await store.init(await readFile(join(dir, '..', 'scenario.yaml'), 'utf8').catch(() => ''));
+    await store.writeTrial(result);
+    options.log(formatTrialLine(result, Date.now() - started));
+    const same = signature(result.verdict) === signature(stored);
+    options.log(
+      same
+        ? `replay reproduced the stored verdict (${signature(stored) || 'no anomalies'})`
+        : `replay differs: stored [${signature(stored)}], now [${signature(result.verdict)}]`,
+    );
+    return same;
+  } finally {
+    await target.teardown();
+  }
+}
+
+const signature = (v: Verdict): string =>
+  v.anomalies
+    .map((a) => `${a.kind}@${a.page ?? '-'}`)
+    .sort()
+    .join(',');

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { HarnessError } from '../harness/errors.ts';
+import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
+import { installGuestEngine } from '../harness/trial/guest-engine.ts';
+import { startTarget, type TargetKind } from '../harness/target/select.ts';
+import type { Target } from '../harness/target/target.ts';
+import { sweepStale } from '../harness/device/sweep.ts';
+import { RunStore } from '../report/run-store.ts';
+import { expandScenario } from '../scenario/expand.ts';
+import type { LoadedScenario } from '../scenario/load.ts';
+import type { TrialPlan } from '../scenario/trial-plan.ts';
+import { formatTrialLine, formatSummary } from './format.ts';
+
+export type RunOptions = {
+  target?: TargetKind;
+  seed?: number;
+  storeRoot: string;
+  /** Only trials whose id contains this text. */
+  filter?: string;
+  log: (line: string) => void;
+};
+
+export type RunOutcome = { results: TrialResult[]; harnessErrors: number; unexpected: number };
+
+/** Runs every trial of the given scenarios on one target (booted once, reused). */
+export async function runScenarios(
+  scenarios: LoadedScenario[],
+  options: RunOptions,
+): Promise<RunOutcome> {
+  const baseSeed = options.seed ?? randomBytes(4).readUInt32BE() % 1_000_000;
+  options.log(`seed ${baseSeed} (rerun with --seed ${baseSeed})`);
+  const planned = scenarios.map((s) => ({
+    loaded: s,
+    plans: expandScenario(s, { baseSeed }).filter(
+      (p) => !options.filter || p.id.includes(options.filter),
+    ),
+  }));
+  const kind = options.target ?? pickTargetKind(planned.flatMap((p) => p.plans));
+  const bootStart = Date.now();
+  const target = await startTarget(kind, { log: options.log });
+  options.log(
+    `target: ${target.description} (ready in ${((Date.now() - bootStart) / 1000).toFixed(1)} s)`,
+  );
+  const outcome: RunOutcome = { results: [], harnessErrors: 0, unexpected: 0 };
+  try {
+    await installGuestEngine(target);
+    for (const { loaded, plans } of planned) {
+      const store = new RunStore(options.storeRoot, loaded.name, new Date());
+      await store.init(loaded.source);
+      options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);
+      for (const plan of plans) {
+        await runOne(target, store, plan, outcome, options);
+      }
+    }
+  } finally {
+    await target.teardown();
+  }
+  options.log(formatSummary(outcome.results, outcome.harnessErrors));
+  return outcome;
+}
+
+async function runOne(
+  target: Target,
+  store: RunStore,
+  plan: TrialPlan,
+  outcome: RunOutcome,
+  options: RunOptions,
+): Promise<void> {
+  const started = Date.now();
+  const runId = randomBytes(3).toString('hex');
+  try {
+    const swept = await sweepStale(target);
+    if (swept.length > 0) options.log(`  swept stale resources: ${swept.join(', ')}`);
+    const result = await runTrial(target, plan, { runId });
+    const dir = await store.writeTrial(result);
+    outcome.results.push(result);
+    if (!result.expectation.ok) outcome.unexpected++;
+    options.log(formatTrialLine(result, Date.now() - started));
+    if (!result.expectation.ok) options.log(`       details: ${dir}/verdict.json`);
+  } catch (error) {
+    outcome.harnessErrors++;
+    const message =
+      error instanceof HarnessError ? error.message : String((error as Error)?.stack ?? error);
+    options.log(`ERROR ${plan.id} seed=${plan.seed}: ${message}`);
+  }
+}
+
+function pickTargetKind(plans: TrialPlan[]): TargetKind {
+  const kinds = new Set(plans.map((p) => p.target));
+  if (kinds.size > 1)
+    throw new HarnessError(
+      `scenarios ask for different targets (${[...kinds].join(', ')}); run them separately`,
+    );
+  return ([...kinds][0] ?? 'auto') as TargetKind;
+}

@@ -1,0 +1,130 @@
+import type { WorkloadOp, WriteOp } from '../model/workload.ts';
+import type { EngineContext, EngineMode } from './engine.ts';
+import { directStoreSize, dumpDirect, PingPongPages, recoverDirect } from './direct-layout.ts';
+import { eventEmitter } from './events.ts';
+
+type Pending = { op: WriteOp; done: (error?: unknown) => void };
+
+/**
+ * group-commit: `writers` concurrent writers each take the next op and wait for its ack; one
+ * committer closes a batch when `batchWindowUs` passed since its first write, when it has
+ * `batchMaxOps` writes, or when every busy writer is already waiting in it (nobody else can
+ * join). It pwrites the batch, fdatasyncs once, then acks (or fails) every member.
+ * Planted bug `group-ack-before-sync`: acks the batch, then syncs.
+ */
+export const groupCommitEngine: EngineMode = {
+  name: 'group-commit',
+  transactional: false,
+  storeSize: directStoreSize,
+  async run(ctx, ops, emit, onMark) {
+    const events = eventEmitter(emit, ctx.clock);
+    const queue: Pending[] = [];
+    let busyWriters = 0;
+    let inputDone = false;
+    let wakeCommitter: (() => void) | undefined;
+    const wake = (): void => {
+      wakeCommitter?.();
+      wakeCommitter = undefined;
+    };
+
+    const iterator = ops[Symbol.asyncIterator]();
+    let reading: Promise<IteratorResult<WorkloadOp>> = Promise.resolve({
+      done: false,
+      value: undefined as never,
+    });
+    // Writers share one input; reads are chained so each op goes to exactly one writer.
+    const nextOp = (): Promise<IteratorResult<WorkloadOp>> =>
+      (reading = reading.then(() => iterator.next()));
+
+    const writer = async (): Promise<void> => {
+      for (;;) {
+        const next = await nextOp();
+        if (next.done) return;
+        const op = next.value;
+        if (op.op === 'mark') {
+          events.mark(op.name, op.id);
+          await onMark?.(op.name);
+          continue;
+        }
+        if (op.op !== 'write') continue;
+        busyWriters++;
+        events.invoke(op.id);
+        const error = await new Promise<unknown>((resolve) => {
+          queue.push({ op, done: resolve });
+          wake();
+        });
+        busyWriters--;
+        if (error === undefined) events.ok(op.id);
+        else events.fail(op.id, error);
+      }
+    };
+
+    const pages = await PingPongPages.open(ctx);
+    const committer = async (): Promise<void> => {
+      for (;;) {
+        if (queue.length === 0) {
+          if (inputDone) return;
+          await new Promise<void>((resolve) => (wakeCommitter = resolve));
+          continue;
+        }
+        await fillBatch(ctx, queue, () => busyWriters);
+        const batch = queue.splice(0, ctx.options.batchMaxOps);
+        await commitBatch(ctx, pages, batch, events.mark, onMark);
+      }
+    };
+
+    const running = committer();
+    await Promise.all(Array.from({ length: Math.max(1, ctx.options.writers) }, writer));
+    inputDone = true;
+    wake();
+    await running;
+  },
+  recover: recoverDirect,
+  dump: dumpDirect,
+};
+
+/** Waits until the batch should close: window elapsed, size limit, or every busy writer queued. */
+async function fillBatch(ctx: EngineContext, queue: Pending[], busy: () => number): Promise<void> {
+  const start = ctx.clock.nowNs();
+  const windowNs = ctx.options.batchWindowUs * 1000;
+  while (queue.length < ctx.options.batchMaxOps && queue.length < busy()) {
+    const left = windowNs - (ctx.clock.nowNs() - start);
+    if (left <= 0) return;
+    await ctx.clock.sleepUs(Math.min(left / 1000, 100));
+  }
+}
+
+async function commitBatch(
+  ctx: EngineContext,
+  pages: PingPongPages,
+  batch: Pending[],
+  mark: (name: string) => void,
+  onMark: ((name: string) => Promise<void>) | undefined,
+): Promise<void> {
+  try {
+    // One write per page per batch (the last one): a second write would land on the slot
+    // holding the durable version and could tear it.
+    const last = new Map<number, string>();
+    for (const p of batch) last.set(p.op.page, p.op.value);
+    const written = new Map<number, 0 | 1>();
+    for (const [page, value] of last) written.set(page, await pages.write(page, value));
+    mark('group:before-sync');
+    await onMark?.('group:before-sync');
+    const synced = (): void => {
+      for (const [page, slot] of written) pages.synced(page, slot);
+    };
+    if (ctx.options.bug === 'group-ack-before-sync') {
+      for (const p of batch) p.done();
+      await ctx.file
+        .fdatasync()
+        .then(synced)
+        .catch(() => undefined);
+      return;
+    }
+    await ctx.file.fdatasync();
+    synced();
+    for (const p of batch) p.done();
+  } catch (error) {
+    for (const p of batch) p.done(error);
+  }
+}

@@ -1,0 +1,48 @@
+import type { FaultKind } from '../../model/history.ts';
+
+/**
+ * dm table lines. dm-flakey (Documentation/admin-guide/device-mapper/dm-flakey.rst):
+ *   <dev path> <offset> <up interval> <down interval> [<num_features> [<feature arguments>]]
+ * Features: drop_writes, error_writes, corrupt_bio_byte <Nth_byte> <direction> <value> <flags>;
+ * with no feature, every I/O fails during the down interval. "Armed on demand" is a table
+ * with up 0 and down 1: the device is down for as long as the table is loaded.
+ */
+export type FlakeyFault = {
+  kind: FaultKind;
+  /** Time schedule in seconds (the seed's "5 s up, 1 s down"); default: down while loaded. */
+  schedule?: { up: number; down: number };
+  corrupt?: { byte: number; value: number };
+};
+
+export function linearTable(sectors: number, device: string): string {
+  return `0 ${sectors} linear ${device} 0`;
+}
+
+export function flakeyTable(
+  sectors: number,
+  device: string,
+  fault: FlakeyFault,
+  supportsErrorReads = false,
+): string {
+  const up = fault.schedule?.up ?? 0;
+  const down = fault.schedule?.down ?? 1;
+  return `0 ${sectors} flakey ${device} 0 ${up} ${down}${featureArgs(fault, supportsErrorReads)}`;
+}
+
+function featureArgs(fault: FlakeyFault, supportsErrorReads: boolean): string {
+  switch (fault.kind) {
+    case 'drop_writes':
+    case 'power_cut':
+      return ' 1 drop_writes';
+    case 'error_writes':
+      return ' 1 error_writes';
+    case 'corrupt_bio_byte': {
+      const byte = fault.corrupt?.byte ?? 1;
+      const value = fault.corrupt?.value ?? 0;
+      return ` 5 corrupt_bio_byte ${byte} w ${value} 0`;
+    }
+    case 'error_reads':
+      // Newer kernels have an error_reads feature; 6.1 fails all I/O when no feature is given.
+      return supportsErrorReads ? ' 1 error_reads' : '';
+  }
+}

@@ -1,0 +1,59 @@
+import { engineModes } from '../../engine/registry.ts';
+import type { EngineOptions } from '../../engine/engine.ts';
+import type { EngineSpec } from '../../scenario/trial-plan.ts';
+import { guestEngineCommand } from './guest-engine.ts';
+
+/** Shell-quotes one argument for `sh -c`. */
+export const quote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
+
+/** Engine options for a built-in engine (also used to size its store). */
+export function builtinOptions(
+  engine: EngineSpec & { kind: 'builtin' },
+  pages: number,
+): EngineOptions {
+  return {
+    pageSize: engine.pageSize,
+    pages,
+    writers: engine.writers,
+    batchWindowUs: engine.batchWindowUs,
+    batchMaxOps: engine.batchMax,
+    ...(engine.bug ? { bug: engine.bug } : {}),
+  };
+}
+
+/** Bytes to preallocate for the engine's store. */
+export function storeSize(engine: EngineSpec, pages: number): number {
+  if (engine.kind === 'builtin')
+    return engineModes[engine.mode].storeSize(builtinOptions(engine, pages));
+  // External engines get room for a CoW-style layout: meta, maps and two versions of each page.
+  return (pages * 2 + 64) * engine.pageSize;
+}
+
+/**
+ * The command line of one protocol verb. External engines get only the v1 options; built-in
+ * ones also get the compatible extensions (--pages, --pause-at, batch settings, --bug).
+ */
+export function engineCommand(
+  engine: EngineSpec,
+  verb: 'run' | 'recover' | 'dump',
+  store: string,
+  pages: number,
+  pauseAt: readonly string[] = [],
+): string {
+  const args = [verb, '--store', store, '--page-size', String(engine.pageSize)];
+  if (engine.direct) args.push('--direct');
+  if (verb === 'run' && engine.writers > 1) args.push('--writers', String(engine.writers));
+  if (engine.kind === 'external') return `${engine.command} ${args.map(quote).join(' ')}`;
+  args.push('--pages', String(pages));
+  if (verb === 'run') {
+    args.push(
+      '--batch-window-us',
+      String(engine.batchWindowUs),
+      '--batch-max',
+      String(engine.batchMax),
+    );
+    for (const mark of pauseAt) args.push('--pause-at', mark);
+  }
+  if (engine.bug) args.push('--bug', engine.bug);
+  return `${guestEngineCommand} ${engine.mode} ${args.map(quote).join(' ')}`;
+}

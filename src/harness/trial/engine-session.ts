@@ -1,0 +1,160 @@
+import type { EngineEvent, HistoryEvent, NemesisEvent } from '../../model/history.ts';
+import type { InputLine } from '../../model/workload.ts';
+import { HarnessError } from '../errors.ts';
+import type { RemoteProcess, Target } from '../target/target.ts';
+
+type Waiter = { test: () => boolean; resolve: () => void; reject: (error: Error) => void };
+
+/**
+ * One running `ENGINE run` inside the target: feeds workload lines to its stdin, collects the
+ * events it prints into the history (with the harness's nemesis events inserted in order), and
+ * lets the trial wait until the engine reached a point.
+ */
+export class EngineSession {
+  readonly history: HistoryEvent[] = [];
+  readonly badLines: string[] = [];
+  private waiters: Waiter[] = [];
+  private ended = false;
+  private endError: Error | undefined;
+  private readonly reader: Promise<void>;
+
+  private constructor(private readonly process: RemoteProcess) {
+    this.reader = this.readEvents();
+  }
+
+  static async start(target: Target, command: string): Promise<EngineSession> {
+    return new EngineSession(await target.spawn(command));
+  }
+
+  /** Writes one workload or control line. */
+  async send(line: InputLine): Promise<void> {
+    if (this.ended) return;
+    const ok = this.process.stdin.write(`${JSON.stringify(line)}\n`);
+    if (!ok)
+      await new Promise<void>((resolve) => this.process.stdin.once('drain', () => resolve()));
+  }
+
+  closeInput(): void {
+    this.process.stdin.end();
+  }
+
+  /** Records a harness event at this point of the history. */
+  nemesis(action: NemesisEvent['action'], fault?: NemesisEvent['fault']): void {
+    const last = this.history.at(-1);
+    this.history.push({ type: 'nemesis', t: last?.t ?? 0, action, ...(fault ? { fault } : {}) });
+  }
+
+  /** Resolves once `test` holds for the collected history (checked after every event). */
+  waitUntil(
+    test: (history: readonly HistoryEvent[]) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
+    if (test(this.history)) return Promise.resolve();
+    if (this.ended) return Promise.reject(this.endedBefore(what));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        test: () => test(this.history),
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new HarnessError(`engine did not reach ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Pulls the plug on the engine process (SIGKILL) and waits for its output to end. */
+  async kill(): Promise<void> {
+    if (!this.ended) await this.process.kill('KILL').catch(() => undefined);
+    await this.reader;
+  }
+
+  /** Waits for the engine to exit by itself (after its input was closed). */
+  async finished(timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new HarnessError(`engine did not exit within ${timeoutMs} ms`)),
+        timeoutMs,
+      ).unref(),
+    );
+    const result = await Promise.race([this.process.done, timeout]);
+    await this.reader;
+    return { code: result.code, stderr: result.stderr };
+  }
+
+  get exited(): boolean {
+    return this.ended;
+  }
+
+  private async readEvents(): Promise<void> {
+    try {
+      for await (const line of this.process.lines) {
+        if (line.trim() === '') continue;
+        const event = parseEvent(line);
+        if (event) this.history.push(event);
+        else this.badLines.push(line);
+        this.wake();
+      }
+    } catch (error) {
+      this.endError = error as Error;
+    } finally {
+      this.ended = true;
+      for (const w of this.waiters) w.reject(this.endedBefore('the expected point'));
+      this.waiters = [];
+    }
+  }
+
+  private wake(): void {
+    const ready = this.waiters.filter((w) => w.test());
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
+  }
+
+  private endedBefore(what: string): HarnessError {
+    return new HarnessError(`engine exited before reaching ${what}`, { cause: this.endError });
+  }
+}
+
+/** Parses one protocol event line; null when it is not a valid v1 event. */
+export function parseEvent(line: string): EngineEvent | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (!value || typeof value !== 'object') return null;
+  const e = value as Record<string, unknown>;
+  const t = typeof e.t === 'number' ? e.t : 0;
+  const id = typeof e.id === 'number' ? e.id : undefined;
+  switch (e.type) {
+    case 'invoke':
+    case 'ok':
+      return id === undefined ? null : { id, type: e.type, t };
+    case 'fail':
+      return id === undefined
+        ? null
+        : { id, type: 'fail', t, err: typeof e.err === 'string' ? e.err : 'EUNKNOWN' };
+    case 'mark':
+      return typeof e.name === 'string'
+        ? {
+            ...(id === undefined ? {} : { id }),
+            type: 'mark',
+            t,
+            name: e.name,
+            ...(e.paused === true ? { paused: true } : {}),
+          }
+        : null;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,45 @@
+import type { HistoryEvent } from '../../model/history.ts';
+import type { WorkloadOp } from '../../model/workload.ts';
+import type { EngineSession } from './engine-session.ts';
+
+/**
+ * True once every op in `fed` that the engine will answer has been answered: writes (or, for
+ * transactional engines, commits) have an ok/fail; writes of a still-open transaction only need
+ * their invoke. This is the quiet point at which a fault is armed "after op N".
+ */
+export function settled(
+  history: readonly HistoryEvent[],
+  fed: readonly WorkloadOp[],
+  transactional: boolean,
+): boolean {
+  const invoked = new Set<number>();
+  const completed = new Set<number>();
+  for (const e of history) {
+    if (e.type === 'invoke') invoked.add(e.id);
+    else if (e.type === 'ok' || e.type === 'fail') completed.add(e.id);
+  }
+  const lastCommit = transactional ? fed.findLastIndex((op) => op.op === 'commit') : -1;
+  return fed.every((op, i) => {
+    if (op.op === 'mark') return true;
+    if (!transactional) return op.op !== 'write' || completed.has(op.id);
+    if (op.op === 'commit') return completed.has(op.id);
+    return i < lastCommit || invoked.has(op.id);
+  });
+}
+
+/** Sends ops in order, optionally paced to `opsPerSecond`. */
+export async function feedOps(
+  session: EngineSession,
+  ops: readonly WorkloadOp[],
+  opsPerSecond?: number,
+): Promise<void> {
+  const gapMs = opsPerSecond ? 1000 / opsPerSecond : 0;
+  const start = Date.now();
+  for (const [i, op] of ops.entries()) {
+    if (gapMs > 0) {
+      const due = start + i * gapMs - Date.now();
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+    }
+    await session.send(op);
+  }
+}

@@ -1,0 +1,57 @@
+import type { DumpEntry } from '../../model/history.ts';
+import { HarnessError } from '../errors.ts';
+import type { Target } from '../target/target.ts';
+import { quote } from './engine-command.ts';
+import { slotOffset } from '../../engine/direct-layout.ts';
+
+/**
+ * Parses an engine's `dump` output (one JSON line per page). Pages the engine did not print
+ * count as `{error: 'missing'}`: an engine that silently skips a page must not pass for it.
+ */
+export function parseDump(stdout: string, pages: number): DumpEntry[] {
+  const byPage = new Map<number, DumpEntry>();
+  for (const [n, line] of stdout.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      throw new HarnessError(`dump line ${n + 1} is not JSON: ${line.slice(0, 80)}`);
+    }
+    const e = entry as Record<string, unknown>;
+    if (typeof e.page !== 'number' || !Number.isInteger(e.page) || e.page < 0) {
+      throw new HarnessError(`dump line ${n + 1}: "page" must be a page number`);
+    }
+    if (typeof e.error === 'string') byPage.set(e.page, { page: e.page, error: e.error });
+    else if (typeof e.value === 'string' || e.value === null)
+      byPage.set(e.page, { page: e.page, value: e.value });
+    else throw new HarnessError(`dump line ${n + 1}: needs "value" (string or null) or "error"`);
+  }
+  return Array.from({ length: pages }, (_, page) => byPage.get(page) ?? { page, error: 'missing' });
+}
+
+/** Reads both ping-pong slots of every page as they are on disk (built-in direct layout). */
+export async function readRawPages(
+  target: Target,
+  store: string,
+  pageSize: number,
+  pages: number,
+): Promise<Map<number, Uint8Array[]>> {
+  const bytesNeeded = 2 * pageSize * pages;
+  const script = `const b=require('fs').readFileSync(${JSON.stringify(store)});process.stdout.write(b.subarray(0,${bytesNeeded}).toString('base64'))`;
+  const result = await target.exec(`node -e ${quote(script)}`, { timeoutMs: 60_000 });
+  const bytes = Buffer.from(result.stdout.trim(), 'base64');
+  const raw = new Map<number, Uint8Array[]>();
+  for (let p = 0; p < pages; p++) {
+    raw.set(
+      p,
+      ([0, 1] as const).map(
+        (slot) =>
+          new Uint8Array(
+            bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
+          ),
+      ),
+    );
+  }
+  return raw;
+}

@@ -1,0 +1,236 @@
+import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
+import type { Verdict } from '../../model/verdict.ts';
+import type { WorkloadOp } from '../../model/workload.ts';
+import { check } from '../../oracles/check.ts';
+import { meetsExpectation } from '../../oracles/expectation.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import { isTransactional } from '../../scenario/trial-plan.ts';
+import { HarnessError } from '../errors.ts';
+import type { Target } from '../target/target.ts';
+import { engineCommand, quote, storeSize } from './engine-command.ts';
+import { EngineSession } from './engine-session.ts';
+import { feedOps, settled } from './feed.ts';
+import { parseDump, readRawPages } from './recovered-state.ts';
+import { TrialRig } from './trial-rig.ts';
+import { generateWorkload } from './workload-gen.ts';
+import { installUserEngine } from './guest-engine.ts';
+import { markSchedule } from './schedule-marks.ts';
+
+export const trialPhases = ['device', 'workload', 'fault', 'recover', 'check'] as const;
+export type TrialPhase = (typeof trialPhases)[number];
+
+export type TrialResult = {
+  plan: TrialPlan;
+  ops: WorkloadOp[];
+  history: History;
+  dump: DumpEntry[];
+  verdict: Verdict;
+  /** Whether the verdict is what the scenario expects (e.g. plain: lost-ack some). */
+  expectation: { ok: boolean; reasons: string[] };
+  recoverError?: string;
+  fsck?: { clean: boolean; output: string };
+  engineStderr: string;
+  phaseMs: Record<TrialPhase, number>;
+  log: string[];
+};
+
+export type RunTrialOptions = {
+  runId: string;
+  onPhase?: (phase: TrialPhase) => void;
+  /** Per-step timeout for the engine (ms). */
+  timeoutMs?: number;
+};
+
+/**
+ * One trial, Jepsen-style, on a real kernel: device + fs, the engine's write loop with the
+ * fault armed at the planned point, the plug pulled, then recovery, dump and the checkers.
+ */
+export async function runTrial(
+  target: Target,
+  plan: TrialPlan,
+  options: RunTrialOptions,
+): Promise<TrialResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
+  let phase: TrialPhase = 'device';
+  let phaseStart = Date.now();
+  const enter = (next: TrialPhase): void => {
+    phaseMs[phase] += Date.now() - phaseStart;
+    phase = next;
+    phaseStart = Date.now();
+    options.onPhase?.(next);
+  };
+  options.onPhase?.('device');
+
+  const ops = generateWorkload(plan);
+  const transactional = isTransactional(plan.engine);
+  const pages = plan.workload.pages;
+  if (plan.engine.kind === 'external') await installUserEngine(target, plan.engine);
+  const rig = await TrialRig.create(target, plan, options.runId);
+  const log = rig.log;
+  try {
+    const store = `${rig.mountPoint}/store.db`;
+    await rig.preallocate(store, storeSize(plan.engine, pages));
+    const scheduleLoadedAt = plan.fault.schedule ? (await rig.arm(plan.fault), Date.now()) : 0;
+
+    enter('workload');
+    const arm = plan.fault.arm;
+    const pauseAt = arm && 'atMark' in arm ? [arm.atMark] : [];
+    const session = await EngineSession.start(
+      target,
+      engineCommand(plan.engine, 'run', store, pages, pauseAt),
+    );
+    const stopSchedule = plan.fault.schedule
+      ? markSchedule(session, plan.fault.kind, plan.fault.schedule, scheduleLoadedAt)
+      : undefined;
+    const armNow = async (): Promise<void> => {
+      enter('fault');
+      await rig.arm(plan.fault);
+      session.nemesis('arm', plan.fault.kind);
+      enter('workload');
+    };
+
+    const stopResumer =
+      arm && 'atMark' in arm
+        ? resumeAtMarks(session, arm.atMark, arm.occurrence, armNow)
+        : undefined;
+    const timer =
+      arm && 'afterSeconds' in arm
+        ? setTimeout(
+            () => void armNow().catch((e) => log.push(`arm failed: ${e}`)),
+            arm.afterSeconds * 1000,
+          )
+        : undefined;
+
+    // Split the workload at the quiet points where the fault is armed and disarmed.
+    const cuts = [
+      ...(arm && 'afterOp' in arm ? [{ at: Math.min(arm.afterOp, ops.length), act: armNow }] : []),
+      ...(plan.fault.disarm
+        ? [
+            {
+              at: Math.min(plan.fault.disarm.afterOp, ops.length),
+              act: async () => {
+                enter('fault');
+                await rig.disarm();
+                session.nemesis('disarm', plan.fault.kind);
+                enter('workload');
+              },
+            },
+          ]
+        : []),
+    ].sort((a, b) => a.at - b.at);
+    let fed = 0;
+    for (const cut of cuts) {
+      await feedOps(session, ops.slice(fed, cut.at), plan.workload.opsPerSecond);
+      fed = cut.at;
+      await session.waitUntil(
+        (h) => settled(h, ops.slice(0, fed), transactional),
+        timeoutMs,
+        `op ${fed}`,
+      );
+      await cut.act();
+    }
+    await feedOps(session, ops.slice(fed), plan.workload.opsPerSecond);
+    // Keep stdin open until every op was answered: a paused engine needs it for `resume`.
+    await session
+      .waitUntil((h) => settled(h, ops, transactional), timeoutMs, 'the end of the workload')
+      .catch((error: Error) => log.push(error.message));
+    session.closeInput();
+    const exit = await session.finished(timeoutMs).catch((error: Error) => {
+      log.push(error.message);
+      return { code: null, stderr: '' };
+    });
+    if (timer) clearTimeout(timer);
+    stopSchedule?.();
+    await stopResumer?.();
+
+    // Pull the plug: nothing the engine or the kernel does from here on reaches the disk.
+    enter('fault');
+    await session.kill();
+    session.nemesis('crash');
+    await rig.pullPlug();
+
+    enter('recover');
+    const fsck = await rig.remountAfterCrash();
+    const recover = await target.exec(engineCommand(plan.engine, 'recover', store, pages), {
+      check: false,
+      timeoutMs,
+    });
+    const recoverError =
+      recover.code === 0
+        ? undefined
+        : (recover.stderr.trim().split('\n')[0] ?? `exit ${recover.code}`);
+    const dumpResult = await target.exec(engineCommand(plan.engine, 'dump', store, pages), {
+      check: false,
+      timeoutMs,
+    });
+    const dump = parseDump(dumpResult.stdout, pages);
+    if (dumpResult.code !== 0 && !recoverError) {
+      throw new HarnessError(
+        `engine dump failed (exit ${dumpResult.code}): ${dumpResult.stderr.trim().split('\n')[0] ?? ''}`,
+      );
+    }
+    const rawPages =
+      plan.engine.kind === 'builtin' && plan.engine.mode !== 'cow'
+        ? await readRawPages(target, store, plan.engine.pageSize, pages)
+        : undefined;
+
+    enter('check');
+    const history: History = { ops, events: session.history };
+    const verdict = check(history, dump, { transactional, ...(rawPages ? { rawPages } : {}) });
+    const expectation = meetsExpectation(verdict, plan.expect);
+    if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
+    if (session.badLines.length > 0)
+      log.push(
+        `engine printed ${session.badLines.length} non-protocol lines, e.g. ${quote(session.badLines[0]!)}`,
+      );
+    phaseMs[phase] += Date.now() - phaseStart;
+    return {
+      plan,
+      ops,
+      history,
+      dump,
+      verdict,
+      expectation,
+      ...(recoverError ? { recoverError } : {}),
+      ...(fsck ? { fsck } : {}),
+      engineStderr: exit.stderr,
+      phaseMs,
+      log,
+    };
+  } finally {
+    await rig.destroy();
+  }
+}
+
+/**
+ * Resumes an engine paused at `mark` each time; arms the fault before resuming the
+ * `occurrence`-th pause (e.g. between the data and meta writes of the 3rd CoW commit).
+ * Returns a stop function.
+ */
+function resumeAtMarks(
+  session: EngineSession,
+  mark: string,
+  occurrence: number,
+  arm: () => Promise<void>,
+): () => Promise<void> {
+  let stopped = false;
+  const loop = (async () => {
+    for (let seen = 1; !stopped; seen++) {
+      const reached = (h: readonly HistoryEvent[]): boolean =>
+        h.filter((e) => e.type === 'mark' && e.name === mark && e.paused).length >= seen;
+      try {
+        await session.waitUntil((h) => stopped || reached(h), 24 * 3600_000, `mark ${mark}`);
+      } catch {
+        return; // the engine ended
+      }
+      if (stopped) return;
+      if (seen === occurrence) await arm();
+      await session.send({ op: 'resume' });
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop.catch(() => undefined);
+  };
+}

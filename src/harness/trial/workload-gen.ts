@@ -1,0 +1,24 @@
+import fc from 'fast-check';
+import { workloadArb } from '../../oracles/arbitraries.ts';
+import type { WorkloadOp } from '../../model/workload.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import { isTransactional } from '../../scenario/trial-plan.ts';
+
+/**
+ * The trial's workload, drawn from the scenario's shape with the trial's seed: the same seed
+ * always gives the same ops, which is what makes `replay` reproduce a trial.
+ */
+export function generateWorkload(plan: TrialPlan): WorkloadOp[] {
+  const w = plan.workload;
+  const arb = workloadArb({
+    pages: w.pages,
+    minOps: w.ops,
+    maxOps: w.ops,
+    transactional: isTransactional(plan.engine),
+    maxTxnSize: w.txnSize,
+    valueSize: w.valueSize,
+  });
+  const [ops] = fc.sample(arb, { seed: plan.seed, numRuns: 1 });
+  if (!ops) throw new Error('workload generator produced nothing');
+  return ops;
+}

@@ -1,0 +1,63 @@
+import type { DumpEntry, History } from '../model/history.ts';
+import type { Anomaly, Verdict } from '../model/verdict.ts';
+import { checkAtomicity } from './atomicity.ts';
+import { checkDurability } from './durability.ts';
+import { checkTxnDurability } from './durability-txn.ts';
+import { checkErrorHonesty } from './error-honesty.ts';
+import { HistoryIndex } from './history-index.ts';
+import { checkIntegrity } from './integrity.ts';
+import { checkPhantom } from './phantom.ts';
+import { recoveredByPage } from './recovered.ts';
+
+export type CheckOptions = {
+  /** cow-style engines: commits acknowledge transactions. */
+  transactional: boolean;
+  /**
+   * Logical page → the raw on-disk copies it may be read from (built-in direct-layout engines:
+   * its two ping-pong slots). Lets the integrity check see damage returned as data.
+   */
+  rawPages?: ReadonlyMap<number, readonly Uint8Array[]>;
+};
+
+/**
+ * Runs every checker over a history and the recovered dump. Pure: same inputs, same verdict.
+ * @example const verdict = check({ ops, events }, dump, { transactional: false });
+ *          if (!verdict.valid) console.log(verdict.anomalies.map((a) => a.message));
+ */
+export function check(
+  history: History,
+  dump: readonly DumpEntry[],
+  options: CheckOptions,
+): Verdict {
+  const index = new HistoryIndex(history);
+  const recovered = recoveredByPage(dump);
+  const honesty = checkErrorHonesty(index, recovered, options.transactional);
+  const integrity = checkIntegrity(index, recovered, options.rawPages);
+  const none = new Set<number>();
+  const durability = (options.transactional ? checkTxnDurability : checkDurability)(
+    index,
+    recovered,
+    none,
+  ).filter((a) => !honesty.explained.has(a.ops[0]!));
+  const anomalies: Anomaly[] = [
+    ...durability,
+    ...checkPhantom(index, recovered, integrity.claimed),
+    ...integrity.anomalies,
+    ...(options.transactional ? checkAtomicity(index, recovered) : []),
+    ...honesty.anomalies,
+  ];
+  const ackable = options.transactional ? index.commits : index.writes;
+  return {
+    valid: anomalies.length === 0,
+    anomalies,
+    stats: {
+      ops: ackable.length,
+      acked: ackable.filter((op) => index.acked(op.id)).length,
+      failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
+      pages: dump.length,
+      recoveredValues: dump.filter((e) => 'value' in e && e.value !== null).length,
+      checksumErrors: dump.filter((e) => 'error' in e).length,
+      ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
+    },
+  };
+}

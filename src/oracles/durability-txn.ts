@@ -1,0 +1,50 @@
+import type { Anomaly } from '../model/verdict.ts';
+import type { HistoryIndex } from './history-index.ts';
+import { shown, type Recovered } from './recovered.ts';
+import { committedStates, lastInvokedCommit, lastProtectedCommit } from './transactions.ts';
+
+/**
+ * lost-ack, transactional: after recovery every page must be at least as new as its value in
+ * the last acknowledged commit K: its value must be what some commit k ≥ K left there.
+ */
+export function checkTxnDurability(
+  index: HistoryIndex,
+  recovered: Map<number, Recovered>,
+  skip: Set<number>,
+): Anomaly[] {
+  const K = lastProtectedCommit(index);
+  if (K === 0) return [];
+  const states = committedStates(index);
+  const last = Math.max(K, lastInvokedCommit(index));
+  const commit = index.commits[K - 1]!;
+  const anomalies: Anomaly[] = [];
+  const pages = new Set<number>([...states[K]!.keys()]);
+  for (const page of pages) {
+    if (skip.has(page)) continue;
+    const expected = states[K]!.get(page) ?? null;
+    const acceptable = new Set<string | null>();
+    for (let k = K; k <= last; k++) acceptable.add(states[k]!.get(page) ?? null);
+    const r = recovered.get(page);
+    const found = r?.kind === 'value' ? r.value : r?.kind === 'error' ? undefined : null;
+    if (found !== undefined && acceptable.has(found)) continue;
+    // A value nobody wrote to this page is phantom/integrity's finding, not a lost ack.
+    if (
+      found !== undefined &&
+      found !== null &&
+      !index.writesByPage.get(page)?.some((w) => w.value === found)
+    )
+      continue;
+    const writer = index.writes.find((w) => w.value === expected);
+    anomalies.push({
+      kind: 'lost-ack',
+      page,
+      ops: [commit.id, ...(writer ? [writer.id] : [])],
+      expected,
+      found: shown(r),
+      message: `commit ${commit.id} (transaction ${K}) was acknowledged with page ${page} = '${expected}'${
+        writer ? ` (write ${writer.id})` : ''
+      }, but recovery shows ${shown(r) === null ? 'nothing' : `'${shown(r)}'`}, which no commit ≥ ${K} left there`,
+    });
+  }
+  return anomalies;
+}

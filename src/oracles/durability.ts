@@ -1,0 +1,59 @@
+import type { Anomaly } from '../model/verdict.ts';
+import type { WriteOp } from '../model/workload.ts';
+import { describeValue, type HistoryIndex } from './history-index.ts';
+import { shown, type Recovered } from './recovered.ts';
+
+/**
+ * lost-ack, non-transactional: an acknowledged write must be visible after recovery unless a
+ * later write to the same page replaced it. The recovered value of a page must come from a write
+ * that does not precede (complete before the start of) any acknowledged write to that page.
+ * Acks made while the device was lying (drop/corrupt armed) are not held against the engine.
+ * One anomaly per page, naming the newest lost ack and how many were lost.
+ */
+export function checkDurability(
+  index: HistoryIndex,
+  recovered: Map<number, Recovered>,
+  skip: Set<number>,
+): Anomaly[] {
+  const anomalies: Anomaly[] = [];
+  for (const [page, writes] of index.writesByPage) {
+    if (skip.has(page)) continue;
+    const acked = writes.filter((w) => index.protectedAck(w.id));
+    if (acked.length === 0) continue;
+    const r = recovered.get(page);
+    const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
+    const fromThisPage = source && source.page === page ? source : undefined;
+    const lost = fromThisPage
+      ? acked.filter((a) => a.id !== fromThisPage.id && index.precedes(fromThisPage.id, a.id))
+      : acked;
+    if (lost.length === 0) continue;
+    const newest = lost.reduce((x, y) =>
+      (index.times.get(x.id)?.ok ?? 0) > (index.times.get(y.id)?.ok ?? 0) ? x : y,
+    );
+    anomalies.push(lostAck(index, newest, lost.length, shown(r), fromThisPage));
+  }
+  return anomalies;
+}
+
+function lostAck(
+  index: HistoryIndex,
+  a: WriteOp,
+  count: number,
+  found: string | null,
+  source: WriteOp | undefined,
+): Anomaly {
+  const at = index.times.get(a.id)?.ok;
+  const holds = source
+    ? `holds ${describeValue(found)} from write ${source.id}, which completed before write ${a.id} began`
+    : `holds ${describeValue(found)}`;
+  return {
+    kind: 'lost-ack',
+    page: a.page,
+    ops: source ? [a.id, source.id] : [a.id],
+    expected: a.value,
+    found,
+    message: `write ${a.id} (page ${a.page}, '${a.value}') was acknowledged at event ${at} but page ${a.page} ${holds}${
+      count > 1 ? ` (${count} acknowledged writes to this page lost)` : ''
+    }`,
+  };
+}

@@ -1,0 +1,58 @@
+import type { Anomaly } from '../model/verdict.ts';
+import type { HistoryIndex } from './history-index.ts';
+import type { Recovered } from './recovered.ts';
+
+/**
+ * ack-after-eio. (1) An ack while error_writes was armed: no write could be durable then, so
+ * the engine ignored or lost an error. (2) The fsyncgate pattern: an op started inside the
+ * error window, acknowledged after it closed (a retried fsync that "succeeded"), whose value
+ * did not survive. Returns the anomalies and the op ids it explained (not lost-ack again).
+ */
+export function checkErrorHonesty(
+  index: HistoryIndex,
+  recovered: Map<number, Recovered>,
+  transactional: boolean,
+): { anomalies: Anomaly[]; explained: Set<number> } {
+  const anomalies: Anomaly[] = [];
+  const explained = new Set<number>();
+  const errorWindows = index.windows.filter((w) => w.fault === 'error_writes');
+  if (errorWindows.length === 0) return { anomalies, explained };
+  const ackable = transactional ? index.commits : index.writes;
+  for (const op of ackable) {
+    const t = index.times.get(op.id);
+    if (t?.ok === undefined) continue;
+    const during = errorWindows.find((w) => t.ok! > w.from && t.ok! < w.to);
+    if (during) {
+      anomalies.push({
+        kind: 'ack-after-eio',
+        ops: [op.id],
+        ...pageOf(op),
+        message: `op ${op.id} was acknowledged at event ${t.ok} while every write failed with EIO (error_writes armed at event ${during.from})`,
+      });
+      explained.add(op.id);
+      continue;
+    }
+    const startedIn =
+      t.invoke !== undefined
+        ? errorWindows.find((w) => t.invoke! > w.from && t.invoke! < w.to)
+        : undefined;
+    if (startedIn && op.op === 'write') {
+      const r = recovered.get(op.page);
+      if (r?.kind !== 'value' || r.value !== op.value) {
+        anomalies.push({
+          kind: 'ack-after-eio',
+          page: op.page,
+          ops: [op.id],
+          expected: op.value,
+          found: r?.kind === 'value' ? r.value : null,
+          message: `write ${op.id} started while writes failed with EIO, was acknowledged after the error cleared (fsyncgate: a retried fsync hid the loss), and '${op.value}' did not survive`,
+        });
+        explained.add(op.id);
+      }
+    }
+  }
+  return { anomalies, explained };
+}
+
+const pageOf = (op: { op: string; page?: number }): { page?: number } =>
+  op.op === 'write' && op.page !== undefined ? { page: op.page } : {};

@@ -1,0 +1,58 @@
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TrialResult } from '../harness/trial/run-trial.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+
+/**
+ * The run store (Jepsen's `store/`): `store/<scenario>/<time>/<trial>/` holds everything
+ * needed to understand and replay a trial; `store/<scenario>/latest` points at the newest run.
+ */
+export class RunStore {
+  readonly dir: string;
+
+  constructor(root: string, scenario: string, startedAt: Date) {
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    this.dir = join(root, scenario, stamp);
+  }
+
+  async init(scenarioSource: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(join(this.dir, 'scenario.yaml'), scenarioSource);
+    const latest = join(this.dir, '..', 'latest');
+    await rm(latest, { force: true });
+    await symlink(this.dir.split('/').at(-1)!, latest);
+  }
+
+  trialDir(trialId: string): string {
+    return join(this.dir, trialId);
+  }
+
+  async writeTrial(result: TrialResult): Promise<string> {
+    const dir = this.trialDir(result.plan.id);
+    const jsonl = (rows: readonly unknown[]): string =>
+      rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    await writeFileAtomic(join(dir, 'trial.json'), JSON.stringify(result.plan, null, 2));
+    await writeFileAtomic(join(dir, 'workload.jsonl'), jsonl(result.ops));
+    await writeFileAtomic(join(dir, 'history.jsonl'), jsonl(result.history.events));
+    await writeFileAtomic(join(dir, 'dump.json'), JSON.stringify(result.dump, null, 1));
+    await writeFileAtomic(
+      join(dir, 'verdict.json'),
+      JSON.stringify(
+        {
+          ...result.verdict,
+          expectation: result.expectation,
+          recoverError: result.recoverError ?? null,
+          fsck: result.fsck ?? null,
+          phaseMs: result.phaseMs,
+        },
+        null,
+        2,
+      ),
+    );
+    await writeFileAtomic(
+      join(dir, 'harness.log'),
+      [...result.log, '--- engine stderr ---', result.engineStderr].join('\n') + '\n',
+    );
+    return dir;
+  }
+}

@@ -1,0 +1,174 @@
+import { IoError, type StoreFile } from '../engine/store-file.ts';
+import { mulberry32 } from './prng.ts';
+
+export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
+type PendingWrite = { offset: number; data: Uint8Array };
+
+/**
+ * A simulated block device with a volatile write-back cache, deterministic and seeded:
+ * - `visible` is what reads return (the page cache); `durable` survives a power cut;
+ *   `pending` holds the writes issued since the last successful fdatasync, in order.
+ * - fdatasync makes pending durable. A crash keeps durable + any subset of pending writes (no
+ *   order between writes after the last barrier), optionally torn at sector granularity.
+ * - Faults model dm-flakey under the page cache: drop_writes (acknowledged, never stored),
+ *   error_writes (fdatasync fails with EIO once and the pending data is lost: fsyncgate),
+ *   corrupt_bio_byte (stored with a byte changed), error_reads (reads fail with EIO).
+ * - After the power cut every I/O call returns a promise that never settles.
+ */
+export class SimDevice {
+  readonly size: number;
+  readonly sectorSize: number;
+  private readonly visible: Uint8Array;
+  private readonly durable: Uint8Array;
+  private pending: PendingWrite[] = [];
+  private fault: SimFault | undefined;
+  private corrupt = { byte: 1, value: 0 };
+  private errorPending = false;
+  private cutAt: number | undefined;
+  private cut = false;
+  private onCut!: () => void;
+  ioCount = 0;
+  writes = 0;
+  syncs = 0;
+  readonly frozen: Promise<void>;
+
+  constructor(opts: { size: number; sectorSize?: number; initial?: Uint8Array }) {
+    this.size = opts.size;
+    this.sectorSize = opts.sectorSize ?? 512;
+    this.durable = new Uint8Array(opts.size);
+    if (opts.initial) this.durable.set(opts.initial.subarray(0, opts.size));
+    this.visible = this.durable.slice();
+    this.frozen = new Promise((resolve) => (this.onCut = resolve));
+  }
+
+  arm(fault: SimFault, opts: { corruptByte?: number; corruptValue?: number } = {}): void {
+    this.fault = fault;
+    this.corrupt = { byte: opts.corruptByte ?? 1, value: opts.corruptValue ?? 0 };
+  }
+
+  disarm(): void {
+    this.fault = undefined;
+  }
+
+  /** Power is cut at the n-th I/O call (pwrite or fdatasync) from now. */
+  cutAfterIo(n: number): void {
+    this.cutAt = this.ioCount + n;
+    if (n <= 0) this.powerCut();
+  }
+
+  powerCut(): void {
+    if (this.cut) return;
+    this.cut = true;
+    this.onCut();
+  }
+
+  get isCut(): boolean {
+    return this.cut;
+  }
+
+  get pendingWrites(): number {
+    return this.pending.length;
+  }
+
+  file(opts: { direct?: boolean } = {}): StoreFile {
+    const direct = opts.direct ?? false;
+    const dead = <T>(): Promise<T> => new Promise<T>(() => undefined);
+    const tick = (): boolean => {
+      if (this.cut) return false;
+      if (this.cutAt !== undefined && this.ioCount >= this.cutAt) {
+        this.powerCut();
+        return false;
+      }
+      this.ioCount++;
+      return true;
+    };
+    return {
+      size: () => this.size,
+      alloc: (length) => new Uint8Array(length),
+      pwrite: async (buf, offset) => {
+        if (!tick()) return dead();
+        this.checkRange(buf.length, offset, direct, 'pwrite');
+        this.writes++;
+        if (direct && this.fault === 'error_writes') throw new IoError('EIO', 'pwrite');
+        this.visible.set(buf, offset);
+        if (this.fault === 'drop_writes') return;
+        if (this.fault === 'error_writes') {
+          this.errorPending = true;
+          return;
+        }
+        const data = buf.slice();
+        if (this.fault === 'corrupt_bio_byte' && data.length >= this.corrupt.byte)
+          data[this.corrupt.byte - 1] = this.corrupt.value;
+        this.pending.push({ offset, data });
+      },
+      pread: async (length, offset) => {
+        if (this.cut) return dead();
+        if (this.fault === 'error_reads') throw new IoError('EIO', 'pread');
+        if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
+          throw new IoError('EINVAL', 'pread');
+        const end = Math.min(this.size, offset + length);
+        return this.visible.slice(Math.min(offset, end), end);
+      },
+      fdatasync: async () => {
+        if (!tick()) return dead();
+        this.syncs++;
+        if (this.errorPending) {
+          // Failed writeback: the pages are marked clean, the data is gone, the error is
+          // reported once. A retry "succeeds" — the fsyncgate trap.
+          this.errorPending = false;
+          if (this.fault === 'error_writes') this.pending = [];
+          throw new IoError('EIO', 'fdatasync');
+        }
+        for (const w of this.pending) this.durable.set(w.data, w.offset);
+        this.pending = [];
+      },
+      close: async () => undefined,
+    };
+  }
+
+  /**
+   * One crash state allowed by the model: durable, plus each pending write independently kept
+   * or lost (with `tear`, each of its sectors independently), later writes winning where both
+   * survive; with `corrupt`, one byte of one surviving sector flipped.
+   */
+  crashImage(opts: { seed: number; tear?: boolean; corrupt?: boolean }): Uint8Array {
+    const random = mulberry32(opts.seed);
+    const image = this.durable.slice();
+    const survivors: { offset: number; length: number }[] = [];
+    for (const w of this.pending) {
+      if (opts.tear) {
+        for (let s = 0; s < w.data.length; s += this.sectorSize) {
+          if (random() < 0.5) continue;
+          const end = Math.min(w.data.length, s + this.sectorSize);
+          image.set(w.data.subarray(s, end), w.offset + s);
+          survivors.push({ offset: w.offset + s, length: end - s });
+        }
+      } else if (random() >= 0.5) {
+        image.set(w.data, w.offset);
+        survivors.push({ offset: w.offset, length: w.data.length });
+      }
+    }
+    if (opts.corrupt && survivors.length > 0) {
+      const s = survivors[Math.floor(random() * survivors.length)]!;
+      const at = s.offset + Math.floor(random() * s.length);
+      image[at] = image[at]! ^ (1 + Math.floor(random() * 255));
+    }
+    return image;
+  }
+
+  /** The durable image alone (what survives if no pending write made it). */
+  durableImage(): Uint8Array {
+    return this.durable.slice();
+  }
+
+  private checkRange(length: number, offset: number, direct: boolean, syscall: string): void {
+    if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
+      throw new IoError(
+        'EINVAL',
+        syscall,
+        `${syscall}: EINVAL: O_DIRECT needs 4096-aligned offset and length`,
+      );
+    if (offset < 0 || offset + length > this.size)
+      throw new IoError('ENOSPC', syscall, `${syscall}: ENOSPC: beyond the end of the device`);
+  }
+}

@@ -1,0 +1,154 @@
+import { virtualClock } from '../engine/clock.ts';
+import type { EngineMode, EngineOptions } from '../engine/engine.ts';
+import type { DumpEntry, History, HistoryEvent } from '../model/history.ts';
+import type { Verdict } from '../model/verdict.ts';
+import type { WorkloadOp } from '../model/workload.ts';
+import { check } from '../oracles/check.ts';
+import { SimDevice } from './sim-device.ts';
+import { slotOffset } from '../engine/direct-layout.ts';
+
+export type SimTrialInput = {
+  mode: EngineMode;
+  options: EngineOptions;
+  ops: readonly WorkloadOp[];
+  /** Cut power after this many device I/O calls (default: after the workload finished). */
+  cutAtIo?: number;
+  fault?: {
+    kind: 'drop_writes' | 'error_writes' | 'corrupt_bio_byte';
+    atIo: number;
+    untilIo?: number;
+  };
+  /** How many crash states to derive from the one run. */
+  crashStates: number;
+  seed: number;
+  tear?: boolean;
+  corrupt?: boolean;
+  direct?: boolean;
+};
+
+export type SimCrashState = {
+  seed: number;
+  history: History;
+  dump: DumpEntry[];
+  verdict: Verdict;
+  recoverError?: string;
+};
+
+/**
+ * The fast tier's trial: runs an engine in-process on a simulated device (virtual clock, so
+ * deterministic), injects the fault and the power cut at I/O counts, then derives
+ * `crashStates` crash images from the one run, and recovers, dumps and checks each.
+ */
+export async function runSimTrial(
+  input: SimTrialInput,
+): Promise<{ states: SimCrashState[]; ioCount: number }> {
+  const { mode, options } = input;
+  const device = new SimDevice({ size: mode.storeSize(options) });
+  const events: HistoryEvent[] = [];
+  const nemesis = (
+    action: 'arm' | 'disarm' | 'crash',
+    fault?: 'drop_writes' | 'error_writes' | 'corrupt_bio_byte',
+  ): void => {
+    events.push({ type: 'nemesis', t: events.at(-1)?.t ?? 0, action, ...(fault ? { fault } : {}) });
+  };
+  const file = device.file({ direct: input.direct ?? false });
+  const faultAware: typeof file = input.fault
+    ? wrapIo(file, (n) => {
+        const f = input.fault!;
+        if (n === f.atIo) {
+          device.arm(f.kind);
+          nemesis('arm', f.kind);
+        }
+        if (f.untilIo !== undefined && n === f.untilIo) {
+          device.disarm();
+          nemesis('disarm', f.kind);
+        }
+      })
+    : file;
+  if (input.cutAtIo !== undefined) device.cutAfterIo(input.cutAtIo);
+  const ctx = { file: faultAware, clock: virtualClock(), options };
+  const run = mode.run(ctx, iterate(input.ops), (e) => {
+    if (!device.isCut) events.push(e);
+  });
+  await Promise.race([run, device.frozen]);
+  device.powerCut();
+  nemesis('crash');
+  const history: History = { ops: input.ops, events: events.slice() };
+  const states: SimCrashState[] = [];
+  for (let i = 0; i < input.crashStates; i++) {
+    const seed = (input.seed * 7919 + i) >>> 0;
+    const image = device.crashImage({
+      seed,
+      tear: input.tear ?? false,
+      corrupt: input.corrupt ?? false,
+    });
+    states.push(await recoverAndCheck(mode, options, image, history, seed));
+  }
+  return { states, ioCount: device.ioCount };
+}
+
+async function recoverAndCheck(
+  mode: EngineMode,
+  options: EngineOptions,
+  image: Uint8Array,
+  history: History,
+  seed: number,
+): Promise<SimCrashState> {
+  const after = new SimDevice({ size: image.length, initial: image });
+  const ctx = { file: after.file(), clock: virtualClock(), options };
+  let dump: DumpEntry[];
+  let recoverError: string | undefined;
+  try {
+    await mode.recover(ctx);
+    dump = await mode.dump(ctx);
+  } catch (error) {
+    // An unusable store loses everything: every page is reported as unreadable.
+    recoverError = (error as Error).message;
+    dump = Array.from({ length: options.pages }, (_, page) => ({ page, error: 'unrecoverable' }));
+  }
+  const rawPages =
+    mode.name === 'cow'
+      ? undefined
+      : new Map(
+          Array.from(
+            { length: options.pages },
+            (_, p) =>
+              [
+                p,
+                [0, 1].map((slot) =>
+                  image.subarray(
+                    slotOffset(p, slot as 0 | 1, options.pageSize),
+                    slotOffset(p, slot as 0 | 1, options.pageSize) + options.pageSize,
+                  ),
+                ),
+              ] as const,
+          ),
+        );
+  const verdict = check(history, dump, {
+    transactional: mode.transactional,
+    ...(rawPages ? { rawPages } : {}),
+  });
+  return { seed, history, dump, verdict, ...(recoverError ? { recoverError } : {}) };
+}
+
+async function* iterate(ops: readonly WorkloadOp[]): AsyncGenerator<WorkloadOp> {
+  for (const op of ops) yield op;
+}
+
+/** Calls `before(n)` before the n-th write/sync (0-based), so faults arm at exact I/O counts. */
+function wrapIo<
+  T extends { pwrite: (b: Uint8Array, o: number) => Promise<void>; fdatasync: () => Promise<void> },
+>(file: T, before: (n: number) => void): T {
+  let n = 0;
+  return {
+    ...file,
+    pwrite: (b: Uint8Array, o: number) => {
+      before(n++);
+      return file.pwrite(b, o);
+    },
+    fdatasync: () => {
+      before(n++);
+      return file.fdatasync();
+    },
+  };
+}
