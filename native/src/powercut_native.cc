@@ -1,0 +1,228 @@
+// Thin syscall wrappers for powercut: aligned buffers, O_DIRECT, pread/pwrite, fdatasync,
+// fallocate. Argument checks live in TypeScript (src/native/index.ts); errors carry errno.
+#include <napi.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+const char *ErrnoName(int e) {
+  switch (e) {
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case EBADF: return "EBADF";
+    case ENOSPC: return "ENOSPC";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EROFS: return "EROFS";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EFAULT: return "EFAULT";
+    case EEXIST: return "EEXIST";
+    case EISDIR: return "EISDIR";
+    case ENOTTY: return "ENOTTY";
+    case EINTR: return "EINTR";
+    case EAGAIN: return "EAGAIN";
+    case ENOMEM: return "ENOMEM";
+    case EFBIG: return "EFBIG";
+    default: return "EUNKNOWN";
+  }
+}
+
+Napi::Error SysError(Napi::Env env, const char *syscall, int e) {
+  std::string msg = std::string(syscall) + ": " + ErrnoName(e) + ": " + strerror(e);
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("code", Napi::String::New(env, ErrnoName(e)));
+  err.Set("errno", Napi::Number::New(env, e));
+  err.Set("syscall", Napi::String::New(env, syscall));
+  return err;
+}
+
+int64_t ToInt64(const Napi::Value &v) { return v.As<Napi::Number>().Int64Value(); }
+
+Napi::Value AllocAligned(const Napi::CallbackInfo &info) {
+  size_t size = static_cast<size_t>(ToInt64(info[0]));
+  size_t align = static_cast<size_t>(ToInt64(info[1]));
+  void *p = nullptr;
+  int rc = posix_memalign(&p, align, size == 0 ? align : size);
+  if (rc != 0) throw SysError(info.Env(), "posix_memalign", rc);
+  memset(p, 0, size);
+  return Napi::Buffer<uint8_t>::New(info.Env(), static_cast<uint8_t *>(p), size,
+                                    [](Napi::Env, uint8_t *data) { free(data); });
+}
+
+Napi::Value AddressOf(const Napi::CallbackInfo &info) {
+  auto buf = info[0].As<Napi::Uint8Array>();
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(buf.Data()) % (1 << 20)));
+}
+
+Napi::Value Open(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>();
+  int flags = static_cast<int>(ToInt64(info[1]));
+  int fd = open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) throw SysError(info.Env(), "open", errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value Flags(const Napi::CallbackInfo &info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("O_RDONLY", O_RDONLY);
+  o.Set("O_RDWR", O_RDWR);
+  o.Set("O_CREAT", O_CREAT);
+  o.Set("O_EXCL", O_EXCL);
+  o.Set("O_DIRECT", O_DIRECT);
+  o.Set("FALLOC_FL_KEEP_SIZE", FALLOC_FL_KEEP_SIZE);
+  o.Set("FALLOC_FL_PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE);
+  return o;
+}
+
+Napi::Value Close(const Napi::CallbackInfo &info) {
+  if (close(static_cast<int>(ToInt64(info[0]))) != 0) throw SysError(info.Env(), "close", errno);
+  return info.Env().Undefined();
+}
+
+// pwrite/pread loop until done; a short read at EOF returns fewer bytes.
+ssize_t FullIo(bool write, int fd, uint8_t *data, size_t len, off_t off, int *err) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write ? pwrite(fd, data + done, len - done, off + done) : pread(fd, data + done, len - done, off + done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *err = errno;
+      return -1;
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+Napi::Value SyncIo(const Napi::CallbackInfo &info, bool write) {
+  int fd = static_cast<int>(ToInt64(info[0]));
+  auto buf = info[1].As<Napi::Uint8Array>();
+  off_t off = static_cast<off_t>(ToInt64(info[2]));
+  int err = 0;
+  ssize_t n = FullIo(write, fd, buf.Data(), buf.ByteLength(), off, &err);
+  if (n < 0) throw SysError(info.Env(), write ? "pwrite" : "pread", err);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value Pwrite(const Napi::CallbackInfo &info) { return SyncIo(info, true); }
+Napi::Value Pread(const Napi::CallbackInfo &info) { return SyncIo(info, false); }
+
+Napi::Value Fdatasync(const Napi::CallbackInfo &info) {
+  if (fdatasync(static_cast<int>(ToInt64(info[0]))) != 0) throw SysError(info.Env(), "fdatasync", errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value Fsync(const Napi::CallbackInfo &info) {
+  if (fsync(static_cast<int>(ToInt64(info[0]))) != 0) throw SysError(info.Env(), "fsync", errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value Fallocate(const Napi::CallbackInfo &info) {
+  int fd = static_cast<int>(ToInt64(info[0]));
+  int mode = static_cast<int>(ToInt64(info[1]));
+  if (fallocate(fd, mode, static_cast<off_t>(ToInt64(info[2])), static_cast<off_t>(ToInt64(info[3]))) != 0)
+    throw SysError(info.Env(), "fallocate", errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value BlockDeviceSize(const Napi::CallbackInfo &info) {
+  uint64_t size = 0;
+  if (ioctl(static_cast<int>(ToInt64(info[0])), BLKGETSIZE64, &size) != 0) throw SysError(info.Env(), "ioctl", errno);
+  return Napi::Number::New(info.Env(), static_cast<double>(size));
+}
+
+Napi::Value Fstat(const Napi::CallbackInfo &info) {
+  struct stat st;
+  if (fstat(static_cast<int>(ToInt64(info[0])), &st) != 0) throw SysError(info.Env(), "fstat", errno);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("size", static_cast<double>(st.st_size));
+  o.Set("blocks", static_cast<double>(st.st_blocks));
+  o.Set("isBlockDevice", S_ISBLK(st.st_mode));
+  return o;
+}
+
+// Async variants run on the libuv pool, so writers overlap and fdatasync never blocks the loop.
+class IoWorker : public Napi::AsyncWorker {
+ public:
+  enum Kind { kWrite, kRead, kSync };
+  IoWorker(Napi::Env env, Kind kind, int fd, Napi::Uint8Array buf, off_t off)
+      : Napi::AsyncWorker(env), kind_(kind), fd_(fd), off_(off), deferred_(Napi::Promise::Deferred::New(env)) {
+    if (kind != kSync) {
+      ref_ = Napi::Persistent(buf);
+      data_ = buf.Data();
+      len_ = buf.ByteLength();
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    if (kind_ == kSync) {
+      if (fdatasync(fd_) != 0) err_ = errno;
+      return;
+    }
+    result_ = FullIo(kind_ == kWrite, fd_, data_, len_, off_, &err_);
+  }
+  void OnOK() override {
+    const char *name = kind_ == kWrite ? "pwrite" : kind_ == kRead ? "pread" : "fdatasync";
+    if (err_ != 0) deferred_.Reject(SysError(Env(), name, err_).Value());
+    else deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(result_)));
+  }
+
+ private:
+  Kind kind_;
+  int fd_;
+  off_t off_;
+  uint8_t *data_ = nullptr;
+  size_t len_ = 0;
+  ssize_t result_ = 0;
+  int err_ = 0;
+  Napi::Reference<Napi::Uint8Array> ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value StartIo(const Napi::CallbackInfo &info, IoWorker::Kind kind) {
+  int fd = static_cast<int>(ToInt64(info[0]));
+  Napi::Uint8Array buf = kind == IoWorker::kSync ? Napi::Uint8Array() : info[1].As<Napi::Uint8Array>();
+  off_t off = kind == IoWorker::kSync ? 0 : static_cast<off_t>(ToInt64(info[2]));
+  auto *w = new IoWorker(info.Env(), kind, fd, buf, off);
+  auto promise = w->Promise();
+  w->Queue();
+  return promise;
+}
+
+Napi::Value PwriteAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kWrite); }
+Napi::Value PreadAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kRead); }
+Napi::Value FdatasyncAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kSync); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("allocAligned", Napi::Function::New(env, AllocAligned));
+  exports.Set("addressMod", Napi::Function::New(env, AddressOf));
+  exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("flags", Napi::Function::New(env, Flags));
+  exports.Set("close", Napi::Function::New(env, Close));
+  exports.Set("pwrite", Napi::Function::New(env, Pwrite));
+  exports.Set("pread", Napi::Function::New(env, Pread));
+  exports.Set("fdatasync", Napi::Function::New(env, Fdatasync));
+  exports.Set("fsync", Napi::Function::New(env, Fsync));
+  exports.Set("fallocate", Napi::Function::New(env, Fallocate));
+  exports.Set("blockDeviceSize", Napi::Function::New(env, BlockDeviceSize));
+  exports.Set("fstat", Napi::Function::New(env, Fstat));
+  exports.Set("pwriteAsync", Napi::Function::New(env, PwriteAsync));
+  exports.Set("preadAsync", Napi::Function::New(env, PreadAsync));
+  exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(powercut_native, Init)

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type NativeBinding = {
+  allocAligned(size: number, alignment: number): Buffer;
+  addressMod(buf: Uint8Array): number;
+  open(path: string, flags: number): number;
+  flags(): Record<
+    | 'O_RDONLY'
+    | 'O_RDWR'
+    | 'O_CREAT'
+    | 'O_EXCL'
+    | 'O_DIRECT'
+    | 'FALLOC_FL_KEEP_SIZE'
+    | 'FALLOC_FL_PUNCH_HOLE',
+    number
+  >;
+  close(fd: number): void;
+  pwrite(fd: number, buf: Uint8Array, offset: number): number;
+  pread(fd: number, buf: Uint8Array, offset: number): number;
+  fdatasync(fd: number): void;
+  fsync(fd: number): void;
+  fallocate(fd: number, mode: number, offset: number, length: number): void;
+  blockDeviceSize(fd: number): number;
+  fstat(fd: number): { size: number; blocks: number; isBlockDevice: boolean };
+  pwriteAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
+  preadAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
+  fdatasyncAsync(fd: number): Promise<number>;
+};
+
+const fileName = 'powercut_native.node';
+
+/**
+ * Finds the built addon (better-sqlite3 style, one place): $POWERCUT_NATIVE, then beside the
+ * running bundle (the guest copy), then native/build/Release, then native/build/Debug.
+ */
+export function nativeCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const root = join(here, '../..');
+  return [
+    process.env.POWERCUT_NATIVE,
+    join(here, fileName),
+    join(root, 'native/build/Release', fileName),
+    join(root, 'native/build/Debug', fileName),
+  ].filter((p): p is string => !!p);
+}
+
+let cached: NativeBinding | undefined;
+
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  const found = nativeCandidates().find((p) => existsSync(p));
+  if (!found)
+    throw new Error(
+      `powercut native addon not built: none of ${nativeCandidates().join(', ')} exists (run npm run build:native)`,
+    );
+  cached = createRequire(import.meta.url)(found) as NativeBinding;
+  return cached;
+}
