@@ -1,0 +1,67 @@
+import test from 'ava';
+import { check } from '../../src/oracles/check.ts';
+import { dump, h } from './helpers.ts';
+
+const kinds = (v: ReturnType<typeof check>) => v.anomalies.map((a) => a.kind);
+const plain = { transactional: false };
+
+test('the last acknowledged value surviving is valid', (t) => {
+  const v = check(h('w1:p0', 'w2:p0').ev('i1 o1 i2 o2 crash'), dump({ 0: 'v2' }), plain);
+  t.true(v.valid);
+  t.is(v.stats.acked, 2);
+});
+
+test('an acknowledged write overwritten by a later acked write is not lost', (t) => {
+  t.true(check(h('w1:p0', 'w2:p0').ev('i1 o1 i2 o2'), dump({ 0: 'v2' }), plain).valid);
+});
+
+test('a newer unacknowledged write may or may not survive', (t) => {
+  const history = h('w1:p0', 'w2:p0').ev('i1 o1 i2 crash');
+  t.true(check(history, dump({ 0: 'v1' }), plain).valid);
+  t.true(check(history, dump({ 0: 'v2' }), plain).valid);
+});
+
+test('an older value after an acknowledged write is a lost ack, explained', (t) => {
+  const v = check(h('w1:p0', 'w2:p0').ev('i1 o1 i2 o2 crash'), dump({ 0: 'v1' }), plain);
+  t.deepEqual(kinds(v), ['lost-ack']);
+  const a = v.anomalies[0]!;
+  t.is(a.page, 0);
+  t.deepEqual(a.ops, [2, 1]);
+  t.is(a.expected, 'v2');
+  t.is(a.found, 'v1');
+  t.regex(a.message, /write 2 \(page 0, 'v2'\) was acknowledged .* holds 'v1' from write 1, which completed before write 2 began/);
+});
+
+test('an empty page or a checksum error after an ack is a lost ack', (t) => {
+  const history = h('w1:p0').ev('i1 o1 crash');
+  t.deepEqual(kinds(check(history, dump({ 0: null }), plain)), ['lost-ack']);
+  t.deepEqual(kinds(check(history, dump({ 0: '!checksum' }), plain)), ['lost-ack']);
+});
+
+test('concurrent writes may land in either order', (t) => {
+  // 1 and 2 overlap: neither precedes the other.
+  const history = h('w1:p0', 'w2:p0').ev('i1 i2 o2 o1 crash');
+  t.true(check(history, dump({ 0: 'v1' }), plain).valid);
+  t.true(check(history, dump({ 0: 'v2' }), plain).valid);
+});
+
+test('a failed write that completed before an acked one must not be what survives', (t) => {
+  const v = check(h('w1:p0', 'w2:p0').ev('i1 f1 i2 o2 crash'), dump({ 0: 'v1' }), plain);
+  t.deepEqual(kinds(v), ['lost-ack']);
+  t.is(v.stats.failed, 1);
+});
+
+test('acks made while writes were being dropped are not held against the engine', (t) => {
+  const v = check(h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'), dump({ 0: 'v1' }), plain);
+  t.true(v.valid);
+  t.is(v.stats.ackedWhileFaulty, 1);
+  // ...but the ack made before the drop still is.
+  t.deepEqual(kinds(check(h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'), dump({ 0: null }), plain)), ['lost-ack']);
+});
+
+test('several lost acks on one page make one anomaly that counts them', (t) => {
+  const v = check(h('w1:p0', 'w2:p0', 'w3:p0').ev('i1 o1 i2 o2 i3 o3'), dump({ 0: null }), plain);
+  t.is(v.anomalies.length, 1);
+  t.deepEqual(v.anomalies[0]!.ops, [3]);
+  t.regex(v.anomalies[0]!.message, /3 acknowledged writes to this page lost/);
+});
