@@ -115,6 +115,7 @@ async function commitBatch(
     };
     if (ctx.options.bug === 'group-ack-before-sync') {
       for (const p of batch) p.done();
+      await ctx.clock.sleepUs(0); // the acks reach the writers (and their clients) first
       await ctx.file
         .fdatasync()
         .then(synced)

@@ -12,20 +12,21 @@ export function checkAtomicity(index: HistoryIndex, recovered: Map<number, Recov
   const states = committedStates(index);
   const from = lastProtectedCommit(index);
   const to = Math.max(from, lastInvokedCommit(index));
-  let best: { k: number; diff: number[] } | undefined;
+  let best: { k: number; state: Map<number, string>; diff: number[] } | undefined;
   for (let k = from; k <= to; k++) {
-    const state = states[k]!;
-    const diff: number[] = [];
-    for (const [page, r] of recovered) {
-      const want = state.get(page) ?? null;
-      const have = r.kind === 'value' ? r.value : r.kind === 'null' ? null : undefined;
-      if (have !== want) diff.push(page);
+    for (const state of states[k]!) {
+      const diff: number[] = [];
+      for (const [page, r] of recovered) {
+        const want = state.get(page) ?? null;
+        const have = r.kind === 'value' ? r.value : r.kind === 'null' ? null : undefined;
+        if (have !== want) diff.push(page);
+      }
+      if (diff.length === 0) return [];
+      if (!best || diff.length < best.diff.length) best = { k, state, diff };
     }
-    if (diff.length === 0) return [];
-    if (!best || diff.length < best.diff.length) best = { k, diff };
   }
   if (!best) return [];
-  const state = states[best.k]!;
+  const state = best.state;
   const pages = best.diff
     .slice(0, 5)
     .map(

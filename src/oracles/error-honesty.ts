@@ -38,7 +38,13 @@ export function checkErrorHonesty(
         : undefined;
     if (startedIn && op.op === 'write') {
       const r = recovered.get(op.page);
-      if (r?.kind !== 'value' || r.value !== op.value) {
+      const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
+      // Survived, or replaced by a write that does not precede it: not lost.
+      const survived =
+        !!source &&
+        source.page === op.page &&
+        (source.id === op.id || !index.precedes(source.id, op.id));
+      if (!survived) {
         anomalies.push({
           kind: 'ack-after-eio',
           page: op.page,

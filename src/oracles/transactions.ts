@@ -1,25 +1,28 @@
 import type { HistoryIndex } from './history-index.ts';
 
-/** Page states after each prefix of transactions: states[k] = after commits 1..k (states[0] empty). */
-export function committedStates(index: HistoryIndex): Map<number, string>[] {
-  const states: Map<number, string>[] = [new Map()];
-  let current = new Map<number, string>();
-  let txn = 1;
-  for (const w of index.writes) {
-    const t = index.txnOf.get(w.id);
-    if (t === undefined) break; // writes after the last commit belong to no transaction
-    while (t > txn) {
-      states.push(current);
-      current = new Map(current);
-      txn++;
+export type PageState = Map<number, string>;
+
+/**
+ * The states recovery may land on "at commit k", for k = 0..commits: statesAt[k] lists them.
+ * A failed commit aborts its transaction (engine protocol: later commits do not include its
+ * writes), but whether its meta reached the disk is unknown, so at a failed commit k the state
+ * is either the previous one or the previous one plus transaction k.
+ */
+export function committedStates(index: HistoryIndex): PageState[][] {
+  const statesAt: PageState[][] = [[new Map()]];
+  let base: PageState = new Map();
+  index.commits.forEach((commit, i) => {
+    const k = i + 1;
+    const applied = new Map(base);
+    for (const w of index.writes) if (index.txnOf.get(w.id) === k) applied.set(w.page, w.value);
+    if (index.times.get(commit.id)?.fail !== undefined) {
+      statesAt.push([base, applied]);
+    } else {
+      base = applied;
+      statesAt.push([applied]);
     }
-    current.set(w.page, w.value);
-  }
-  while (states.length <= index.commits.length) {
-    states.push(current);
-    current = new Map(current);
-  }
-  return states;
+  });
+  return statesAt;
 }
 
 /** Highest k whose commit was acknowledged while the device was honest (0 if none). */

@@ -128,22 +128,24 @@ export class SimDevice {
 
   /**
    * One crash state allowed by the model: durable, plus each pending write independently kept
-   * or lost (with `tear`, each of its sectors independently), later writes winning where both
-   * survive; with `corrupt`, one byte of one surviving sector flipped.
+   * or lost (with `tear`, some writes torn: each of their sectors kept or lost), later writes
+   * winning where both survive; with `corrupt`, one byte of one surviving sector flipped.
    */
   crashImage(opts: { seed: number; tear?: boolean; corrupt?: boolean }): Uint8Array {
     const random = mulberry32(opts.seed);
     const image = this.durable.slice();
     const survivors: { offset: number; length: number }[] = [];
     for (const w of this.pending) {
-      if (opts.tear) {
+      // Each pending write: kept whole, lost, or (with `tear`) torn at sector granularity.
+      const fate = random();
+      if (opts.tear && fate < 0.3) {
         for (let s = 0; s < w.data.length; s += this.sectorSize) {
           if (random() < 0.5) continue;
           const end = Math.min(w.data.length, s + this.sectorSize);
           image.set(w.data.subarray(s, end), w.offset + s);
           survivors.push({ offset: w.offset + s, length: end - s });
         }
-      } else if (random() >= 0.5) {
+      } else if (fate >= (opts.tear ? 0.65 : 0.5)) {
         image.set(w.data, w.offset);
         survivors.push({ offset: w.offset, length: w.data.length });
       }

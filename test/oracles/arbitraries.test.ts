@@ -10,22 +10,25 @@ test('makeValue is unique per id and padded', (t) => {
 
 test('workloads: ids ascend, values unique, pages in range, transactions closed', (t) => {
   fc.assert(
-    fc.property(workloadArb({ pages: 5, maxOps: 40, transactional: true, maxTxnSize: 4, marks: true }), (ops) => {
-      const ids = ops.map((o) => o.id);
-      const values = ops.flatMap((o) => (o.op === 'write' ? [o.value] : []));
-      let open = 0;
-      for (const o of ops) {
-        if (o.op === 'write') open++;
-        if (o.op === 'commit') open = 0;
-        if (open > 4) return false;
-      }
-      return (
-        ids.every((id, i) => i === 0 || id > ids[i - 1]!) &&
-        new Set(values).size === values.length &&
-        ops.every((o) => o.op !== 'write' || (o.page >= 0 && o.page < 5)) &&
-        ops.at(-1)?.op === 'commit'
-      );
-    }),
+    fc.property(
+      workloadArb({ pages: 5, maxOps: 40, transactional: true, maxTxnSize: 4, marks: true }),
+      (ops) => {
+        const ids = ops.map((o) => o.id);
+        const values = ops.flatMap((o) => (o.op === 'write' ? [o.value] : []));
+        let open = 0;
+        for (const o of ops) {
+          if (o.op === 'write') open++;
+          if (o.op === 'commit') open = 0;
+          if (open > 4) return false;
+        }
+        return (
+          ids.every((id, i) => i === 0 || id > ids[i - 1]!) &&
+          new Set(values).size === values.length &&
+          ops.every((o) => o.op !== 'write' || (o.page >= 0 && o.page < 5)) &&
+          ops.at(-1)?.op === 'commit'
+        );
+      },
+    ),
   );
   t.pass();
 });
@@ -37,6 +40,11 @@ test('same seed, same workload (replay depends on it)', (t) => {
 });
 
 test('fault points stay in range', (t) => {
-  fc.assert(fc.property(fc.nat(50).chain((n) => faultPointArb(n).map((p) => [n, p] as const)), ([n, p]) => p >= 0 && p <= n));
+  fc.assert(
+    fc.property(
+      fc.nat(50).chain((n) => faultPointArb(n).map((p) => [n, p] as const)),
+      ([n, p]) => p >= 0 && p <= n,
+    ),
+  );
   t.pass();
 });

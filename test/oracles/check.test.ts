@@ -11,11 +11,17 @@ function model(ops: WorkloadOp[], pages: number): { history: History; dump: Dump
   const state = new Map<number, string>();
   for (const op of ops) {
     if (op.op !== 'write') continue;
-    events.push({ id: op.id, type: 'invoke', t: events.length }, { id: op.id, type: 'ok', t: events.length + 1 });
+    events.push(
+      { id: op.id, type: 'invoke', t: events.length },
+      { id: op.id, type: 'ok', t: events.length + 1 },
+    );
     state.set(op.page, op.value);
   }
   events.push({ type: 'nemesis', t: events.length, action: 'crash' });
-  return { history: { ops, events }, dump: Array.from({ length: pages }, (_, page) => ({ page, value: state.get(page) ?? null })) };
+  return {
+    history: { ops, events },
+    dump: Array.from({ length: pages }, (_, page) => ({ page, value: state.get(page) ?? null })),
+  };
 }
 
 const shape = { pages: 6, maxOps: 30 };
@@ -38,7 +44,9 @@ test('dropping an acknowledged value is always found as lost-ack', (t) => {
       const written = dump.filter((d) => 'value' in d && d.value !== null);
       const victim = written[pick % written.length]!;
       const broken = dump.map((d) => (d.page === victim.page ? { page: d.page, value: null } : d));
-      return check(history, broken, { transactional: false }).anomalies.some((a) => a.kind === 'lost-ack' && a.page === victim.page);
+      return check(history, broken, { transactional: false }).anomalies.some(
+        (a) => a.kind === 'lost-ack' && a.page === victim.page,
+      );
     }),
     { numRuns: 300 },
   );
@@ -54,10 +62,17 @@ test('an older value in place of the newest is found as lost-ack; an invented on
       for (const w of writes) byPage.set(w.page, [...(byPage.get(w.page) ?? []), w.value]);
       const page = [...byPage.entries()].find(([, vs]) => vs.length > 1)?.[0];
       const invented = dump.map((d, i) => (i === 0 ? { page: 0, value: 'invented' } : d));
-      const phantomFound = check(history, invented, { transactional: false }).anomalies.some((a) => a.kind === 'phantom');
+      const phantomFound = check(history, invented, { transactional: false }).anomalies.some(
+        (a) => a.kind === 'phantom',
+      );
       if (page === undefined) return phantomFound;
       const older = dump.map((d) => (d.page === page ? { page, value: byPage.get(page)![0]! } : d));
-      return phantomFound && check(history, older, { transactional: false }).anomalies.some((a) => a.kind === 'lost-ack' && a.page === page);
+      return (
+        phantomFound &&
+        check(history, older, { transactional: false }).anomalies.some(
+          (a) => a.kind === 'lost-ack' && a.page === page,
+        )
+      );
     }),
     { numRuns: 300 },
   );

@@ -29,7 +29,10 @@ test('an older value after an acknowledged write is a lost ack, explained', (t) 
   t.deepEqual(a.ops, [2, 1]);
   t.is(a.expected, 'v2');
   t.is(a.found, 'v1');
-  t.regex(a.message, /write 2 \(page 0, 'v2'\) was acknowledged .* holds 'v1' from write 1, which completed before write 2 began/);
+  t.regex(
+    a.message,
+    /write 2 \(page 0, 'v2'\) was acknowledged .* holds 'v1' from write 1, which completed before write 2 began/,
+  );
 });
 
 test('an empty page or a checksum error after an ack is a lost ack', (t) => {
@@ -52,11 +55,20 @@ test('a failed write that completed before an acked one must not be what survive
 });
 
 test('acks made while writes were being dropped are not held against the engine', (t) => {
-  const v = check(h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'), dump({ 0: 'v1' }), plain);
+  const v = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'),
+    dump({ 0: 'v1' }),
+    plain,
+  );
   t.true(v.valid);
   t.is(v.stats.ackedWhileFaulty, 1);
   // ...but the ack made before the drop still is.
-  t.deepEqual(kinds(check(h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'), dump({ 0: null }), plain)), ['lost-ack']);
+  t.deepEqual(
+    kinds(
+      check(h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'), dump({ 0: null }), plain),
+    ),
+    ['lost-ack'],
+  );
 });
 
 test('several lost acks on one page make one anomaly that counts them', (t) => {

@@ -6,22 +6,45 @@ const plain = { transactional: false };
 const kinds = (v: ReturnType<typeof check>) => v.anomalies.map((a) => a.kind);
 
 test('failing every op inside an error window is honest', (t) => {
-  const v = check(h('w1:p0', 'w2:p1', 'w3:p2').ev('i1 o1 arm:error_writes i2 f2 disarm:error_writes i3 o3 crash'), dump({ 0: 'v1', 1: null, 2: 'v3' }), plain);
+  const v = check(
+    h('w1:p0', 'w2:p1', 'w3:p2').ev('i1 o1 arm:error_writes i2 f2 disarm:error_writes i3 o3 crash'),
+    dump({ 0: 'v1', 1: null, 2: 'v3' }),
+    plain,
+  );
   t.true(v.valid);
 });
 
 test('an ack inside an error window is ack-after-eio', (t) => {
-  const v = check(h('w1:p0', 'w2:p1').ev('i1 o1 arm:error_writes i2 o2 crash'), dump({ 0: 'v1', 1: null }), plain);
+  const v = check(
+    h('w1:p0', 'w2:p1').ev('i1 o1 arm:error_writes i2 o2 crash'),
+    dump({ 0: 'v1', 1: null }),
+    plain,
+  );
   t.deepEqual(kinds(v), ['ack-after-eio']);
   t.regex(v.anomalies[0]!.message, /while every write failed with EIO/);
 });
 
 test('fsyncgate: started in the window, acked after it, lost: ack-after-eio instead of lost-ack', (t) => {
-  const v = check(h('w1:p0').ev('arm:error_writes i1 disarm:error_writes o1 crash'), dump({ 0: null }), plain);
+  const v = check(
+    h('w1:p0').ev('arm:error_writes i1 disarm:error_writes o1 crash'),
+    dump({ 0: null }),
+    plain,
+  );
   t.deepEqual(kinds(v), ['ack-after-eio']);
   t.regex(v.anomalies[0]!.message, /fsyncgate/);
 });
 
 test('started in the window, acked after it, and survived: fine', (t) => {
-  t.true(check(h('w1:p0').ev('arm:error_writes i1 disarm:error_writes o1 crash'), dump({ 0: 'v1' }), plain).valid);
+  t.true(
+    check(
+      h('w1:p0').ev('arm:error_writes i1 disarm:error_writes o1 crash'),
+      dump({ 0: 'v1' }),
+      plain,
+    ).valid,
+  );
+});
+
+test('started in the window, acked after it, then overwritten by a later acked write: fine', (t) => {
+  const history = h('w1:p0', 'w2:p0').ev('arm:error_writes i1 disarm:error_writes o1 i2 o2 crash');
+  t.true(check(history, dump({ 0: 'v2' }), { transactional: false }).valid);
 });

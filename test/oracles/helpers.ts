@@ -9,7 +9,8 @@ import type { WorkloadOp } from '../../src/model/workload.ts';
 export function h(...decl: string[]): { ev: (events: string) => History } {
   const ops: WorkloadOp[] = decl.map((d) => {
     const write = /^w(\d+):p(\d+)$/.exec(d);
-    if (write) return { op: 'write', id: Number(write[1]), page: Number(write[2]), value: `v${write[1]}` };
+    if (write)
+      return { op: 'write', id: Number(write[1]), page: Number(write[2]), value: `v${write[1]}` };
     const commit = /^c(\d+)$/.exec(d);
     if (commit) return { op: 'commit', id: Number(commit[1]) };
     throw new Error(`bad op ${d}`);
@@ -28,7 +29,10 @@ export function h(...decl: string[]): { ev: (events: string) => History } {
             if (m[1] === 'o') return { id, type: 'ok', t };
             return { id, type: 'fail', t, err: 'EIO' };
           }
-          const [action, fault] = e.split(':') as ['arm' | 'disarm' | 'crash', FaultKind | undefined];
+          const [action, fault] = e.split(':') as [
+            'arm' | 'disarm' | 'crash',
+            FaultKind | undefined,
+          ];
           return { type: 'nemesis', t, action, ...(fault ? { fault } : {}) };
         }),
     }),
@@ -38,6 +42,8 @@ export function h(...decl: string[]): { ev: (events: string) => History } {
 /** A dump from `{0: 'v1', 1: null, 2: '!checksum'}`. */
 export function dump(pages: Record<number, string | null>): DumpEntry[] {
   return Object.entries(pages).map(([p, v]) =>
-    typeof v === 'string' && v.startsWith('!') ? { page: Number(p), error: v.slice(1) } : { page: Number(p), value: v },
+    typeof v === 'string' && v.startsWith('!')
+      ? { page: Number(p), error: v.slice(1) }
+      : { page: Number(p), value: v },
   );
 }

@@ -4,7 +4,8 @@ import { check } from '../../src/oracles/check.ts';
 import type { History } from '../../src/model/history.ts';
 import { dump, h } from './helpers.ts';
 
-const page = (p: number, value: string): Uint8Array => encodePage(4096, { kind: PageKind.data, page: p, seq: 1n, length: 0 }, encodeValue(value));
+const page = (p: number, value: string): Uint8Array =>
+  encodePage(4096, { kind: PageKind.data, page: p, seq: 1n, length: 0 }, encodeValue(value));
 
 test('a checksum error is detection, not an integrity anomaly', (t) => {
   const v = check(h('w1:p0').ev('i1'), dump({ 0: '!checksum' }), { transactional: false });
@@ -17,8 +18,14 @@ test('with raw pages: a value returned from a torn page is torn-undetected', (t)
   const torn = good.slice();
   torn.set(page(0, 'v2').subarray(512, 1024), 512); // one sector from another write
   const history = h('w1:p0', 'w2:p0').ev('i1 i2');
-  t.true(check(history, dump({ 0: 'v1' }), { transactional: false, rawPages: new Map([[0, [good]]]) }).valid);
-  const v = check(history, dump({ 0: 'v1' }), { transactional: false, rawPages: new Map([[0, [torn, new Uint8Array(4096)]]]) });
+  t.true(
+    check(history, dump({ 0: 'v1' }), { transactional: false, rawPages: new Map([[0, [good]]]) })
+      .valid,
+  );
+  const v = check(history, dump({ 0: 'v1' }), {
+    transactional: false,
+    rawPages: new Map([[0, [torn, new Uint8Array(4096)]]]),
+  });
   t.deepEqual(
     v.anomalies.map((a) => a.kind),
     ['torn-undetected'],
@@ -27,7 +34,7 @@ test('with raw pages: a value returned from a torn page is torn-undetected', (t)
 
 test('with raw pages under an armed corruption fault: corrupt-undetected', (t) => {
   const bad = page(0, 'v1');
-  bad[100] ^= 0xff;
+  bad[100] = bad[100]! ^ 0xff;
   const v = check(h('w1:p0').ev('arm:corrupt_bio_byte i1 o1 crash'), dump({ 0: 'v1' }), {
     transactional: false,
     rawPages: new Map([[0, [bad]]]),
@@ -58,7 +65,9 @@ test('without raw pages: a splice of two values written to the page is torn-unde
 });
 
 test('without raw pages: an unknown value under corruption is corrupt-undetected, not a phantom', (t) => {
-  const v = check(h('w1:p0').ev('arm:corrupt_bio_byte i1 o1'), dump({ 0: 'v?' }), { transactional: false });
+  const v = check(h('w1:p0').ev('arm:corrupt_bio_byte i1 o1'), dump({ 0: 'v?' }), {
+    transactional: false,
+  });
   t.deepEqual(
     v.anomalies.map((a) => a.kind).sort(),
     ['corrupt-undetected'],

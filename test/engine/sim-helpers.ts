@@ -1,0 +1,96 @@
+import fc from 'fast-check';
+import type { EngineMode, EngineOptions, PlantedBug } from '../../src/engine/engine.ts';
+import type { AnomalyKind } from '../../src/model/verdict.ts';
+import type { WorkloadOp } from '../../src/model/workload.ts';
+import { workloadArb } from '../../src/oracles/arbitraries.ts';
+import { runSimTrial, type SimTrialInput } from '../../src/sim/sim-trial.ts';
+
+export const options = (o: Partial<EngineOptions> = {}): EngineOptions => ({
+  pageSize: 4096,
+  pages: 6,
+  writers: 1,
+  batchWindowUs: 200,
+  batchMaxOps: 8,
+  ...o,
+});
+
+export type CrashSpec = {
+  mode: EngineMode;
+  options: EngineOptions;
+  tear?: boolean;
+  fault?: SimTrialInput['fault'];
+  statesPerRun?: number;
+  maxOps?: number;
+};
+
+const trialArb = (spec: CrashSpec) =>
+  fc.record({
+    ops: workloadArb({
+      pages: spec.options.pages,
+      maxOps: spec.maxOps ?? 16,
+      transactional: spec.mode.transactional,
+      maxTxnSize: 4,
+    }),
+    cut: fc.nat(80),
+    seed: fc.nat(),
+  });
+
+/** Runs the engine under generated workloads × cut points × crash seeds; returns the anomaly kinds of the first failing state. */
+async function worst(
+  spec: CrashSpec,
+  t: { ops: WorkloadOp[]; cut: number; seed: number },
+  kinds: readonly AnomalyKind[],
+) {
+  const r = await runSimTrial({
+    mode: spec.mode,
+    options: spec.options,
+    ops: t.ops,
+    cutAtIo: t.cut,
+    crashStates: spec.statesPerRun ?? 20,
+    seed: t.seed,
+    tear: spec.tear ?? true,
+    ...(spec.fault ? { fault: spec.fault } : {}),
+  });
+  const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
+  return { states: r.states.length, bad };
+}
+
+/** Asserts no anomaly of `kinds` over `numRuns` trials; returns how many crash states were checked. */
+export async function assertNoAnomaly(
+  spec: CrashSpec,
+  kinds: readonly AnomalyKind[],
+  numRuns: number,
+): Promise<number> {
+  let states = 0;
+  await fc.assert(
+    fc.asyncProperty(trialArb(spec), async (t) => {
+      const r = await worst(spec, t, kinds);
+      states += r.states;
+      if (r.bad) throw new Error(r.bad.verdict.anomalies.map((a) => a.message).join('\n'));
+    }),
+    { numRuns, seed: 20261124 },
+  );
+  return states;
+}
+
+/**
+ * Runs fast-check against a buggy engine: it must find a failing trial and shrink it.
+ * Returns the shrunk counterexample (workload, cut point, seed) and its anomalies.
+ */
+export async function findCounterexample(spec: CrashSpec, kinds: readonly AnomalyKind[]) {
+  const result = await fc.check(
+    fc.asyncProperty(trialArb(spec), async (t) => (await worst(spec, t, kinds)).bad === undefined),
+    { numRuns: 300, seed: 20261124 },
+  );
+  if (!result.failed || !result.counterexample) return undefined;
+  const [t] = result.counterexample;
+  const again = await worst(spec, t, kinds);
+  return {
+    ...t,
+    writes: t.ops.filter((o) => o.op === 'write').length,
+    anomalies: again.bad?.verdict.anomalies ?? [],
+    numShrinks: result.numShrinks,
+  };
+}
+
+export const withBug = (o: EngineOptions, bug: PlantedBug): EngineOptions => ({ ...o, bug });
