@@ -1,0 +1,106 @@
+import test from 'ava';
+import { SimDevice } from '../../src/sim/sim-device.ts';
+
+const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+const images = (d: SimDevice, n: number, tear = false): Uint8Array[] => Array.from({ length: n }, (_, seed) => d.crashImage({ seed, tear }));
+
+test('synced data survives every crash image', async (t) => {
+  const d = new SimDevice({ size: 8192 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 1), 0);
+  await f.fdatasync();
+  for (const img of images(d, 50)) t.deepEqual(img.subarray(0, 4096), bytes(4096, 1));
+});
+
+test('unsynced writes appear in some crash images and not in others, never as other data', async (t) => {
+  const d = new SimDevice({ size: 8192 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 7), 4096);
+  const seen = new Set(images(d, 40).map((img) => img[4096]));
+  t.deepEqual([...seen].sort(), [0, 7]);
+  t.deepEqual(await f.pread(1, 4096), new Uint8Array([7]), 'reads see the page cache');
+});
+
+test('tearing mixes sectors of old and new data within one write', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 1), 0);
+  await f.fdatasync();
+  await f.pwrite(bytes(4096, 2), 0);
+  const mixed = images(d, 60, true).some((img) => {
+    const sectors = Array.from({ length: 8 }, (_, s) => img[s * 512]);
+    return sectors.includes(1) && sectors.includes(2);
+  });
+  t.true(mixed);
+});
+
+test('drop_writes: reads see the write, no crash image has it', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  d.arm('drop_writes');
+  await f.pwrite(bytes(4096, 9), 0);
+  await f.fdatasync();
+  t.is((await f.pread(1, 0))[0], 9);
+  for (const img of images(d, 20)) t.is(img[0], 0);
+});
+
+test('error_writes: fdatasync fails once with EIO, then "succeeds" with the data gone (fsyncgate)', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  d.arm('error_writes');
+  await f.pwrite(bytes(4096, 5), 0);
+  await t.throwsAsync(f.fdatasync(), { message: /EIO/ });
+  await t.notThrowsAsync(f.fdatasync());
+  for (const img of images(d, 20)) t.is(img[0], 0);
+  const direct = d.file({ direct: true });
+  await t.throwsAsync(direct.pwrite(bytes(4096, 5), 0), { message: /EIO/ });
+});
+
+test('corrupt_bio_byte stores the write with one byte changed', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  d.arm('corrupt_bio_byte', { corruptByte: 3, corruptValue: 0xee });
+  await f.pwrite(bytes(4096, 1), 0);
+  await f.fdatasync();
+  const img = d.crashImage({ seed: 1 });
+  t.is(img[2], 0xee);
+  t.is(img[3], 1);
+});
+
+test('direct handles need 4096-aligned offsets and lengths', async (t) => {
+  const f = new SimDevice({ size: 8192 }).file({ direct: true });
+  await t.throwsAsync(f.pwrite(bytes(512, 1), 0), { message: /EINVAL/ });
+  await t.throwsAsync(f.pwrite(bytes(4096, 1), 512), { message: /EINVAL/ });
+  await t.notThrowsAsync(f.pwrite(bytes(4096, 1), 4096));
+});
+
+test('after the power cut no I/O call ever settles', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  d.cutAfterIo(1);
+  await f.pwrite(bytes(4096, 1), 0);
+  const settled = await Promise.race([f.fdatasync().then(() => 'settled'), new Promise((r) => setTimeout(() => r('hung'), 50))]);
+  t.is(settled, 'hung');
+  await d.frozen;
+  t.true(d.isCut);
+});
+
+test('same seed, same crash image', async (t) => {
+  const d = new SimDevice({ size: 65536 });
+  const f = d.file();
+  for (let i = 0; i < 16; i++) await f.pwrite(bytes(4096, i + 1), i * 4096);
+  t.deepEqual(d.crashImage({ seed: 3, tear: true }), d.crashImage({ seed: 3, tear: true }));
+  t.notDeepEqual(d.crashImage({ seed: 3, tear: true }), d.crashImage({ seed: 4, tear: true }));
+});
+
+test('crash images per second (measured, printed; not asserted)', async (t) => {
+  const d = new SimDevice({ size: 1 << 20 });
+  const f = d.file();
+  for (let i = 0; i < 64; i++) await f.pwrite(bytes(4096, i), (i % 256) * 4096);
+  const start = process.hrtime.bigint();
+  let n = 0;
+  while (process.hrtime.bigint() - start < 300_000_000n) d.crashImage({ seed: n++, tear: true });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  t.log(`${Math.round(n / seconds)} crash images/s (1 MiB device, 64 pending writes)`);
+  t.true(n > 0);
+});
