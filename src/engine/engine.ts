@@ -13,7 +13,7 @@ export const engineModeNames: readonly EngineModeName[] = ['plain', 'fsync', 'gr
  * - `cow-meta-before-data-sync`: CoW writes the meta page before the data pages' fdatasync.
  * - `cow-overwrite-live`: CoW overwrites pages reachable from the committed root in place.
  * - `no-checksum`: dump/recover trust page headers without verifying the CRC.
- * - `ignore-eio`: acks even when fdatasync fails; then retries it (the fsyncgate pattern).
+ * - `ignore-eio`: swallows an fdatasync EIO and acks the op once a later fdatasync succeeds (fsyncgate).
  */
 export type PlantedBug =
   | 'ack-before-sync'

@@ -1,11 +1,11 @@
-import type { EngineMode } from './engine.ts';
+import type { EngineContext, EngineMode } from './engine.ts';
 import { directStoreSize, dumpDirect, PingPongPages, recoverDirect } from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 /**
  * fsync: pwrite + fdatasync per write, acknowledged only after fdatasync returned 0; an error
  * fails the op and the engine goes on. Planted bugs: `ack-before-sync` (ack, then sync) and
- * `ignore-eio` (retry fdatasync until it "succeeds", then ack: the fsyncgate pattern).
+ * `ignore-eio` (swallow an fdatasync EIO and ack the op after a later fdatasync succeeds).
  */
 export const fsyncEngine: EngineMode = {
   name: 'fsync',
@@ -15,6 +15,7 @@ export const fsyncEngine: EngineMode = {
     const events = eventEmitter(emit, ctx.clock);
     const bug = ctx.options.bug;
     const pages = await PingPongPages.open(ctx);
+    const deferred: number[] = [];
     for await (const op of ops) {
       if (op.op === 'mark') {
         events.mark(op.name, op.id);
@@ -33,8 +34,12 @@ export const fsyncEngine: EngineMode = {
             .catch(() => undefined);
           continue;
         }
-        if (bug === 'ignore-eio') await syncRetrying(() => ctx.file.fdatasync());
-        else await ctx.file.fdatasync();
+        if (bug === 'ignore-eio') {
+          await syncIgnoringEio(ctx, op.id, deferred, events.ok);
+          pages.synced(op.page, slot);
+          continue;
+        }
+        await ctx.file.fdatasync();
         pages.synced(op.page, slot);
         events.ok(op.id);
       } catch (error) {
@@ -46,12 +51,23 @@ export const fsyncEngine: EngineMode = {
   dump: dumpDirect,
 };
 
-async function syncRetrying(sync: () => Promise<void>): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await sync();
-    } catch (error) {
-      if (attempt >= 100) throw error;
-    }
+/**
+ * The planted fsyncgate bug: an fdatasync EIO is swallowed and the op left pending; the next
+ * fdatasync that succeeds acknowledges it too — but the kernel dropped the failed pages, so
+ * that success says nothing about them (what PostgreSQL's checkpointer did before 2018).
+ */
+async function syncIgnoringEio(
+  ctx: EngineContext,
+  id: number,
+  deferred: number[],
+  ok: (id: number) => void,
+): Promise<void> {
+  try {
+    await ctx.file.fdatasync();
+  } catch {
+    deferred.push(id);
+    return;
   }
+  for (const d of deferred.splice(0)) ok(d);
+  ok(id);
 }

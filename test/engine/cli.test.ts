@@ -9,8 +9,15 @@ const dir = mkdtempSync(join('.cache', 'cli-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 const engine = (args: string[], input?: string) =>
-  execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', ...args], { reject: false, ...(input !== undefined ? { input } : {}) });
-const lines = (s: string) => s.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', ...args], {
+    reject: false,
+    ...(input !== undefined ? { input } : {}),
+  });
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 const workload = [
   { op: 'write', id: 1, page: 3, value: 'w1' },
@@ -26,7 +33,10 @@ for (const mode of ['plain', 'fsync', 'group-commit', 'cow']) {
   test(`${mode}: run, recover, dump through the protocol on a real file`, async (t) => {
     const store = join(dir, `${mode}.db`);
     writeFileSync(store, Buffer.alloc(1 << 20));
-    const run = await engine([mode, 'run', '--store', store, '--pages', '8', '--writers', '2'], workload);
+    const run = await engine(
+      [mode, 'run', '--store', store, '--pages', '8', '--writers', '2'],
+      workload,
+    );
     t.is(run.exitCode, 0, run.stderr);
     const events = lines(run.stdout);
     t.true(events.every((e) => typeof e.t === 'number'));
@@ -45,7 +55,10 @@ for (const mode of ['plain', 'fsync', 'group-commit', 'cow']) {
 test('a bad input line exits 2 naming the line and field', async (t) => {
   const store = join(dir, 'bad.db');
   writeFileSync(store, Buffer.alloc(1 << 16));
-  const r = await engine(['fsync', 'run', '--store', store], '{"op":"write","id":1,"page":0,"value":"a"}\n{"op":"write","id":2,"page":-1,"value":"b"}\n');
+  const r = await engine(
+    ['fsync', 'run', '--store', store],
+    '{"op":"write","id":1,"page":0,"value":"a"}\n{"op":"write","id":2,"page":-1,"value":"b"}\n',
+  );
   t.is(r.exitCode, 2);
   t.is(r.stderr.trim(), 'stdin:2: page: must be a non-negative integer');
 });
@@ -53,7 +66,10 @@ test('a bad input line exits 2 naming the line and field', async (t) => {
 test('an unknown mode and an unusable store fail with one line', async (t) => {
   const r = await engine(['nope', 'dump', '--store', '/nonexistent']);
   t.is(r.exitCode, 1);
-  t.regex(r.stderr.trim(), /^unknown engine mode "nope": use one of plain, fsync, group-commit, cow$/);
+  t.regex(
+    r.stderr.trim(),
+    /^unknown engine mode "nope": use one of plain, fsync, group-commit, cow$/,
+  );
   const small = join(dir, 'small.db');
   writeFileSync(small, Buffer.alloc(4096));
   const rec = await engine(['cow', 'recover', '--store', small, '--pages', '64']);
@@ -64,7 +80,21 @@ test('an unknown mode and an unusable store fail with one line', async (t) => {
 test('--pause-at pauses at the mark until a resume line arrives', async (t) => {
   const store = join(dir, 'pause.db');
   writeFileSync(store, Buffer.alloc(1 << 16));
-  const child = execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', 'fsync', 'run', '--store', store, '--pause-at', 'here'], { reject: false });
+  const child = execa(
+    'node',
+    [
+      '--import',
+      'tsx',
+      'src/engine/cli-entry.ts',
+      'fsync',
+      'run',
+      '--store',
+      store,
+      '--pause-at',
+      'here',
+    ],
+    { reject: false },
+  );
   const seen: Record<string, unknown>[] = [];
   let resumed = false;
   child.stdout!.on('data', (d: Buffer) => {
@@ -78,7 +108,9 @@ test('--pause-at pauses at the mark until a resume line arrives', async (t) => {
       }
     }
   });
-  child.stdin!.write('{"op":"write","id":1,"page":0,"value":"a"}\n{"op":"mark","id":2,"name":"here"}\n{"op":"write","id":3,"page":1,"value":"b"}\n');
+  child.stdin!.write(
+    '{"op":"write","id":1,"page":0,"value":"a"}\n{"op":"mark","id":2,"name":"here"}\n{"op":"write","id":3,"page":1,"value":"b"}\n',
+  );
   const r = await child;
   t.is(r.exitCode, 0);
   t.true(resumed);
@@ -87,6 +119,8 @@ test('--pause-at pauses at the mark until a resume line arrives', async (t) => {
 
 test('protocol lines are validated', (t) => {
   t.deepEqual(parseInputLine('{"op":"commit","id":4}', 1), { op: 'commit', id: 4 });
-  t.throws(() => parseInputLine('{"op":"erase","id":1}', 7), { message: /^stdin:7: op: must be write, commit, mark or resume/ });
+  t.throws(() => parseInputLine('{"op":"erase","id":1}', 7), {
+    message: /^stdin:7: op: must be write, commit, mark or resume/,
+  });
   t.throws(() => parseInputLine('nope', 3), { message: 'stdin:3: line: not JSON' });
 });

@@ -28,5 +28,8 @@ for (const direct of [false, true]) {
 }
 
 test('errors are IoErrors with the POSIX code', async (t) => {
-  await t.throwsAsync(openStoreFile(join(dir, 'nope', 'x.db')), { name: 'IoError', message: /ENOENT/ });
+  await t.throwsAsync(openStoreFile(join(dir, 'nope', 'x.db')), {
+    name: 'IoError',
+    message: /ENOENT/,
+  });
 });

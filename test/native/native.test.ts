@@ -39,10 +39,17 @@ test('O_DIRECT: an unaligned buffer fails with EINVAL from the kernel, with a cl
   const error = t.throws(() => native.pwrite(fd, unaligned, 0));
   t.is((error as { code?: string }).code, 'EINVAL');
   t.is((error as { syscall?: string }).syscall, 'pwrite');
-  t.regex(error.message, /pwrite: EINVAL: Invalid argument \(O_DIRECT needs the buffer address, offset and length aligned to 4096/);
+  t.regex(
+    error.message,
+    /pwrite: EINVAL: Invalid argument \(O_DIRECT needs the buffer address, offset and length aligned to 4096/,
+  );
   // The raw binding: the same EINVAL straight from the kernel, without the hint.
   t.throws(() => loadNative().pwrite(fd, unaligned, 0), { message: /^pwrite: EINVAL/ });
-  t.throws(() => native.pwrite(fd, native.allocAligned(4096), 100), { message: /EINVAL/ }, 'unaligned offset');
+  t.throws(
+    () => native.pwrite(fd, native.allocAligned(4096), 100),
+    { message: /EINVAL/ },
+    'unaligned offset',
+  );
   native.closeFile(fd);
 });
 

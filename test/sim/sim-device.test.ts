@@ -2,7 +2,8 @@ import test from 'ava';
 import { SimDevice } from '../../src/sim/sim-device.ts';
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
-const images = (d: SimDevice, n: number, tear = false): Uint8Array[] => Array.from({ length: n }, (_, seed) => d.crashImage({ seed, tear }));
+const images = (d: SimDevice, n: number, tear = false): Uint8Array[] =>
+  Array.from({ length: n }, (_, seed) => d.crashImage({ seed, tear }));
 
 test('synced data survives every crash image', async (t) => {
   const d = new SimDevice({ size: 8192 });
@@ -79,7 +80,10 @@ test('after the power cut no I/O call ever settles', async (t) => {
   const f = d.file();
   d.cutAfterIo(1);
   await f.pwrite(bytes(4096, 1), 0);
-  const settled = await Promise.race([f.fdatasync().then(() => 'settled'), new Promise((r) => setTimeout(() => r('hung'), 50))]);
+  const settled = await Promise.race([
+    f.fdatasync().then(() => 'settled'),
+    new Promise((r) => setTimeout(() => r('hung'), 50)),
+  ]);
   t.is(settled, 'hung');
   await d.frozen;
   t.true(d.isCut);

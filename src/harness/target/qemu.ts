@@ -41,7 +41,7 @@ export async function ensureGuestImage(log?: (line: string) => void): Promise<st
  * Boots the embedded guest (Debian kernel + initramfs) under QEMU with its ssh port forwarded
  * to 127.0.0.1 only, connects with the image's key, and pins the image's host key.
  */
-export async function startQemuTarget(options: QemuOptions = {}): Promise<Target> {
+export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTarget> {
   const imageDir = options.imageDir ?? (await ensureGuestImage(options.log));
   const accel = options.accel ?? (process.env.POWERCUT_ACCEL === 'kvm' ? 'kvm' : 'tcg');
   const port = await freePort();
@@ -95,8 +95,13 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<Target
       'qemu',
       `qemu ${accel} on 127.0.0.1:${port} (booted in ${(bootMs / 1000).toFixed(1)} s)`,
       connection,
-      async () => {
-        await stopChild(child);
+      () => stopChild(child),
+      {
+        host: '127.0.0.1',
+        port,
+        username: 'root',
+        privateKeyPath: join(imageDir, 'id_ed25519'),
+        hostKey,
       },
     );
   } catch (error) {

@@ -10,6 +10,14 @@ export class SshTarget implements Target {
     readonly description: string,
     private readonly connection: SshConnection,
     private readonly onTeardown: () => Promise<void> = async () => undefined,
+    /** How another process can reach the same machine (used to hand the guest to a child run). */
+    readonly access?: {
+      host: string;
+      port: number;
+      username: string;
+      privateKeyPath: string;
+      hostKey?: string;
+    },
   ) {}
 
   exec(command: string, options?: ExecOptions): Promise<ExecResult> {

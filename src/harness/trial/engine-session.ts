@@ -72,6 +72,30 @@ export class EngineSession {
     });
   }
 
+  /**
+   * Waits until `test` holds, or until the engine has been quiet (no event) for `quietMs`:
+   * an engine may legitimately hold answers back (a batch waiting for more writers, or a buggy
+   * engine sitting on failed ops), and the trial must go on. Returns whether `test` held.
+   */
+  async settle(
+    test: (history: readonly HistoryEvent[]) => boolean,
+    quietMs: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const seen = this.history.length;
+      try {
+        await this.waitUntil(test, Math.min(quietMs, Math.max(1, deadline - Date.now())), what);
+        return true;
+      } catch (error) {
+        if (this.ended) throw error;
+        if (this.history.length === seen || Date.now() >= deadline) return false;
+      }
+    }
+  }
+
   /** Pulls the plug on the engine process (SIGKILL) and waits for its output to end. */
   async kill(): Promise<void> {
     if (!this.ended) await this.process.kill('KILL').catch(() => undefined);

@@ -39,6 +39,8 @@ export type RunTrialOptions = {
   onPhase?: (phase: TrialPhase) => void;
   /** Per-step timeout for the engine (ms). */
   timeoutMs?: number;
+  /** How long an engine may go without any event before the trial goes on without its answers. */
+  quietMs?: number;
 };
 
 /**
@@ -51,6 +53,7 @@ export async function runTrial(
   options: RunTrialOptions,
 ): Promise<TrialResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const quietMs = options.quietMs ?? 1_000;
   const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
   let phase: TrialPhase = 'device';
   let phaseStart = Date.now();
@@ -123,18 +126,21 @@ export async function runTrial(
     for (const cut of cuts) {
       await feedOps(session, ops.slice(fed, cut.at), plan.workload.opsPerSecond);
       fed = cut.at;
-      await session.waitUntil(
+      const answered = await session.settle(
         (h) => settled(h, ops.slice(0, fed), transactional),
+        quietMs,
         timeoutMs,
         `op ${fed}`,
       );
+      if (!answered) log.push(`engine went quiet with ops up to ${fed} unanswered; acting anyway`);
       await cut.act();
     }
     await feedOps(session, ops.slice(fed), plan.workload.opsPerSecond);
     // Keep stdin open until every op was answered: a paused engine needs it for `resume`.
-    await session
-      .waitUntil((h) => settled(h, ops, transactional), timeoutMs, 'the end of the workload')
-      .catch((error: Error) => log.push(error.message));
+    const answered = await session
+      .settle((h) => settled(h, ops, transactional), quietMs, timeoutMs, 'the end of the workload')
+      .catch((error: Error) => (log.push(error.message), true));
+    if (!answered) log.push('engine went quiet with ops unanswered at the end of the workload');
     session.closeInput();
     const exit = await session.finished(timeoutMs).catch((error: Error) => {
       log.push(error.message);

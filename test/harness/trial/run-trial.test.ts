@@ -1,0 +1,148 @@
+import test from 'ava';
+import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
+import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
+import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
+import type { SshTarget } from '../../../src/harness/target/ssh.ts';
+import { plans, runId } from './vm-helpers.ts';
+
+// Real trials: the embedded QEMU guest, real dm-flakey, real filesystems. One guest per file,
+// trials in series (they share the guest).
+let target: SshTarget;
+test.before(async () => {
+  target = await startQemuTarget();
+  await installGuestEngine(target);
+});
+test.after.always(async () => {
+  await target?.teardown();
+});
+
+const kinds = (r: TrialResult): string[] =>
+  [...new Set(r.verdict.anomalies.map((a) => a.kind))].sort();
+const summary = (r: TrialResult): string =>
+  `${r.plan.id}: acked ${r.verdict.stats.acked}/${r.verdict.stats.ops}, while faulty ${r.verdict.stats.ackedWhileFaulty}, anomalies [${kinds(r)}], phases ${JSON.stringify(r.phaseMs)}`;
+
+const dropScenario = (mode: string, fs: string, extra = '') => `
+engine: { mode: ${mode}${extra} }
+filesystem: { type: ${fs} }
+workload: { ops: 40, pages: 16, txnSize: 4 }
+fault: { kind: drop_writes, arm: { afterOp: 20 } }
+`;
+
+for (const fs of ['ext4', 'xfs']) {
+  test.serial(`[vm] plain loses acknowledged writes in a drop window on ${fs}`, async (t) => {
+    const r = await runTrial(target, plans(dropScenario('plain', fs))[0]!, { runId: runId() });
+    t.log(summary(r));
+    t.true(
+      r.verdict.anomalies.some((a) => a.kind === 'lost-ack'),
+      'plain must lose data it acknowledged',
+    );
+  });
+  for (const mode of ['fsync', 'group-commit', 'cow']) {
+    test.serial(
+      `[vm] ${mode} loses nothing it acknowledged before the drop on ${fs}`,
+      async (t) => {
+        const extra = mode === 'group-commit' ? ', writers: 8' : '';
+        const r = await runTrial(target, plans(dropScenario(mode, fs, extra))[0]!, {
+          runId: runId(),
+        });
+        t.log(summary(r));
+        t.deepEqual(r.verdict.anomalies, []);
+        t.true(r.verdict.stats.acked > 0);
+        t.true(r.verdict.stats.recoveredValues > 0, 'something survived the crash');
+        t.true(
+          r.verdict.stats.ackedWhileFaulty > 0,
+          'the drop window really covered acknowledged ops',
+        );
+      },
+    );
+  }
+}
+
+test.serial('[vm] fsync on btrfs with O_DIRECT', async (t) => {
+  const r = await runTrial(target, plans(dropScenario('fsync', 'btrfs', ', direct: true'))[0]!, {
+    runId: runId(),
+  });
+  t.log(summary(r));
+  t.deepEqual(r.verdict.anomalies, []);
+  t.true(r.verdict.stats.recoveredValues > 0);
+});
+
+test.serial(
+  '[vm] error_writes: fdatasync fails with EIO and fsync does not acknowledge',
+  async (t) => {
+    const yaml = `
+engine: { mode: fsync }
+workload: { ops: 30, pages: 16 }
+fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
+`;
+    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    t.log(summary(r));
+    const fails = r.history.events.filter((e) => e.type === 'fail');
+    t.true(fails.length > 0, 'ops in the error window fail');
+    t.true(fails.every((e) => e.type === 'fail' && e.err === 'EIO'));
+    t.deepEqual(r.verdict.anomalies, []);
+  },
+);
+
+test.serial(
+  '[vm] the fsyncgate engine (acks failed ops after a later fdatasync succeeds) is caught as ack-after-eio',
+  async (t) => {
+    const yaml = `
+# commit=60: no ext4 journal commit falls in the error window (it would abort the journal and
+# leave the filesystem read-only, hiding the pattern under a bigger failure).
+engine: { mode: fsync, bug: ignore-eio }
+filesystem: { type: ext4, mountOptions: commit=60 }
+workload: { ops: 30, pages: 16 }
+fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
+`;
+    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    t.log(summary(r));
+    t.log(r.verdict.anomalies[0]?.message ?? 'no anomaly');
+    t.true(kinds(r).includes('ack-after-eio'));
+  },
+);
+
+test.serial(
+  '[vm] cow: fault armed between the data and meta writes of the 2nd commit',
+  async (t) => {
+    const yaml = `
+engine: { mode: cow }
+workload: { ops: 30, pages: 12, txnSize: 4 }
+fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 2 } }
+`;
+    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    t.log(summary(r));
+    const paused = r.history.events.filter(
+      (e) => e.type === 'mark' && e.name === 'cow:before-meta' && e.paused,
+    );
+    t.true(paused.length >= 2);
+    const armAt = r.history.events.findIndex((e) => e.type === 'nemesis' && e.action === 'arm');
+    const secondMark = r.history.events.indexOf(paused[1]!);
+    t.is(armAt, secondMark + 1, 'armed right at the 2nd commit, before its meta write');
+    t.deepEqual(r.verdict.anomalies, []);
+  },
+);
+
+test.serial('[vm] a user engine in C plugs in through the engine protocol', async (t) => {
+  const yaml = `
+engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build/engine }
+workload: { ops: 30, pages: 16 }
+fault: { kind: drop_writes, arm: { afterOp: 15 } }
+`;
+  const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+  t.log(summary(r));
+  t.is(r.verdict.stats.acked, 30);
+  t.true(r.verdict.stats.recoveredValues > 0);
+  t.deepEqual(r.verdict.anomalies, []);
+});
+
+test.serial('[vm] the same seed reproduces the same trial and verdict', async (t) => {
+  const plan = plans(dropScenario('plain', 'ext4'), 99)[0]!;
+  const a = await runTrial(target, plan, { runId: runId() });
+  const b = await runTrial(target, plan, { runId: runId() });
+  t.deepEqual(a.ops, b.ops);
+  t.deepEqual(
+    a.verdict.anomalies.map((x) => [x.kind, x.page]),
+    b.verdict.anomalies.map((x) => [x.kind, x.page]),
+  );
+});
