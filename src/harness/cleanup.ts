@@ -49,7 +49,9 @@ export function installSignalCleanup(): void {
       if (signalled) process.exit(code);
       signalled = true;
       console.error(`powercut: ${signal}, cleaning up ${steps.length} resource(s)...`);
-      void runCleanup().finally(() => process.exit(code));
+      void runCleanup()
+        .then(() => new Promise<void>((resolve) => process.stdout.write('', () => resolve())))
+        .finally(() => process.exit(code));
     });
   }
 }

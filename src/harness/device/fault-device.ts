@@ -47,14 +47,19 @@ export async function createFaultDevice(
     await verifyOwnLoop(target, loop, names.backingFile);
     const sectors = Number((await target.exec(`blockdev --getsz ${loop}`)).stdout.trim());
     await target.exec(`dmsetup create ${names.table} --table '${linearTable(sectors, loop)}'`);
-    undo.push(
-      async () =>
-        void (await target.exec(`dmsetup remove --retry ${names.table}`, { check: false })),
-    );
-    await target.exec(`mkdir -p ${names.mountPoint}`);
     undo.push(async () => {
       await target.exec(
-        `umount ${names.mountPoint} 2>/dev/null; rmdir ${names.mountPoint} 2>/dev/null; true`,
+        `dmsetup remove --retry ${names.table} 2>/dev/null || dmsetup remove --force ${names.table}`,
+        {
+          check: false,
+        },
+      );
+    });
+    await target.exec(`mkdir -p ${names.mountPoint}`);
+    undo.push(async () => {
+      // Whatever still runs on the mount (an interrupted engine) goes first, or umount fails.
+      await target.exec(
+        `fuser -km ${names.mountPoint} 2>/dev/null; umount ${names.mountPoint} 2>/dev/null || umount -l ${names.mountPoint} 2>/dev/null; rmdir ${names.mountPoint} 2>/dev/null; true`,
         { check: false },
       );
     });

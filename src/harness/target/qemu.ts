@@ -7,7 +7,6 @@ import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { SshConnection } from './ssh-connection.ts';
 import { SshTarget } from './ssh.ts';
-import type { Target } from './target.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
