@@ -73,12 +73,14 @@ export class EngineSession {
   }
 
   /**
-   * Waits until `test` holds, or until the engine has been quiet (no event) for `quietMs`:
-   * an engine may legitimately hold answers back (a batch waiting for more writers, or a buggy
-   * engine sitting on failed ops), and the trial must go on. Returns whether `test` held.
+   * Waits until `test` holds, or until the engine is idle (`idle` holds: it has taken every op
+   * it was given) and has printed nothing for `quietMs`: an engine may hold answers back (a
+   * buggy engine sitting on failed ops), and the trial must go on. A slow fdatasync is not
+   * idleness: an op not yet taken keeps the harness waiting. Returns whether `test` held.
    */
   async settle(
     test: (history: readonly HistoryEvent[]) => boolean,
+    idle: (history: readonly HistoryEvent[]) => boolean,
     quietMs: number,
     timeoutMs: number,
     what: string,
@@ -91,7 +93,8 @@ export class EngineSession {
         return true;
       } catch (error) {
         if (this.ended) throw error;
-        if (this.history.length === seen || Date.now() >= deadline) return false;
+        if (Date.now() >= deadline) throw error;
+        if (this.history.length === seen && idle(this.history)) return false;
       }
     }
   }

@@ -27,6 +27,13 @@ export function settled(
   });
 }
 
+/** True once the engine has taken (invoked) every write and commit in `fed`. */
+export function allTaken(history: readonly HistoryEvent[], fed: readonly WorkloadOp[]): boolean {
+  const invoked = new Set<number>();
+  for (const e of history) if (e.type === 'invoke') invoked.add(e.id);
+  return fed.every((op) => op.op === 'mark' || invoked.has(op.id));
+}
+
 /** Sends ops in order, optionally paced to `opsPerSecond`. */
 export async function feedOps(
   session: EngineSession,

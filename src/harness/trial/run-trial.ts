@@ -9,7 +9,7 @@ import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import { engineCommand, quote, storeSize } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
-import { feedOps, settled } from './feed.ts';
+import { allTaken, feedOps, settled } from './feed.ts';
 import { parseDump, readRawPages } from './recovered-state.ts';
 import { TrialRig } from './trial-rig.ts';
 import { generateWorkload } from './workload-gen.ts';
@@ -53,7 +53,7 @@ export async function runTrial(
   options: RunTrialOptions,
 ): Promise<TrialResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const quietMs = options.quietMs ?? 1_000;
+  const quietMs = options.quietMs ?? 3_000;
   const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
   let phase: TrialPhase = 'device';
   let phaseStart = Date.now();
@@ -128,6 +128,7 @@ export async function runTrial(
       fed = cut.at;
       const answered = await session.settle(
         (h) => settled(h, ops.slice(0, fed), transactional),
+        (h) => allTaken(h, ops.slice(0, fed)),
         quietMs,
         timeoutMs,
         `op ${fed}`,
@@ -138,7 +139,13 @@ export async function runTrial(
     await feedOps(session, ops.slice(fed), plan.workload.opsPerSecond);
     // Keep stdin open until every op was answered: a paused engine needs it for `resume`.
     const answered = await session
-      .settle((h) => settled(h, ops, transactional), quietMs, timeoutMs, 'the end of the workload')
+      .settle(
+        (h) => settled(h, ops, transactional),
+        (h) => allTaken(h, ops),
+        quietMs,
+        timeoutMs,
+        'the end of the workload',
+      )
       .catch((error: Error) => (log.push(error.message), true));
     if (!answered) log.push('engine went quiet with ops unanswered at the end of the workload');
     session.closeInput();

@@ -1,0 +1,63 @@
+import test from 'ava';
+import { flakeyTable, linearTable } from '../../../src/harness/device/dm-table.ts';
+import { resourceNames, isOurBackingFile, isOurTable } from '../../../src/harness/device/names.ts';
+import { parseLoopList } from '../../../src/harness/device/loop-check.ts';
+
+test('table lines follow dm-flakey.rst: <dev> <offset> <up> <down> [<num_features> <features>]', (t) => {
+  t.is(linearTable(2048, '/dev/loop0'), '0 2048 linear /dev/loop0 0');
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'drop_writes' }),
+    '0 2048 flakey /dev/loop0 0 0 1 1 drop_writes',
+  );
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'error_writes' }),
+    '0 2048 flakey /dev/loop0 0 0 1 1 error_writes',
+  );
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'corrupt_bio_byte', corrupt: { byte: 32, value: 1 } }),
+    '0 2048 flakey /dev/loop0 0 0 1 5 corrupt_bio_byte 32 w 1 0',
+  );
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'drop_writes', schedule: { up: 5, down: 1 } }),
+    '0 2048 flakey /dev/loop0 0 5 1 1 drop_writes',
+  );
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'error_reads' }),
+    '0 2048 flakey /dev/loop0 0 0 1',
+    '6.1: no feature = all I/O errors',
+  );
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'error_reads' }, true),
+    '0 2048 flakey /dev/loop0 0 0 1 1 error_reads',
+  );
+});
+
+test('resource names are derived from a validated run id only', (t) => {
+  t.deepEqual(resourceNames('ab12'), {
+    table: 'powercut-ab12',
+    mapperPath: '/dev/mapper/powercut-ab12',
+    backingDir: '/var/tmp/powercut/ab12',
+    backingFile: '/var/tmp/powercut/ab12/backing.img',
+    mountPoint: '/mnt/powercut-ab12',
+  });
+  for (const bad of ['', 'a b', 'x;rm -rf /', '../x', 'A'.repeat(3), 'a'.repeat(17)])
+    t.throws(() => resourceNames(bad), undefined, bad);
+  t.true(isOurTable('powercut-ab12'));
+  t.false(isOurTable('vg0-root'));
+  t.true(isOurBackingFile('/var/tmp/powercut/ab12/backing.img'));
+  t.false(isOurBackingFile('/var/tmp/powercut/../etc/passwd'));
+  t.false(isOurBackingFile('/home/me/disk.img'));
+});
+
+test('losetup -J listing is parsed (deleted backing files too)', (t) => {
+  const json =
+    '{"loopdevices":[{"name":"/dev/loop0","back-file":"/var/tmp/powercut/x/backing.img (deleted)"},{"name":"/dev/loop1","back-file":"/tmp/foreign.img"}]}';
+  t.deepEqual(
+    [...parseLoopList(json)],
+    [
+      ['/dev/loop0', '/var/tmp/powercut/x/backing.img'],
+      ['/dev/loop1', '/tmp/foreign.img'],
+    ],
+  );
+  t.is(parseLoopList('').size, 0);
+});

@@ -1,0 +1,86 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SshConnection } from '../../../src/harness/target/ssh-connection.ts';
+import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
+import type { SshTarget } from '../../../src/harness/target/ssh.ts';
+import { HarnessError } from '../../../src/harness/errors.ts';
+
+let target: SshTarget;
+test.before(async () => {
+  const started = Date.now();
+  target = await startQemuTarget();
+  console.log(
+    `guest booted to ssh in ${((Date.now() - started) / 1000).toFixed(1)} s: ${target.description}`,
+  );
+});
+test.after.always(async () => {
+  await target?.teardown();
+});
+
+test.serial(
+  "[vm] the guest runs Debian's kernel with dm-flakey, util-linux losetup, the mkfs tools and the host's node",
+  async (t) => {
+    const r = await target.exec(
+      'uname -r; dmsetup targets; losetup --version; for c in mkfs.ext4 mkfs.xfs mkfs.btrfs; do command -v $c; done; node -v',
+    );
+    t.regex(r.stdout, /^\d+\.\d+\.\d+-\d+-amd64$/m);
+    t.regex(r.stdout, /^flakey\s+v/m);
+    t.regex(r.stdout, /^log-writes\s+v/m);
+    t.regex(r.stdout, /util-linux/);
+    t.regex(r.stdout, /mkfs\.ext4[\s\S]*mkfs\.xfs[\s\S]*mkfs\.btrfs/);
+    t.true(r.stdout.includes(process.version));
+  },
+);
+
+test.serial('[vm] exec: exit codes, stderr, check and timeout', async (t) => {
+  const r = await target.exec('echo out; echo err >&2; exit 3', { check: false });
+  t.like(r, { code: 3, stdout: 'out\n', stderr: 'err\n' });
+  await t.throwsAsync(target.exec('echo boom >&2; exit 4'), {
+    instanceOf: HarnessError,
+    message: '`echo boom >&2; exit 4` exited 4: boom',
+  });
+  await t.throwsAsync(target.exec('sleep 5', { timeoutMs: 300 }), {
+    message: /timed out after 300 ms/,
+  });
+  const rounds = 10;
+  const start = Date.now();
+  for (let i = 0; i < rounds; i++) await target.exec('true');
+  t.log(`exec round trip: ${((Date.now() - start) / rounds).toFixed(0)} ms`);
+});
+
+test.serial('[vm] spawn streams lines, takes stdin, and kill ends it', async (t) => {
+  const p = await target.spawn('sh -c \'while read -r l; do echo "got $l"; done\'');
+  p.stdin.write('a\nb\n');
+  const seen: string[] = [];
+  for await (const line of p.lines) {
+    seen.push(line);
+    if (seen.length === 2) await p.kill();
+  }
+  t.deepEqual(seen, ['got a', 'got b']);
+  const done = await p.done;
+  t.not(done.code, 0);
+});
+
+test.serial('[vm] upload round-trips a binary file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-up-'));
+  const file = join(dir, 'blob');
+  writeFileSync(file, Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) & 0xff)));
+  await target.upload(file, '/tmp/x/blob', 0o600);
+  const r = await target.exec('sha256sum /tmp/x/blob; stat -c %a /tmp/x/blob');
+  t.true(r.stdout.startsWith(createHash('sha256').update(readFileSync(file)).digest('hex')));
+  t.regex(r.stdout, /^600$/m);
+});
+
+test.serial('[vm] a host key other than the pinned one is refused', async (t) => {
+  const access = target.access!;
+  const wrong = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFnreaPfZwhkCx4JACv0OqfidDEufM2rwuULkviqqMgU';
+  await t.throwsAsync(SshConnection.connect({ ...access, hostKey: wrong }), {
+    message: /does not match the pinned key/,
+  });
+  const ok = await SshConnection.connect(access);
+  ok.close();
+  t.pass();
+});
