@@ -48,9 +48,15 @@ export async function runScenarios(
       const store = new RunStore(options.storeRoot, loaded.name, new Date());
       await store.init(loaded.source);
       options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);
+      const results: TrialResult[] = [];
+      const errors: { id: string; message: string }[] = [];
       for (const plan of plans) {
-        await runOne(target, store, plan, outcome, options);
+        const result = await runOne(target, store, plan, outcome, options);
+        if ('error' in result) errors.push({ id: plan.id, message: result.error });
+        else results.push(result);
       }
+      await store.writeReports(loaded.name, results, errors);
+      options.log(`  report: ${store.dir}/report.html (JUnit: junit.xml)`);
     }
   } finally {
     await target.teardown();
@@ -65,7 +71,7 @@ async function runOne(
   plan: TrialPlan,
   outcome: RunOutcome,
   options: RunOptions,
-): Promise<void> {
+): Promise<TrialResult | { error: string }> {
   const started = Date.now();
   const runId = randomBytes(3).toString('hex');
   try {
@@ -77,11 +83,13 @@ async function runOne(
     if (!result.expectation.ok) outcome.unexpected++;
     options.log(formatTrialLine(result, Date.now() - started));
     if (!result.expectation.ok) options.log(`       details: ${dir}/verdict.json`);
+    return result;
   } catch (error) {
     outcome.harnessErrors++;
     const message =
       error instanceof HarnessError ? error.message : String((error as Error)?.stack ?? error);
     options.log(`ERROR ${plan.id} seed=${plan.seed}: ${message}`);
+    return { error: message.split('\n')[0] ?? message };
   }
 }
 

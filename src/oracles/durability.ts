@@ -7,7 +7,8 @@ import { shown, type Recovered } from './recovered.ts';
  * lost-ack, non-transactional: an acknowledged write must be visible after recovery unless a
  * later write to the same page replaced it. The recovered value of a page must come from a write
  * that does not precede (complete before the start of) any acknowledged write to that page.
- * Acks made while the device was lying (drop/corrupt armed) are not held against the engine.
+ * Acks made while the device was lying (drop/corrupt armed) are not held against the engine,
+ * nor, under corruption, the older acks they superseded.
  * One anomaly per page, naming the newest lost ack and how many were lost.
  */
 export function checkDurability(
@@ -18,7 +19,16 @@ export function checkDurability(
   const anomalies: Anomaly[] = [];
   for (const [page, writes] of index.writesByPage) {
     if (skip.has(page)) continue;
-    const acked = writes.filter((w) => index.protectedAck(w.id));
+    // Under corruption, a write the engine believed durable lands damaged; the engine may then
+    // rightly reuse the space of the older copy it replaced. So an ack superseded by an ack made
+    // while corruption was armed is not held against the engine. (A dropped write changes
+    // nothing on disk, so under drop_writes the older copy must still be there.)
+    const allAcked = writes.filter((w) => index.acked(w.id));
+    const acked = allAcked.filter(
+      (a) =>
+        index.protectedAck(a.id) &&
+        !allAcked.some((b) => index.ackedWhileCorrupting(b.id) && index.precedes(a.id, b.id)),
+    );
     if (acked.length === 0) continue;
     const r = recovered.get(page);
     const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;

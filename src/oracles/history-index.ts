@@ -98,6 +98,12 @@ export class HistoryIndex {
     return ok !== undefined && this.inWindow(ok, lyingFaults) !== undefined;
   }
 
+  /** The op was acknowledged while corrupt_bio_byte was armed: its data landed damaged. */
+  ackedWhileCorrupting(id: number): boolean {
+    const ok = this.times.get(id)?.ok;
+    return ok !== undefined && this.inWindow(ok, ['corrupt_bio_byte']) !== undefined;
+  }
+
   /** Acked, and acked while the device was honest. */
   protectedAck(id: number): boolean {
     return this.acked(id) && !this.ackedWhileLying(id);

@@ -2,6 +2,8 @@ import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrialResult } from '../harness/trial/run-trial.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { htmlReport } from './html.ts';
+import { junitXml } from './junit.ts';
 
 /**
  * The run store (Jepsen's `store/`): `store/<scenario>/<time>/<trial>/` holds everything
@@ -54,5 +56,27 @@ export class RunStore {
       [...result.log, '--- engine stderr ---', result.engineStderr].join('\n') + '\n',
     );
     return dir;
+  }
+
+  /** The run's reports: results.json, junit.xml (CI) and a self-contained report.html. */
+  async writeReports(
+    scenario: string,
+    results: readonly TrialResult[],
+    errors: readonly { id: string; message: string }[],
+  ): Promise<void> {
+    const summary = results.map((r) => ({
+      id: r.plan.id,
+      seed: r.plan.seed,
+      asExpected: r.expectation.ok,
+      reasons: r.expectation.reasons,
+      stats: r.verdict.stats,
+      anomalies: r.verdict.anomalies,
+    }));
+    await writeFileAtomic(
+      join(this.dir, 'results.json'),
+      JSON.stringify({ scenario, trials: summary, errors }, null, 2),
+    );
+    await writeFileAtomic(join(this.dir, 'junit.xml'), junitXml(scenario, results, errors));
+    await writeFileAtomic(join(this.dir, 'report.html'), htmlReport(scenario, results));
   }
 }

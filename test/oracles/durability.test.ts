@@ -77,3 +77,34 @@ test('several lost acks on one page make one anomaly that counts them', (t) => {
   t.deepEqual(v.anomalies[0]!.ops, [3]);
   t.regex(v.anomalies[0]!.message, /3 acknowledged writes to this page lost/);
 });
+
+test('under corruption, an older ack superseded by an ack made while corrupting is not held against the engine', (t) => {
+  // The engine rightly reused the old copy's space once write 2 was acknowledged; the device
+  // corrupted write 2, so both are gone: the device's fault, not the engine's.
+  const v = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:corrupt_bio_byte i2 o2 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.true(v.valid);
+  // Without the lie, losing both is a lost ack (of the newest).
+  const honest = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 i2 o2 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.deepEqual(
+    honest.anomalies.map((a) => [a.kind, a.ops[0]]),
+    [['lost-ack', 2]],
+  );
+  // Under drop_writes a dropped write changes nothing on disk: the older ack must survive.
+  const dropped = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.deepEqual(
+    dropped.anomalies.map((a) => [a.kind, a.ops[0]]),
+    [['lost-ack', 1]],
+  );
+});
