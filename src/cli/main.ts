@@ -2,13 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { installSignalCleanup } from '../harness/cleanup.ts';
-import { findScenarioFiles } from '../scenario/find.ts';
+import { findScenarioFiles, InputError } from '../scenario/find.ts';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/scenario-error.ts';
 import { expandScenario } from '../scenario/expand.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 import { runScenarios } from './run-command.ts';
 import { replayTrial } from './replay-command.ts';
+import { shrinkTrial } from './shrink-command.ts';
+import { startTarget } from '../harness/target/select.ts';
+import { sweepStale } from '../harness/device/sweep.ts';
 
 const targetOption = new Option('-t, --target <kind>', 'where trials run').choices([
   'auto',
@@ -102,6 +105,47 @@ program
     process.exitCode = same ? 0 : 1;
   });
 
+program
+  .command('shrink')
+  .description(
+    're-run a failing trial on the real target, shrinking its workload to a minimal failing one',
+  )
+  .argument('<trial-dir>', 'a trial folder: store/<scenario>/<time>/<trial>')
+  .addOption(targetOption)
+  .option('--max-trials <n>', 'real trials to spend at most', (v) => parseSeed(v), 40)
+  .action(async (dir: string, opts: { target?: 'auto'; maxTrials: number }) => {
+    const plan = JSON.parse(await readFile(join(dir, 'trial.json'), 'utf8')) as TrialPlan;
+    const found = await shrinkTrial(plan, {
+      ...(opts.target ? { target: opts.target } : {}),
+      maxTrials: opts.maxTrials,
+      log,
+    });
+    if (!found) {
+      log('the trial did not fail again: nothing to shrink (is the failure timing-dependent?)');
+      process.exitCode = 1;
+      return;
+    }
+    log(`minimal failing workload (${found.ops.length} ops):`);
+    for (const op of found.ops) log(`  ${JSON.stringify(op)}`);
+    for (const a of found.result.verdict.anomalies) log(`  ${a.kind}: ${a.message}`);
+  });
+
+program
+  .command('clean')
+  .description(
+    'remove stale powercut-* tables, loop devices and mounts from the target (nothing else)',
+  )
+  .addOption(targetOption)
+  .action(async (opts: { target?: 'auto' }) => {
+    const target = await startTarget(opts.target ?? 'auto', { log });
+    try {
+      const removed = await sweepStale(target);
+      log(removed.length > 0 ? `removed: ${removed.join(', ')}` : 'nothing stale');
+    } finally {
+      await target.teardown();
+    }
+  });
+
 function describePlan(p: TrialPlan): string {
   const arm = p.fault.schedule
     ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
@@ -127,7 +171,7 @@ try {
   await program.parseAsync();
 } catch (error) {
   // One line, no stack, for errors in the user's input; the stack only for our own bugs.
-  if (error instanceof ScenarioError) console.error(error.message);
+  if (error instanceof ScenarioError || error instanceof InputError) console.error(error.message);
   else if (error instanceof Error && error.name === 'HarnessError')
     console.error(`powercut: ${error.message}`);
   else console.error(error);

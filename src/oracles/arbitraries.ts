@@ -29,28 +29,44 @@ export function makeValue(id: number, size = 0): string {
  * @example fc.sample(workloadArb({ pages: 8, maxOps: 20 }), 1)
  */
 export function workloadArb(shape: WorkloadShape): fc.Arbitrary<WorkloadOp[]> {
+  return workloadStepsArb(shape).map((steps) => stepsToOps(steps, shape));
+}
+
+/** One generated write: its page, whether it closes a transaction, whether a mark follows. */
+export type WorkloadStep = { page: number; endTxn: boolean; mark: boolean };
+
+/**
+ * The raw steps behind `workloadArb`. They can be shrunk without fast-check's context, so a
+ * workload regenerated from a seed can be shrunk later (see `powercut shrink`).
+ */
+export function workloadStepsArb(shape: WorkloadShape): fc.Arbitrary<WorkloadStep[]> {
   const step = fc.record({
     page: fc.integer({ min: 0, max: Math.max(0, shape.pages - 1) }),
-    endTxn: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
+    endTxn: fc.integer({ min: 0, max: 3 }).map(
+      (x) => x === 0,
+      (b) => (b ? 0 : 1),
+    ),
     mark: shape.marks ? fc.boolean() : fc.constant(false),
   });
-  return fc.array(step, { minLength: shape.minOps ?? 1, maxLength: shape.maxOps }).map((steps) => {
-    const ops: WorkloadOp[] = [];
-    let id = 0;
-    let txnSize = 0;
-    for (const [i, s] of steps.entries()) {
-      id++;
-      ops.push({ op: 'write', id, page: s.page, value: makeValue(id, shape.valueSize) });
-      txnSize++;
-      const last = i === steps.length - 1;
-      if (shape.transactional && (s.endTxn || last || txnSize >= (shape.maxTxnSize ?? 8))) {
-        ops.push({ op: 'commit', id: ++id });
-        txnSize = 0;
-      }
-      if (s.mark && !last) ops.push({ op: 'mark', id: ++id, name: `after-${id - 1}` });
+  return fc.array(step, { minLength: shape.minOps ?? 1, maxLength: shape.maxOps });
+}
+
+export function stepsToOps(steps: readonly WorkloadStep[], shape: WorkloadShape): WorkloadOp[] {
+  const ops: WorkloadOp[] = [];
+  let id = 0;
+  let txnSize = 0;
+  for (const [i, s] of steps.entries()) {
+    id++;
+    ops.push({ op: 'write', id, page: s.page, value: makeValue(id, shape.valueSize) });
+    txnSize++;
+    const last = i === steps.length - 1;
+    if (shape.transactional && (s.endTxn || last || txnSize >= (shape.maxTxnSize ?? 8))) {
+      ops.push({ op: 'commit', id: ++id });
+      txnSize = 0;
     }
-    return ops;
-  });
+    if (s.mark && !last) ops.push({ op: 'mark', id: ++id, name: `after-${id - 1}` });
+  }
+  return ops;
 }
 
 /** A point in a sequence of `n` steps (0..n), e.g. the device I/O after which power is cut. */

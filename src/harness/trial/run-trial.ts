@@ -41,6 +41,8 @@ export type RunTrialOptions = {
   timeoutMs?: number;
   /** How long an engine may go without any event before the trial goes on without its answers. */
   quietMs?: number;
+  /** Run this workload instead of the one the plan's seed generates (shrinking). */
+  ops?: WorkloadOp[];
 };
 
 /**
@@ -65,7 +67,7 @@ export async function runTrial(
   };
   options.onPhase?.('device');
 
-  const ops = generateWorkload(plan);
+  const ops = options.ops ?? generateWorkload(plan);
   const transactional = isTransactional(plan.engine);
   const pages = plan.workload.pages;
   if (plan.engine.kind === 'external') await installUserEngine(target, plan.engine);

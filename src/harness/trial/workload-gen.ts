@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { workloadArb } from '../../oracles/arbitraries.ts';
+import { workloadArb, type WorkloadShape } from '../../oracles/arbitraries.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
@@ -9,16 +9,20 @@ import { isTransactional } from '../../scenario/trial-plan.ts';
  * always gives the same ops, which is what makes `replay` reproduce a trial.
  */
 export function generateWorkload(plan: TrialPlan): WorkloadOp[] {
+  const [ops] = fc.sample(workloadArb(workloadShape(plan)), { seed: plan.seed, numRuns: 1 });
+  if (!ops) throw new Error('workload generator produced nothing');
+  return ops;
+}
+
+/** The workload shape of a plan; `minOps` below `ops` lets shrinking go down to fewer writes. */
+export function workloadShape(plan: TrialPlan, minOps = plan.workload.ops): WorkloadShape {
   const w = plan.workload;
-  const arb = workloadArb({
+  return {
     pages: w.pages,
-    minOps: w.ops,
+    minOps,
     maxOps: w.ops,
     transactional: isTransactional(plan.engine),
     maxTxnSize: w.txnSize,
     valueSize: w.valueSize,
-  });
-  const [ops] = fc.sample(arb, { seed: plan.seed, numRuns: 1 });
-  if (!ops) throw new Error('workload generator produced nothing');
-  return ops;
+  };
 }

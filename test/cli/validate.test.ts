@@ -1,0 +1,47 @@
+import test from 'ava';
+import { execa } from 'execa';
+
+const powercut = (...args: string[]) =>
+  execa('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], { reject: false });
+
+test('validate prints file:line:col: field: message for each broken scenario and exits 1', async (t) => {
+  const r = await powercut('validate', 'test/fixtures/scenarios/broken');
+  t.is(r.exitCode, 1);
+  const lines = r.stderr.trim().split('\n');
+  t.deepEqual(lines, [
+    'test/fixtures/scenarios/broken/bad-value.yaml:7:19: fault.arm.afterOp: Too small: expected number to be >=0',
+    'test/fixtures/scenarios/broken/bad-yaml.yaml:3:1: invalid YAML: All mapping items must start at the same column',
+    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads"',
+    'test/fixtures/scenarios/broken/unknown-key.yaml:3:3: engine.colour: unknown key (allowed keys are listed in docs/scenarios.md)',
+    'test/fixtures/scenarios/broken/wrong-type.yaml:4:8: workload.ops: Invalid input: expected number, received string',
+  ]);
+});
+
+test('validate accepts the shipped scenarios; list shows their trials', async (t) => {
+  const v = await powercut('validate', 'scenarios');
+  t.is(v.exitCode, 0, v.stderr);
+  t.regex(v.stdout, /^ok scenarios\/fsync-vs-plain\.yaml \(4 trials\)$/m);
+  const l = await powercut('list', 'scenarios/fsync-vs-plain.yaml');
+  t.is(l.stdout.trim().split('\n').length, 4);
+  t.regex(
+    l.stdout,
+    /fsync-vs-plain\/xfs-plain-drop_writes-1 {2}xfs plain drop_writes \{"afterOp":60\}/,
+  );
+});
+
+test('run on a broken scenario runs nothing and exits 2 with one line', async (t) => {
+  const r = await powercut('run', 'test/fixtures/scenarios/broken/unknown-fault.yaml');
+  t.is(r.exitCode, 2);
+  t.is(
+    r.stderr.trim(),
+    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads"',
+  );
+  t.is(r.stdout, '');
+});
+
+test('a missing scenario path is one clear line', async (t) => {
+  const r = await powercut('run', 'scenarios/nope.yaml');
+  t.is(r.exitCode, 2);
+  t.is(r.stderr.trim().split('\n').length, 1);
+  t.regex(r.stderr, /scenarios\/nope\.yaml: no such file or directory/);
+});
