@@ -13,14 +13,7 @@ import {
   readTable,
   type Meta,
 } from './cow/layout.ts';
-import {
-  decodePage,
-  decodeValue,
-  encodePageInto,
-  encodeValue,
-  PageKind,
-  readHeaderUnchecked,
-} from './page-format.ts';
+import { encodePageInto, encodeValue, PageKind, readDataPage } from './page-format.ts';
 
 type State = { meta: Meta; table: Uint32Array };
 
@@ -73,7 +66,7 @@ export const cowEngine: EngineMode = {
         continue;
       }
       const bytes = await ctx.file.pread(ctx.options.pageSize, phys * ctx.options.pageSize);
-      entries.push(verify ? checkedEntry(page, bytes) : uncheckedEntry(page, bytes));
+      entries.push(dumpEntry(page, bytes, verify));
     }
     return entries;
   },
@@ -180,14 +173,9 @@ function livePages(state: State): number[] {
   return [...state.meta.maps, ...Array.from(state.table).filter((p) => p !== 0)];
 }
 
-function checkedEntry(page: number, bytes: Uint8Array): DumpEntry {
-  const d = decodePage(bytes);
-  if (d.state !== 'ok' || d.header.kind !== PageKind.data || d.header.page !== page)
-    return { page, error: 'checksum' };
-  return { page, value: decodeValue(d.payload) };
-}
-
-function uncheckedEntry(page: number, bytes: Uint8Array): DumpEntry {
-  const h = readHeaderUnchecked(bytes);
-  return h ? { page, value: decodeValue(h.payload) } : { page, error: 'checksum' };
+function dumpEntry(page: number, bytes: Uint8Array, verify: boolean): DumpEntry {
+  const d = readDataPage(bytes, page, verify);
+  // A mapped page that reads as empty was never written where the map says: damage.
+  if (d.state === 'value') return { page, value: d.value };
+  return { page, error: d.state === 'error' ? d.error : 'checksum' };
 }

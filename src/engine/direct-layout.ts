@@ -1,13 +1,6 @@
 import type { DumpEntry } from '../model/history.ts';
 import type { EngineContext, EngineOptions } from './engine.ts';
-import {
-  decodePage,
-  decodeValue,
-  encodePageInto,
-  encodeValue,
-  PageKind,
-  readHeaderUnchecked,
-} from './page-format.ts';
+import { encodePageInto, encodeValue, PageKind, readDataPage } from './page-format.ts';
 
 /**
  * Direct layout with two slots per logical page (ping-pong): page p lives at slots 2p and 2p+1.
@@ -114,26 +107,12 @@ async function readNewest(
   let damaged: Version | null = null;
   for (const slot of [0, 1] as const) {
     const bytes = await ctx.file.pread(pageSize, slotOffset(page, slot, pageSize));
-    const v = verify ? checkedVersion(page, slot, bytes) : uncheckedVersion(page, slot, bytes);
-    if (!v) continue;
+    const d = readDataPage(bytes, page, verify);
+    if (d.state === 'empty') continue;
+    const v: Version =
+      d.state === 'error' ? { slot, error: d.error } : { slot, seq: d.seq, value: d.value };
     if ('error' in v) damaged = v;
     else if (!best || !('seq' in best) || v.seq > best.seq) best = v;
   }
   return best ?? damaged;
-}
-
-function checkedVersion(page: number, slot: 0 | 1, bytes: Uint8Array): Version | null {
-  const d = decodePage(bytes);
-  if (d.state === 'empty') return null;
-  if (d.state === 'corrupt') return { slot, error: 'checksum' };
-  if (d.header.kind !== PageKind.data || d.header.page !== page)
-    return { slot, error: 'misdirected' };
-  return { slot, seq: d.header.seq, value: decodeValue(d.payload) };
-}
-
-// The planted `no-checksum` bug: believe whatever header is there.
-function uncheckedVersion(page: number, slot: 0 | 1, bytes: Uint8Array): Version | null {
-  const h = readHeaderUnchecked(bytes);
-  if (!h) return bytes.every((b) => b === 0) ? null : { slot, error: 'checksum' };
-  return { slot, seq: h.header.seq, value: decodeValue(h.payload) };
 }

@@ -126,3 +126,30 @@ const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: false });
 export const encodeValue = (value: string): Uint8Array => utf8.encode(value);
 export const decodeValue = (payload: Uint8Array): string => utf8d.decode(payload);
+
+export type DataPage =
+  | { state: 'empty' }
+  | { state: 'value'; seq: bigint; value: string }
+  | { state: 'error'; error: 'checksum' | 'misdirected' };
+
+/**
+ * Reads a data page holding logical page `page`. `verify: false` is the planted `no-checksum`
+ * bug: the header is believed without checking the CRC.
+ * @example readDataPage(encodePage(4096, { kind: PageKind.data, page: 3, seq: 1n, length: 0 }, encodeValue('w1')), 3, true)
+ */
+export function readDataPage(bytes: Uint8Array, page: number, verify: boolean): DataPage {
+  if (!verify) {
+    const h = readHeaderUnchecked(bytes);
+    if (!h)
+      return bytes.every((b) => b === 0)
+        ? { state: 'empty' }
+        : { state: 'error', error: 'checksum' };
+    return { state: 'value', seq: h.header.seq, value: decodeValue(h.payload) };
+  }
+  const d = decodePage(bytes);
+  if (d.state === 'empty') return { state: 'empty' };
+  if (d.state === 'corrupt') return { state: 'error', error: 'checksum' };
+  if (d.header.kind !== PageKind.data || d.header.page !== page)
+    return { state: 'error', error: 'misdirected' };
+  return { state: 'value', seq: d.header.seq, value: decodeValue(d.payload) };
+}

@@ -14,17 +14,23 @@ export const guestEngineCommand = `node ${guestEngineDir}/powercut-engine.mjs`;
 
 const bundleFiles = ['powercut-engine.mjs', 'powercut_native.node'] as const;
 
-/** Builds dist/guest/ (esbuild bundle of the engine CLI + the native addon) when missing. */
-export async function buildGuestBundle(): Promise<string> {
-  const dir = join(projectRoot, 'dist/guest');
-  if (!bundleFiles.every((f) => existsSync(join(dir, f)))) {
+let bundled: Promise<string> | undefined;
+
+/**
+ * Builds dist/guest/ (esbuild bundle of the engine CLI + the native addon) once per process:
+ * always from the current sources (~0.1 s), so the guest never runs a stale engine.
+ */
+export function buildGuestBundle(): Promise<string> {
+  bundled ??= (async () => {
+    const dir = join(projectRoot, 'dist/guest');
     await execa('node', [join(projectRoot, 'scripts/bundle-guest.mjs')], { cwd: projectRoot });
-  }
-  for (const f of bundleFiles) {
-    if (!existsSync(join(dir, f)))
-      throw new HarnessError(`guest bundle incomplete: ${join(dir, f)} missing`);
-  }
-  return dir;
+    for (const f of bundleFiles) {
+      if (!existsSync(join(dir, f)))
+        throw new HarnessError(`guest bundle incomplete: ${join(dir, f)} missing`);
+    }
+    return dir;
+  })();
+  return bundled;
 }
 
 /**

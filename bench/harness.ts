@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
+import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
+import { startQemuTarget } from '../src/harness/target/qemu.ts';
+import { sweepStale } from '../src/harness/device/sweep.ts';
+import { parseScenario } from '../src/scenario/load.ts';
+import { expandScenario } from '../src/scenario/expand.ts';
+
+export type HarnessBench = {
+  bootSeconds: number;
+  trials: number;
+  trialsPerMinute: number;
+  meanTrialSeconds: number;
+  phaseSeconds: Record<TrialPhase, number>;
+  shellCycleSeconds: number;
+  overheadRatio: number;
+};
+
+/**
+ * The real-kernel tier: guest boot, trials per minute (fsync, ext4, 40 writes, drop window),
+ * the time split by phase, and the same dm-flakey cycle as one plain shell script in the same
+ * guest, for the harness's overhead ratio.
+ */
+export async function benchHarness(trials = 4): Promise<HarnessBench> {
+  const bootStart = Date.now();
+  const target = await startQemuTarget();
+  const bootSeconds = (Date.now() - bootStart) / 1000;
+  try {
+    await installGuestEngine(target);
+    const plan = expandScenario(
+      parseScenario(
+        'bench.yaml',
+        'engine: { mode: fsync }\nworkload: { ops: 40, pages: 16 }\nfault: { kind: drop_writes, arm: { afterOp: 20 } }\n',
+      ),
+      { baseSeed: 1 },
+    )[0]!;
+    const phaseSeconds = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<
+      TrialPhase,
+      number
+    >;
+    const start = Date.now();
+    for (let i = 0; i < trials; i++) {
+      await sweepStale(target);
+      const r = await runTrial(target, plan, { runId: randomBytes(3).toString('hex') });
+      for (const p of trialPhases) phaseSeconds[p] += r.phaseMs[p] / 1000 / trials;
+    }
+    const meanTrialSeconds = (Date.now() - start) / 1000 / trials;
+    const shellStart = Date.now();
+    await target.exec(shellCycle, { timeoutMs: 120_000 });
+    await sweepStale(target);
+    const shellCycleSeconds = (Date.now() - shellStart) / 1000;
+    return {
+      bootSeconds,
+      trials,
+      trialsPerMinute: Number((60 / meanTrialSeconds).toFixed(1)),
+      meanTrialSeconds: Number(meanTrialSeconds.toFixed(2)),
+      phaseSeconds: Object.fromEntries(
+        Object.entries(phaseSeconds).map(([k, v]) => [k, Number(v.toFixed(2))]),
+      ) as Record<TrialPhase, number>,
+      shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
+      overheadRatio: Number((meanTrialSeconds / shellCycleSeconds).toFixed(2)),
+    };
+  } finally {
+    await target.teardown();
+  }
+}
+
+// The same cycle by hand: loop + linear table + mkfs + mount + 20 synced writes + arm drop +
+// 20 more + umount + linear + drop caches + mount + read back + teardown.
+const shellCycle = `set -e
+D=/var/tmp/powercut/benchshell; mkdir -p $D; truncate -s 512M $D/b.img
+L=$(losetup --find --show $D/b.img); S=$(blockdev --getsz $L)
+dmsetup create powercut-benchsh --table "0 $S linear $L 0"
+mkfs.ext4 -F -q /dev/mapper/powercut-benchsh; mkdir -p /mnt/powercut-benchsh; mount /dev/mapper/powercut-benchsh /mnt/powercut-benchsh
+dd if=/dev/zero of=/mnt/powercut-benchsh/s bs=1M count=1 conv=fsync 2>/dev/null
+for i in $(seq 1 20); do dd if=/dev/urandom of=/mnt/powercut-benchsh/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
+dmsetup suspend --nolockfs powercut-benchsh; dmsetup load powercut-benchsh --table "0 $S flakey $L 0 0 1 1 drop_writes"; dmsetup resume powercut-benchsh
+for i in $(seq 21 40); do dd if=/dev/urandom of=/mnt/powercut-benchsh/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
+umount /mnt/powercut-benchsh
+dmsetup suspend powercut-benchsh; dmsetup load powercut-benchsh --table "0 $S linear $L 0"; dmsetup resume powercut-benchsh
+echo 3 > /proc/sys/vm/drop_caches; mount /dev/mapper/powercut-benchsh /mnt/powercut-benchsh
+cat /mnt/powercut-benchsh/s > /dev/null; umount /mnt/powercut-benchsh
+dmsetup remove powercut-benchsh; losetup -d $L; rm -rf $D; rmdir /mnt/powercut-benchsh`;

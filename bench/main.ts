@@ -1,0 +1,97 @@
+// npm run bench [-- --no-vm] [-- --quick]: measured numbers, printed as tables and written as
+// JSON to bench/results/latest.json. Performance is measured here, never asserted in tests.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { benchEngine, type EngineBenchRow } from './engines.ts';
+import { benchHarness } from './harness.ts';
+import { benchSim } from './sim.ts';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const dir = join('.cache', 'bench');
+const ops = quick ? 100 : 400;
+
+const engineRows: EngineBenchRow[] = [];
+for (const direct of [false, true]) {
+  engineRows.push(
+    await benchEngine(dir, 'plain', { direct, writers: 1, batchWindowUs: 0, batchMaxOps: 1, ops }),
+  );
+  engineRows.push(
+    await benchEngine(dir, 'fsync', { direct, writers: 1, batchWindowUs: 0, batchMaxOps: 1, ops }),
+  );
+  engineRows.push(
+    await benchEngine(dir, 'cow', { direct, writers: 1, batchWindowUs: 0, batchMaxOps: 1, ops }),
+  );
+}
+const groupRows: {
+  writers: number;
+  windowUs: number;
+  groupOpsPerSec: number;
+  fsyncPerWriteOpsPerSec: number;
+  ratio: number;
+  syncsPerOp: number;
+}[] = [];
+for (const writers of [1, 4, 16, 64]) {
+  // fsync-per-write at the same writer count = group commit with batches of one.
+  const single = await benchEngine(dir, 'group-commit', {
+    direct: false,
+    writers,
+    batchWindowUs: 0,
+    batchMaxOps: 1,
+    ops,
+  });
+  for (const windowUs of [0, 200, 1000]) {
+    const g = await benchEngine(dir, 'group-commit', {
+      direct: false,
+      writers,
+      batchWindowUs: windowUs,
+      batchMaxOps: 64,
+      ops,
+    });
+    engineRows.push(g);
+    groupRows.push({
+      writers,
+      windowUs,
+      groupOpsPerSec: g.opsPerSec,
+      fsyncPerWriteOpsPerSec: single.opsPerSec,
+      ratio: Number((g.opsPerSec / single.opsPerSec).toFixed(2)),
+      syncsPerOp: Number((g.syncs / g.ops).toFixed(3)),
+    });
+  }
+}
+console.log(`\nEngines on a real file (${ops} writes of 4 KiB pages, this machine's disk):`);
+console.table(engineRows);
+console.log('\nGroup commit vs fsync-per-write at the same writer count (one run):');
+console.table(groupRows);
+
+const simRows = await benchSim(quick ? 0.5 : 2);
+console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
+console.table(simRows);
+
+const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4);
+if (harness) {
+  console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
+  const { phaseSeconds, ...rest } = harness;
+  console.table([rest]);
+  console.log('mean seconds per trial phase:');
+  console.table([phaseSeconds]);
+}
+
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(
+  'bench/results/latest.json',
+  JSON.stringify(
+    { machine, engines: engineRows, groupCommit: groupRows, sim: simRows, harness },
+    null,
+    2,
+  ) + '\n',
+);
+console.log('\nwrote bench/results/latest.json');
