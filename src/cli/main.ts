@@ -39,10 +39,11 @@ program
   .addOption(seedOption)
   .option('--store <dir>', 'where results are written', 'store')
   .option('--only <text>', 'only trials whose id contains this text')
+  .option('--no-progress', 'plain lines instead of live progress')
   .action(
     async (
       paths: string[],
-      opts: { target?: 'auto'; seed?: number; store: string; only?: string },
+      opts: { target?: 'auto'; seed?: number; store: string; only?: string; progress?: boolean },
     ) => {
       const scenarios = await loadAll(paths);
       const outcome = await runScenarios(scenarios, {
@@ -51,6 +52,8 @@ program
         ...(opts.only ? { filter: opts.only } : {}),
         storeRoot: opts.store,
         log,
+        // listr2 on a terminal; plain lines otherwise (CI logs, pipes).
+        progress: opts.progress !== false && !!process.stdout.isTTY && !process.env.CI,
       });
       process.exitCode = outcome.unexpected > 0 || outcome.harnessErrors > 0 ? 1 : 0;
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HarnessError } from '../harness/errors.ts';
-import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
+import { runTrial, type TrialPhase, type TrialResult } from '../harness/trial/run-trial.ts';
+import { withProgress } from './progress.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';
 import type { Target } from '../harness/target/target.ts';
@@ -17,6 +18,8 @@ export type RunOptions = {
   storeRoot: string;
   /** Only trials whose id contains this text. */
   filter?: string;
+  /** Live progress (listr2) instead of plain lines: for a terminal. */
+  progress?: boolean;
   log: (line: string) => void;
 };
 
@@ -50,10 +53,19 @@ export async function runScenarios(
       options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);
       const results: TrialResult[] = [];
       const errors: { id: string; message: string }[] = [];
-      for (const plan of plans) {
-        const result = await runOne(target, store, plan, outcome, options);
+      const record = (plan: TrialPlan, result: TrialResult | { error: string }): void => {
         if ('error' in result) errors.push({ id: plan.id, message: result.error });
         else results.push(result);
+      };
+      if (options.progress) {
+        await withProgress(
+          plans,
+          (plan, log, onPhase) =>
+            runOne(target, store, plan, outcome, { ...options, log }, onPhase),
+          record,
+        );
+      } else {
+        for (const plan of plans) record(plan, await runOne(target, store, plan, outcome, options));
       }
       await store.writeReports(loaded.name, results, errors);
       options.log(`  report: ${store.dir}/report.html (JUnit: junit.xml)`);
@@ -71,13 +83,14 @@ async function runOne(
   plan: TrialPlan,
   outcome: RunOutcome,
   options: RunOptions,
+  onPhase?: (phase: TrialPhase) => void,
 ): Promise<TrialResult | { error: string }> {
   const started = Date.now();
   const runId = randomBytes(3).toString('hex');
   try {
     const swept = await sweepStale(target);
     if (swept.length > 0) options.log(`  swept stale resources: ${swept.join(', ')}`);
-    const result = await runTrial(target, plan, { runId });
+    const result = await runTrial(target, plan, { runId, ...(onPhase ? { onPhase } : {}) });
     const dir = await store.writeTrial(result);
     outcome.results.push(result);
     if (!result.expectation.ok) outcome.unexpected++;

@@ -41,8 +41,12 @@ export async function openStoreFile(
     const st = native.fstat(fd);
     return st.isBlockDevice ? native.blockDeviceSize(fd) : st.size;
   };
-  const alloc = (length: number): Uint8Array =>
-    direct ? native.allocAligned(length) : new Uint8Array(length);
+  // Plain Uint8Array views (not Buffers, whose slice() shares memory) over aligned memory.
+  const alloc = (length: number): Uint8Array => {
+    if (!direct) return new Uint8Array(length);
+    const b = native.allocAligned(length);
+    return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  };
   return {
     size,
     alloc,

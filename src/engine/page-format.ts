@@ -70,7 +70,7 @@ export function decodePage(bytes: Uint8Array): DecodedPage {
     return bytes.every((b) => b === 0) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
   }
   const stored = view.getUint32(24, true);
-  const copy = bytes.slice();
+  const copy = new Uint8Array(bytes); // a copy even when handed a Buffer (Buffer#slice is a view)
   new DataView(copy.buffer).setUint32(24, 0, true);
   if (crc32c(copy) !== stored) return { state: 'corrupt', reason: 'checksum' };
   const length = view.getUint32(12, true);

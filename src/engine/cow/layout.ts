@@ -64,7 +64,7 @@ export function encodeMap(
   return encodePageInto(
     buf,
     { kind: PageKind.map, page: index, seq: BigInt(txn), length: 0 },
-    payload.slice(),
+    new Uint8Array(payload),
   );
 }
 
@@ -84,7 +84,11 @@ export async function readTable(
       return null;
     const payload =
       d.state === 'ok' ? d.payload : bytes.subarray(HEADER_SIZE, HEADER_SIZE + per * 4);
-    const entries = new Uint32Array(payload.slice().buffer, 0, Math.floor(payload.length / 4));
+    const entries = new Uint32Array(
+      new Uint8Array(payload).buffer,
+      0,
+      Math.floor(payload.length / 4),
+    );
     for (let j = 0; j < entries.length && i * per + j < o.pages; j++)
       table[i * per + j] = entries[j]!;
   }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
+import { guestEngineCommand, installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
+import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
 import type { SshTarget } from '../../../src/harness/target/ssh.ts';
@@ -153,5 +154,32 @@ fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 3 } }
     t.deepEqual(a.dump, b.dump);
     t.deepEqual(a.verdict, b.verdict);
     t.true(a.verdict.stats.recoveredValues > 0);
+  },
+);
+
+test.serial(
+  '[vm] an engine runs on a raw dm device too (no filesystem), buffered and O_DIRECT',
+  async (t) => {
+    const device = await createFaultDevice(target, { runId: runId(), sizeBytes: 16 << 20 });
+    try {
+      for (const direct of ['', ' --direct']) {
+        const input = [1, 2, 3]
+          .map((id) =>
+            JSON.stringify({ op: 'write', id, page: id, value: `raw${id}${direct ? 'd' : ''}` }),
+          )
+          .join('\n');
+        const run = await target.exec(
+          `${guestEngineCommand} cow run --store ${device.path} --pages 8${direct}`,
+          { stdin: `${input}\n{"op":"commit","id":4}\n` },
+        );
+        t.regex(run.stdout, /"id":4,"type":"ok"/);
+        const dump = await target.exec(
+          `${guestEngineCommand} cow dump --store ${device.path} --pages 8${direct}`,
+        );
+        t.regex(dump.stdout, new RegExp(`\\{"page":2,"value":"raw2${direct ? 'd' : ''}"\\}`));
+      }
+    } finally {
+      await device.destroy();
+    }
   },
 );
