@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { benchEngine, type EngineBenchRow } from './engines.ts';
 import { benchHarness } from './harness.ts';
 import { benchSim } from './sim.ts';
+import { benchMmap } from './mmap.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -65,6 +66,10 @@ console.table(engineRows);
 console.log('\nGroup commit vs fsync-per-write at the same writer count (one run):');
 console.table(groupRows);
 
+const mmapRows = benchMmap(dir, quick ? 64 : 512);
+console.log('\nSeed item 8: pread vs mmap (this machine, a file on the host disk):');
+console.table(mmapRows);
+
 const simRows = await benchSim(quick ? 0.5 : 2);
 console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
 console.table(simRows);
@@ -89,7 +94,7 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/latest.json',
   JSON.stringify(
-    { machine, engines: engineRows, groupCommit: groupRows, sim: simRows, harness },
+    { machine, engines: engineRows, groupCommit: groupRows, mmap: mmapRows, sim: simRows, harness },
     null,
     2,
   ) + '\n',

@@ -9,6 +9,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,6 +153,28 @@ Napi::Value Fstat(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// mmap a file range shared, as an external buffer unmapped by GC (seed item 8: pread vs mmap).
+Napi::Value Mmap(const Napi::CallbackInfo &info) {
+  int fd = static_cast<int>(ToInt64(info[0]));
+  size_t length = static_cast<size_t>(ToInt64(info[1]));
+  bool writable = info[2].As<Napi::Boolean>().Value();
+  void *p = mmap(nullptr, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) throw SysError(info.Env(), "mmap", errno);
+  return Napi::Buffer<uint8_t>::New(info.Env(), static_cast<uint8_t *>(p), length,
+                                    [length](Napi::Env, uint8_t *data) { munmap(data, length); });
+}
+
+Napi::Value Msync(const Napi::CallbackInfo &info) {
+  auto buf = info[0].As<Napi::Uint8Array>();
+  size_t offset = static_cast<size_t>(ToInt64(info[1]));
+  size_t length = static_cast<size_t>(ToInt64(info[2]));
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t start = reinterpret_cast<uintptr_t>(buf.Data()) + offset;
+  uintptr_t aligned = start & ~static_cast<uintptr_t>(page - 1);
+  if (msync(reinterpret_cast<void *>(aligned), length + (start - aligned), MS_SYNC) != 0) throw SysError(info.Env(), "msync", errno);
+  return info.Env().Undefined();
+}
+
 // Async variants run on the libuv pool, so writers overlap and fdatasync never blocks the loop.
 class IoWorker : public Napi::AsyncWorker {
  public:
@@ -220,6 +243,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pwriteAsync", Napi::Function::New(env, PwriteAsync));
   exports.Set("preadAsync", Napi::Function::New(env, PreadAsync));
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync));
+  exports.Set("mmap", Napi::Function::New(env, Mmap));
+  exports.Set("msync", Napi::Function::New(env, Msync));
   return exports;
 }
 

@@ -95,6 +95,23 @@ export function preallocate(fd: number, offset: number, length: number): void {
   n().fallocate(fd, 0, offset, length);
 }
 
+/**
+ * Maps the first `length` bytes of a file shared (unmapped when the buffer is collected).
+ * @example const map = mmapFile(fd, 1 << 20, true); map[0] = 1; msyncRange(map, 0, 4096);
+ */
+export function mmapFile(fd: number, length: number, writable = false): Buffer {
+  int('length', length, 1);
+  return n().mmap(fd, length, writable);
+}
+
+/** msync(MS_SYNC) of a range of a mapping: the durability point of mmap writes. */
+export function msyncRange(map: Uint8Array, offset: number, length: number): void {
+  int('offset', offset);
+  int('length', length, 1);
+  if (offset + length > map.length) throw new RangeError('range beyond the mapping');
+  n().msync(map, offset, length);
+}
+
 /** Size, allocated 512-byte blocks and whether it is a block device. */
 export const fstat = (fd: number) => n().fstat(fd);
 export const blockDeviceSize = (fd: number): number => n().blockDeviceSize(fd);

@@ -28,6 +28,8 @@ export type NativeBinding = {
   pwriteAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
   preadAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
   fdatasyncAsync(fd: number): Promise<number>;
+  mmap(fd: number, length: number, writable: boolean): Buffer;
+  msync(buf: Uint8Array, offset: number, length: number): void;
 };
 
 const fileName = 'powercut_native.node';

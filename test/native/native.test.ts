@@ -99,3 +99,16 @@ test('async writes overlap and one fdatasync covers them', async (t) => {
   await t.throwsAsync(native.fdatasyncAsync(987654), { message: /EBADF/ });
   native.closeFile(fd);
 });
+
+test('mmap maps the file shared; msync makes a store through the map visible to pread', (t) => {
+  const fd = native.openFile(join(dir, 'mmap.bin'), { create: true });
+  native.preallocate(fd, 0, 1 << 16);
+  const map = native.mmapFile(fd, 1 << 16, true);
+  map.fill(0x77, 8192, 12288);
+  native.msyncRange(map, 8192, 4096);
+  const back = Buffer.alloc(4096);
+  native.pread(fd, back, 8192);
+  t.true(back.every((b) => b === 0x77));
+  t.throws(() => native.msyncRange(map, 1 << 16, 1), { message: /beyond the mapping/ });
+  native.closeFile(fd);
+});
