@@ -7,6 +7,7 @@ import { benchEngine, type EngineBenchRow } from './engines.ts';
 import { benchHarness } from './harness.ts';
 import { benchSim } from './sim.ts';
 import { benchMmap } from './mmap.ts';
+import { benchPreadAsync } from './pread-async.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -70,6 +71,10 @@ const mmapRows = benchMmap(dir, quick ? 64 : 512);
 console.log('\nSeed item 8: pread vs mmap (this machine, a file on the host disk):');
 console.table(mmapRows);
 
+const qdRows = await benchPreadAsync(dir, quick ? 64 : 256, quick ? 4000 : 20000);
+console.log('\nSeed item 1: preadAsync, random 4 KiB O_DIRECT reads, thread pool vs io_uring:');
+console.table(qdRows);
+
 const simRows = await benchSim(quick ? 0.5 : 2);
 console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
 console.table(simRows);
@@ -94,7 +99,15 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync(
   'bench/results/latest.json',
   JSON.stringify(
-    { machine, engines: engineRows, groupCommit: groupRows, mmap: mmapRows, sim: simRows, harness },
+    {
+      machine,
+      engines: engineRows,
+      groupCommit: groupRows,
+      mmap: mmapRows,
+      preadAsync: qdRows,
+      sim: simRows,
+      harness,
+    },
     null,
     2,
   ) + '\n',
