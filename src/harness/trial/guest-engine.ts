@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
@@ -78,7 +78,11 @@ export async function installUserEngine(
     }
     built.add(engine.build);
   }
-  const local = join(projectRoot, engine.upload);
+  // Absolute, or relative to the current directory, or to the powercut project (scenarios/).
+  const local =
+    [engine.upload, join(process.cwd(), engine.upload), join(projectRoot, engine.upload)].find(
+      (p) => isAbsolute(p) && existsSync(p),
+    ) ?? join(projectRoot, engine.upload);
   if (!existsSync(local))
     throw new HarnessError(
       `engine.upload: ${engine.upload} does not exist (add engine.build to make it)`,
