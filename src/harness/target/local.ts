@@ -16,6 +16,8 @@ export class LocalTarget implements Target {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A command that exits without reading its stdin makes the write fail with EPIPE: harmless.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.stdin ?? '');
     const done = new Promise<ExecResult>((resolve) =>
       child.on('close', (code, signal) =>
@@ -32,6 +34,7 @@ export class LocalTarget implements Target {
     const child = spawn('sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.on('error', () => undefined);
     const lines = lineStream(child.stdout);
     return {
       stdin: child.stdin,

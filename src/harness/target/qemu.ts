@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,11 @@ export type QemuOptions = {
   /** An image directory from vm/build-image.sh; built (or found in the cache) when absent. */
   imageDir?: string;
   memoryMb?: number;
-  /** TCG by default: on our machines a stock guest kernel fails under KVM (VM-NOTES). */
-  accel?: 'tcg' | 'kvm';
+  /**
+   * `auto` (default) is TCG unless POWERCUT_ACCEL=kvm: on our machines /dev/kvm opens but a
+   * stock guest kernel fails under it (`failed to set MSR 0x10a`, VM-NOTES), so no probing.
+   */
+  accel?: 'tcg' | 'kvm' | 'auto';
   bootTimeoutMs?: number;
   log?: (line: string) => void;
 };
@@ -42,7 +45,12 @@ export async function ensureGuestImage(log?: (line: string) => void): Promise<st
  */
 export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTarget> {
   const imageDir = options.imageDir ?? (await ensureGuestImage(options.log));
-  const accel = options.accel ?? (process.env.POWERCUT_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  const accel =
+    options.accel === 'tcg' || options.accel === 'kvm'
+      ? options.accel
+      : process.env.POWERCUT_ACCEL === 'kvm'
+        ? 'kvm'
+        : 'tcg';
   const port = await freePort();
   const runDir = join(imageDir, 'runs', `${process.pid}-${port}`);
   await mkdir(runDir, { recursive: true });
@@ -94,7 +102,11 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
       'qemu',
       `qemu ${accel} on 127.0.0.1:${port} (booted in ${(bootMs / 1000).toFixed(1)} s)`,
       connection,
-      () => stopChild(child),
+      async () => {
+        await stopChild(child);
+        // The console log is kept only when the boot failed (below) or qemu is still up.
+        await rm(runDir, { recursive: true, force: true });
+      },
       {
         host: '127.0.0.1',
         port,
@@ -109,6 +121,9 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
   }
 }
 
+/** Printed by vm/guest-init.sh once dropbear is listening. */
+const GUEST_READY = 'powercut-guest: ready';
+
 async function waitForSsh(
   child: ChildProcess,
   o: {
@@ -121,11 +136,19 @@ async function waitForSsh(
   },
 ): Promise<SshConnection> {
   let last: unknown;
+  const blindAfter = Date.now() + 60_000;
   while (Date.now() < o.deadline) {
     if (child.exitCode !== null) {
       throw new HarnessError(
         `qemu exited (${child.exitCode}) before the guest came up: ${o.stderr().trim().split('\n').at(-1) ?? ''}`,
       );
+    }
+    // Slirp accepts the forwarded port before the guest listens, so an early ssh attempt hangs
+    // until its timeout: wait for /init's ready line (guessing blindly only if it never shows).
+    const console = await readFile(o.consoleLog, 'utf8').catch(() => '');
+    if (!console.includes(GUEST_READY) && Date.now() < blindAfter) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
     }
     try {
       return await SshConnection.connect({

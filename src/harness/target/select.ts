@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -17,10 +16,24 @@ const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** True when this kernel can run trials itself: we are root and dm-flakey is available. */
 export async function localHasFlakey(): Promise<boolean> {
   if (process.getuid?.() !== 0) return false;
-  const targets = await readFile('/proc/misc', 'utf8').catch(() => '');
-  if (!/device-mapper/.test(targets)) return false;
+  const loaded = await execa('dmsetup', ['targets'], { reject: false }).catch(() => null);
+  if (loaded?.exitCode === 0 && /^flakey\s/m.test(String(loaded.stdout))) return true;
+  // Not loaded yet: loadable (or built in) counts too.
   const probe = await execa('modprobe', ['-n', 'dm-flakey'], { reject: false }).catch(() => null);
-  return !!probe && probe.exitCode === 0;
+  return probe?.exitCode === 0;
+}
+
+/**
+ * The `auto` rule, apart from its probes: the local kernel when it can inject faults itself,
+ * else a Vagrant VM the user already started, else the embedded guest (always available).
+ */
+export async function chooseAutoTarget(probes: {
+  localHasFlakey: () => Promise<boolean>;
+  vagrantRunning: () => Promise<boolean>;
+}): Promise<'local' | 'vagrant' | 'qemu'> {
+  if (await probes.localHasFlakey()) return 'local';
+  if (await probes.vagrantRunning()) return 'vagrant';
+  return 'qemu';
 }
 
 /**
@@ -56,9 +69,13 @@ export async function startTarget(
     }
     case 'qemu':
       return startQemuTarget({ ...(options.log ? { log: options.log } : {}) });
-    case 'auto':
-      if (await localHasFlakey()) return new LocalTarget();
-      if (await vagrantRunning(projectRoot)) return startVagrantTarget(projectRoot);
-      return startQemuTarget({ ...(options.log ? { log: options.log } : {}) });
+    case 'auto': {
+      const chosen = await chooseAutoTarget({
+        localHasFlakey,
+        vagrantRunning: () => vagrantRunning(projectRoot),
+      });
+      options.log?.(`target auto: ${chosen}`);
+      return startTarget(chosen, options);
+    }
   }
 }

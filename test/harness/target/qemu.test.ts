@@ -84,3 +84,42 @@ test.serial('[vm] a host key other than the pinned one is refused', async (t) =>
   ok.close();
   t.pass();
 });
+
+test.serial(
+  '[vm] dm-flakey smoke: a synced file survives, a write made while the device drops writes is lost',
+  async (t) => {
+    const sh = (command: string) => target.exec(command, { timeoutMs: 120_000 });
+    await sh(`set -e
+      truncate -s 64M /tmp/smoke.img
+      loop=$(losetup --find --show /tmp/smoke.img); echo $loop > /tmp/smoke.loop
+      sectors=$(blockdev --getsz $loop)
+      echo "0 $sectors linear $loop 0" | dmsetup create powercut-smoke
+      mkfs.ext4 -q /dev/mapper/powercut-smoke
+      mkdir -p /mnt/smoke && mount /dev/mapper/powercut-smoke /mnt/smoke
+      echo kept > /mnt/smoke/kept && sync`);
+    // up 0 s, down 1 s: always "down"; drop_writes acknowledges writes and discards them.
+    await sh(`set -e
+      loop=$(cat /tmp/smoke.loop); sectors=$(blockdev --getsz $loop)
+      dmsetup suspend --nolockfs powercut-smoke
+      echo "0 $sectors flakey $loop 0 0 1 1 drop_writes" | dmsetup load powercut-smoke
+      dmsetup resume powercut-smoke
+      echo lost > /mnt/smoke/lost && sync /mnt/smoke/lost`);
+    const flakeyTable = await sh('dmsetup table powercut-smoke');
+    t.regex(flakeyTable.stdout, /flakey .* drop_writes/);
+    await sh(`set -e
+      loop=$(cat /tmp/smoke.loop); sectors=$(blockdev --getsz $loop)
+      umount /mnt/smoke
+      dmsetup suspend --nolockfs powercut-smoke
+      echo "0 $sectors linear $loop 0" | dmsetup load powercut-smoke
+      dmsetup resume powercut-smoke
+      echo 3 > /proc/sys/vm/drop_caches
+      mount /dev/mapper/powercut-smoke /mnt/smoke`);
+    const after = await sh(
+      'cat /mnt/smoke/kept; test -e /mnt/smoke/lost && echo lost-present || echo lost-absent',
+    );
+    t.is(after.stdout, 'kept\nlost-absent\n');
+    await sh(
+      'umount /mnt/smoke; dmsetup remove powercut-smoke; losetup -d $(cat /tmp/smoke.loop); rm -f /tmp/smoke.img',
+    );
+  },
+);

@@ -1,0 +1,48 @@
+import test from 'ava';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalTarget } from '../../../src/harness/target/local.ts';
+import { HarnessError } from '../../../src/harness/errors.ts';
+
+const target = new LocalTarget();
+
+test('local exec collects output and exit codes; check throws naming the command', async (t) => {
+  const r = await target.exec('echo out; echo err >&2; exit 3', { check: false });
+  t.like(r, { code: 3, stdout: 'out\n', stderr: 'err\n' });
+  await t.throwsAsync(target.exec('echo boom >&2; exit 4'), {
+    instanceOf: HarnessError,
+    message: '`echo boom >&2; exit 4` exited 4: boom',
+  });
+  t.is((await target.exec('cat', { stdin: 'piped' })).stdout, 'piped');
+});
+
+test('local exec timeout kills the command', async (t) => {
+  const start = Date.now();
+  await t.throwsAsync(target.exec('sleep 5', { timeoutMs: 200 }), {
+    message: /timed out after 200 ms/,
+  });
+  t.true(Date.now() - start < 2_000);
+});
+
+test('local spawn streams lines from stdin and kill ends it', async (t) => {
+  const p = await target.spawn('sh -c \'while read -r l; do echo "got $l"; done\'');
+  p.stdin.write('a\nb\n');
+  const seen: string[] = [];
+  for await (const line of p.lines) {
+    seen.push(line);
+    if (seen.length === 2) await p.kill();
+  }
+  t.deepEqual(seen, ['got a', 'got b']);
+  t.not((await p.done).code, 0);
+});
+
+test('local upload copies the file with its mode into new directories', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-local-'));
+  const source = join(dir, 'src');
+  writeFileSync(source, Buffer.from([0, 1, 2, 255]));
+  const destination = join(dir, 'a/b/dst');
+  await target.upload(source, destination, 0o600);
+  t.deepEqual(readFileSync(destination), Buffer.from([0, 1, 2, 255]));
+  t.is(statSync(destination).mode & 0o777, 0o600);
+});
