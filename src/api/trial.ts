@@ -5,7 +5,7 @@ import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
 import type { Target } from '../harness/target/target.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { expandScenario } from '../scenario/expand.ts';
-import { scenarioSchema, type ScenarioInput } from '../scenario/schema.ts';
+import { scenarioSchemaChecked, type ScenarioInput } from '../scenario/schema.ts';
 import { ScenarioError } from '../scenario/scenario-error.ts';
 
 /** What `trial()` takes: the scenario language as an object (no matrix), plus an optional explicit workload. */
@@ -37,7 +37,7 @@ export async function trial(target: Target, spec: TrialSpec): Promise<TrialResul
       ...rest.workload,
     },
   };
-  const parsed = scenarioSchema.safeParse(input);
+  const parsed = scenarioSchemaChecked.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ScenarioError('trial()', 0, 0, issue.path.join('.'), issue.message);

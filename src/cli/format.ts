@@ -1,4 +1,5 @@
 import type { TrialResult } from '../harness/trial/run-trial.ts';
+import type { ExplorationReport } from '../harness/trial/explore-trial.ts';
 import { anomalyKinds } from '../model/verdict.ts';
 
 /** One console line per trial: outcome, id, seed, what was acked and what was found. */
@@ -11,9 +12,28 @@ export function formatTrialLine(result: TrialResult, ms: number): string {
     .map(([k, n]) => `${k} ${n}`);
   const found = counts.length > 0 ? counts.join(', ') : 'no anomalies';
   const why = result.expectation.ok ? '' : `  ← ${result.expectation.reasons.join('; ')}`;
-  return `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  acked ${verdict.stats.acked}/${verdict.stats.ops}, ${found}${
+  const line = `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  acked ${verdict.stats.acked}/${verdict.stats.ops}, ${found}${
     result.recoverError ? `, recover failed: ${result.recoverError}` : ''
   }  (${(ms / 1000).toFixed(1)} s)${why}`;
+  return result.exploration ? `${line}\n${formatExploration(result.exploration)}` : line;
+}
+
+/** The coverage of a log-writes trial: how many states, at which boundaries, how fast, which failed. */
+export function formatExploration(e: ExplorationReport): string {
+  const boundaries = Object.entries(e.byBoundary)
+    .map(([b, n]) => `${b} ${n}`)
+    .join(', ');
+  const lines = [
+    `       explored ${e.checked} crash states (${e.mode}: ${boundaries})${e.sampledFrom ? ` sampled from ${e.sampledFrom}` : ''} of ${e.logEntries - e.startEntry - 1} logged writes/flushes/marks, ${e.statesPerSecond.toFixed(2)} states/s; replay matches device: ${e.replayMatchesDevice ? 'yes' : 'NO'}`,
+  ];
+  for (const f of e.failing.slice(0, 5)) {
+    lines.push(
+      `       state ${f.id} (${f.boundary}, ${f.acked} acks): ${[...new Set(f.anomalies.map((a) => a.kind))].join(', ')} — rebuild: ${f.reproduce}`,
+    );
+  }
+  if (e.failing.length > 5)
+    lines.push(`       ... and ${e.failing.length - 5} more failing states`);
+  return lines.join('\n');
 }
 
 export function formatSummary(results: readonly TrialResult[], harnessErrors: number): string {

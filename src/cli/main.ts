@@ -10,6 +10,7 @@ import type { TrialPlan } from '../scenario/trial-plan.ts';
 import { runScenarios } from './run-command.ts';
 import { replayTrial } from './replay-command.ts';
 import { shrinkTrial } from './shrink-command.ts';
+import { writeStateImage } from './state-image-command.ts';
 import { startTarget } from '../harness/target/select.ts';
 import { sweepStale } from '../harness/device/sweep.ts';
 
@@ -30,6 +31,27 @@ const program = new Command('powercut')
     'crash-consistency and fault-injection trials for storage engines on a real kernel (dm-flakey)',
   )
   .showHelpAfterError();
+
+program
+  .command('state-image')
+  .description(
+    'rebuild one crash state of a log-writes trial as a device image (from its log-writes.img.gz)',
+  )
+  .argument('<log>', 'the recorded log (log-writes.img.gz in the trial directory)')
+  .requiredOption('--state <id>', 'the state id printed for a failing state (e.g. 57~53)')
+  .requiredOption('--size <bytes>', 'the device size in bytes', (v) => parsePositive(v, '--size'))
+  .requiredOption('--out <file>', 'the image to write')
+  .action(async (logPath: string, opts: { state: string; size: number; out: string }) => {
+    const r = await writeStateImage({
+      log: logPath,
+      state: opts.state,
+      sizeBytes: opts.size,
+      out: opts.out,
+    });
+    log(
+      `${opts.out}: state ${opts.state}, ${r.applied} log entries replayed (${r.bytes} bytes); mount it with: mount -o loop ${opts.out} /mnt`,
+    );
+  });
 
 program
   .command('run')
@@ -166,6 +188,13 @@ function parseSeed(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0)
     throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
+function parsePositive(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`${what} must be a positive integer`);
   return n;
 }
 

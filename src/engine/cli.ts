@@ -4,6 +4,7 @@ import type { EngineContext, EngineOptions, PlantedBug } from './engine.ts';
 import { defaultEngineOptions } from './engine.ts';
 import { openStoreFile } from './file-store.ts';
 import { InputQueue } from './input-queue.ts';
+import { AckGate, ackPauseName } from './ack-gate.ts';
 import { formatDumpEntry, formatEvent, ProtocolError } from './protocol.ts';
 import { getEngineMode } from './registry.ts';
 import type { EngineEvent } from '../model/history.ts';
@@ -53,7 +54,7 @@ function withCommonOptions(cmd: Command): Command {
     .option('--bug <name>', 'a planted bug (tests of the checkers)')
     .option(
       '--pause-at <mark>',
-      'pause at this mark until {"op":"resume"} (repeatable)',
+      'pause at this mark until {"op":"resume"} (repeatable; `ack`: after every acknowledgement)',
       (v, acc: string[]) => [...acc, v],
       [],
     );
@@ -111,9 +112,15 @@ export async function main(argv: string[]): Promise<void> {
       if (verb === 'run') {
         const input = new InputQueue(process.stdin);
         const pauseAt = new Set(flags.pauseAt);
-        const emit = (e: EngineEvent): void =>
+        let emit = (e: EngineEvent): void =>
           write(formatEvent(e.type === 'mark' && pauseAt.has(e.name) ? { ...e, paused: true } : e));
-        await mode.run(ctx, input.workload(), emit, async (name) => {
+        let runCtx = ctx;
+        if (pauseAt.has(ackPauseName)) {
+          const gate = new AckGate(() => input.resumed());
+          emit = gate.emitter(emit);
+          runCtx = { ...ctx, file: gate.wrap(ctx.file) };
+        }
+        await mode.run(runCtx, input.workload(), emit, async (name) => {
           if (pauseAt.has(name)) await input.resumed();
         });
       } else if (verb === 'recover') {

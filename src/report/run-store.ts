@@ -51,6 +51,13 @@ export class RunStore {
         2,
       ),
     );
+    if (result.exploration)
+      await writeFileAtomic(
+        join(dir, 'exploration.json'),
+        JSON.stringify(result.exploration, null, 1),
+      );
+    for (const artifact of result.artifacts ?? [])
+      await writeFileAtomic(join(dir, artifact.name), artifact.data);
     await writeFileAtomic(
       join(dir, 'harness.log'),
       [...result.log, '--- engine stderr ---', result.engineStderr].join('\n') + '\n',

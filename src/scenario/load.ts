@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { isMap, isNode, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { scenarioSchema, type Scenario } from './schema.ts';
+import { scenarioSchemaChecked, type Scenario } from './schema.ts';
 import { ScenarioError } from './scenario-error.ts';
 
 export type LoadedScenario = { file: string; name: string; scenario: Scenario; source: string };
@@ -31,7 +31,7 @@ export function parseScenario(file: string, source: string): LoadedScenario {
       `invalid YAML: ${firstLine(syntax.message)}`,
     );
   }
-  const result = scenarioSchema.safeParse(doc.toJS());
+  const result = scenarioSchemaChecked.safeParse(doc.toJS());
   if (!result.success) {
     const issue = unwrapUnion(result.error.issues[0]!);
     const { offset, field } = locate(doc, issue);

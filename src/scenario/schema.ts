@@ -18,6 +18,7 @@ export const faultKinds = [
   'error_writes',
   'corrupt_bio_byte',
   'error_reads',
+  'log-writes',
 ] as const;
 export const plantedBugs = [
   'ack-before-sync',
@@ -88,6 +89,17 @@ const fault = z.strictObject({
       value: z.number().int().min(0).max(255).default(0),
     })
     .optional(),
+  /**
+   * `log-writes` only: which crash states of the recording to check: `flush` (every flush/FUA),
+   * `marks` (every acknowledgement), `reorder:N` (flush states, plus up to N unflushed writes
+   * of a group lost).
+   */
+  explore: z
+    .string()
+    .regex(/^(flush|marks|reorder:[1-9]\d?)$/, 'must be flush, marks or reorder:N (N 1-99)')
+    .optional(),
+  /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
+  maxStates: z.number().int().min(1).max(100_000).optional(),
 });
 
 export const scenarioSchema = z.strictObject({
@@ -134,6 +146,29 @@ export const scenarioSchema = z.strictObject({
       fault: z.array(z.enum(faultKinds)).min(1).optional(),
     })
     .optional(),
+});
+
+/** Fields that only make sense for one family of faults (flakey windows vs a log-writes recording). */
+export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
+  const kinds = s.matrix?.fault ?? [s.fault.kind];
+  const recording = kinds.includes('log-writes');
+  const flakey = kinds.some((k) => k !== 'log-writes');
+  for (const key of ['arm', 'disarm', 'schedule', 'corrupt'] as const) {
+    if (recording && s.fault[key] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fault', key],
+        message: `log-writes records the whole run and explores its crash states: it takes no ${key}`,
+      });
+  }
+  for (const key of ['explore', 'maxStates'] as const) {
+    if (flakey && s.fault[key] !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fault', key],
+        message: `${key} applies only to fault kind log-writes`,
+      });
+  }
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

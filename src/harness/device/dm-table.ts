@@ -46,3 +46,8 @@ function featureArgs(fault: FlakeyFault, supportsErrorReads: boolean): string {
       return supportsErrorReads ? ' 1 error_reads' : '';
   }
 }
+
+/** dm-log-writes: every write to `device` is also appended, with its data, to `logDevice`. */
+export function logWritesTable(sectors: number, device: string, logDevice: string): string {
+  return `0 ${sectors} log-writes ${device} ${logDevice}`;
+}

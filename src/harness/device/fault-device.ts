@@ -1,9 +1,9 @@
 import { HarnessError } from '../errors.ts';
 import { registerCleanup } from '../cleanup.ts';
 import type { Target } from '../target/target.ts';
-import { flakeyTable, linearTable, type FlakeyFault } from './dm-table.ts';
+import { flakeyTable, linearTable, logWritesTable, type FlakeyFault } from './dm-table.ts';
 import { flakeyFeatures } from './features.ts';
-import { verifyOwnLoop } from './loop-check.ts';
+import { parseLoopList, verifyOwnLoop } from './loop-check.ts';
 import { resourceNames, type ResourceNames } from './names.ts';
 
 /**
@@ -15,14 +15,24 @@ export interface FaultDevice {
   readonly mountPoint: string;
   readonly loopDevice: string;
   readonly names: ResourceNames;
+  /** log-writes devices: the loop device holding the log. */
+  readonly logLoopDevice?: string;
   arm(fault: FlakeyFault): Promise<void>;
+  /** log-writes devices: appends a mark to the log (`dmsetup message ... mark NAME`). */
+  mark(name: string): Promise<void>;
   disarm(): Promise<void>;
   destroy(): Promise<void>;
 }
 
 export async function createFaultDevice(
   target: Target,
-  options: { runId: string; sizeBytes: number; sectorSize?: number },
+  options: {
+    runId: string;
+    sizeBytes: number;
+    sectorSize?: number;
+    /** Record every write with dm-log-writes (to a second loop device) instead of a linear table. */
+    logWrites?: boolean;
+  },
 ): Promise<FaultDevice> {
   const names = resourceNames(options.runId);
   const undo: (() => Promise<void>)[] = [];
@@ -46,7 +56,23 @@ export async function createFaultDevice(
     undo.push(async () => void (await target.exec(`losetup -d ${loop}`, { check: false })));
     await verifyOwnLoop(target, loop, names.backingFile);
     const sectors = Number((await target.exec(`blockdev --getsz ${loop}`)).stdout.trim());
-    await target.exec(`dmsetup create ${names.table} --table '${linearTable(sectors, loop)}'`);
+    let logLoop: string | undefined;
+    if (options.logWrites) {
+      // Sparse: it costs what is logged. Twice the device leaves room for mkfs and the run.
+      await target.exec(`truncate -s ${2 * options.sizeBytes} ${names.logFile}`);
+      logLoop = (
+        await target.exec(`losetup --find --show${sectorArg} ${names.logFile}`)
+      ).stdout.trim();
+      if (!/^\/dev\/loop\d+$/.test(logLoop))
+        throw new HarnessError(`losetup gave ${JSON.stringify(logLoop)}, not a loop device`);
+      const attached = logLoop;
+      undo.push(async () => void (await target.exec(`losetup -d ${attached}`, { check: false })));
+      await verifyOwnLoop(target, logLoop, names.logFile);
+    }
+    const initialTable = logLoop
+      ? logWritesTable(sectors, loop, logLoop)
+      : linearTable(sectors, loop);
+    await target.exec(`dmsetup create ${names.table} --table '${initialTable}'`);
     undo.push(async () => {
       await target.exec(
         `dmsetup remove --retry ${names.table} 2>/dev/null || dmsetup remove --force ${names.table}`,
@@ -64,6 +90,22 @@ export async function createFaultDevice(
       );
     });
 
+    if (logLoop) {
+      const own = new Set([loop, logLoop]);
+      undo.push(async () => {
+        // What a crash-state explorer left: its snapshot table, mount and loop devices.
+        await target.exec(
+          `umount ${names.stateMountPoint} 2>/dev/null; dmsetup remove --force ${names.stateTable} 2>/dev/null; rmdir ${names.stateMountPoint} 2>/dev/null; true`,
+          { check: false },
+        );
+        const loops = parseLoopList((await target.exec('losetup -J -l', { check: false })).stdout);
+        for (const [device, backing] of loops) {
+          if (backing.startsWith(`${names.backingDir}/`) && !own.has(device))
+            await target.exec(`losetup -d ${device}`, { check: false });
+        }
+      });
+    }
+
     const reload = async (table: string): Promise<void> => {
       // --nolockfs: do not freeze/flush the filesystem first, which would defeat the power cut.
       await target.exec(
@@ -76,6 +118,14 @@ export async function createFaultDevice(
       mountPoint: names.mountPoint,
       loopDevice: loop,
       names,
+      ...(logLoop ? { logLoopDevice: logLoop } : {}),
+      mark: async (name) => {
+        if (!logLoop)
+          throw new HarnessError('mark: this device does not record with dm-log-writes');
+        if (!/^[\w:.-]{1,64}$/.test(name))
+          throw new HarnessError(`invalid mark name ${JSON.stringify(name)}`);
+        await target.exec(`dmsetup message ${names.table} 0 mark ${name}`);
+      },
       arm: async (fault) => {
         const features = await flakeyFeatures(target);
         if (

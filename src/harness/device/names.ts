@@ -12,7 +12,12 @@ export type ResourceNames = {
   mapperPath: string;
   backingDir: string;
   backingFile: string;
+  /** The dm-log-writes log (log-writes trials only). */
+  logFile: string;
   mountPoint: string;
+  /** Where a replayed crash state is mounted (log-writes trials). */
+  stateTable: string;
+  stateMountPoint: string;
 };
 
 /** The names of one trial's resources, derived from a validated run id. */
@@ -25,7 +30,10 @@ export function resourceNames(runId: string): ResourceNames {
     mapperPath: `/dev/mapper/${table}`,
     backingDir: `${backingRoot}/${runId}`,
     backingFile: `${backingRoot}/${runId}/backing.img`,
+    logFile: `${backingRoot}/${runId}/log.img`,
     mountPoint: `/mnt/${table}`,
+    stateTable: `${table}-state`,
+    stateMountPoint: `/mnt/${table}-state`,
   };
 }
 

@@ -5,14 +5,14 @@ import type { Target } from '../target/target.ts';
 
 export type FilesystemType = 'ext4' | 'xfs' | 'btrfs';
 
-const mkfsCommand: Record<FilesystemType, string> = {
+export const mkfsCommand: Record<FilesystemType, string> = {
   ext4: 'mkfs.ext4 -F -q',
   xfs: 'mkfs.xfs -f -q',
   btrfs: 'mkfs.btrfs -f -q',
 };
 
 // Read-only checks: they report, never repair.
-const fsckCommand: Record<FilesystemType, string> = {
+export const fsckCommand: Record<FilesystemType, string> = {
   ext4: 'e2fsck -fn',
   xfs: 'xfs_repair -n',
   btrfs: 'btrfs check --readonly',

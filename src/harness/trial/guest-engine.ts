@@ -12,7 +12,12 @@ const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const guestEngineDir = '/opt/powercut';
 export const guestEngineCommand = `node ${guestEngineDir}/powercut-engine.mjs`;
 
-const bundleFiles = ['powercut-engine.mjs', 'powercut_native.node'] as const;
+const bundleFiles = [
+  'powercut-engine.mjs',
+  'powercut-explore.mjs',
+  'powercut_native.node',
+] as const;
+export const guestExplorerCommand = `node ${guestEngineDir}/powercut-explore.mjs serve`;
 
 let bundled: Promise<string> | undefined;
 

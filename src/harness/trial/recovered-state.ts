@@ -46,6 +46,15 @@ export async function readRawPages(
   if (bytes.length !== bytesNeeded) {
     throw new HarnessError(`read ${bytes.length} raw bytes of ${store}, expected ${bytesNeeded}`);
   }
+  return rawPagesFromBytes(bytes, pageSize, pages);
+}
+
+/** The bytes a direct-layout store starts with → each page's two on-disk slots. */
+export function rawPagesFromBytes(
+  bytes: Uint8Array,
+  pageSize: number,
+  pages: number,
+): Map<number, Uint8Array[]> {
   const raw = new Map<number, Uint8Array[]>();
   for (let p = 0; p < pages; p++) {
     raw.set(
@@ -60,3 +69,6 @@ export async function readRawPages(
   }
   return raw;
 }
+
+/** Bytes to read from the start of a built-in direct-layout store for its raw pages. */
+export const rawBytesNeeded = (pageSize: number, pages: number): number => 2 * pageSize * pages;

@@ -3,7 +3,9 @@ import type { Verdict } from '../../model/verdict.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { FaultSpec, TrialPlan } from '../../scenario/trial-plan.ts';
+import type { FaultKind } from '../../model/history.ts';
+import type { ExplorationReport } from './explore-trial.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
@@ -15,12 +17,17 @@ import { TrialRig } from './trial-rig.ts';
 import { generateWorkload } from './workload-gen.ts';
 import { installUserEngine } from './guest-engine.ts';
 import { markSchedule } from './schedule-marks.ts';
+import { exploreTrial } from './explore-trial.ts';
 
 export const trialPhases = ['device', 'workload', 'fault', 'recover', 'check'] as const;
 export type TrialPhase = (typeof trialPhases)[number];
 
 export type TrialResult = {
   plan: TrialPlan;
+  /** log-writes trials: the crash states explored and how each fared. */
+  exploration?: ExplorationReport;
+  /** Files kept with the trial's results (e.g. the recorded log, to rebuild a failing state). */
+  artifacts?: { name: string; data: Uint8Array }[];
   ops: WorkloadOp[];
   history: History;
   dump: DumpEntry[];
@@ -54,6 +61,9 @@ export async function runTrial(
   plan: TrialPlan,
   options: RunTrialOptions,
 ): Promise<TrialResult> {
+  if (plan.fault.kind === 'log-writes') return exploreTrial(target, plan, options);
+  // Every other kind is a dm-flakey fault.
+  const fault = plan.fault as FaultSpec & { kind: FaultKind };
   const timeoutMs = options.timeoutMs ?? 120_000;
   const quietMs = options.quietMs ?? 3_000;
   const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
@@ -76,22 +86,22 @@ export async function runTrial(
   try {
     const store = `${rig.mountPoint}/store.db`;
     await rig.preallocate(store, storeSize(plan.engine, pages));
-    const scheduleLoadedAt = plan.fault.schedule ? (await rig.arm(plan.fault), Date.now()) : 0;
+    const scheduleLoadedAt = fault.schedule ? (await rig.arm(fault), Date.now()) : 0;
 
     enter('workload');
-    const arm = plan.fault.arm;
+    const arm = fault.arm;
     const pauseAt = arm && 'atMark' in arm ? [arm.atMark] : [];
     const session = await EngineSession.start(
       target,
       engineCommand(plan.engine, 'run', store, pages, pauseAt),
     );
-    const stopSchedule = plan.fault.schedule
-      ? markSchedule(session, plan.fault.kind, plan.fault.schedule, scheduleLoadedAt)
+    const stopSchedule = fault.schedule
+      ? markSchedule(session, fault.kind, fault.schedule, scheduleLoadedAt)
       : undefined;
     const armNow = async (): Promise<void> => {
       enter('fault');
-      await rig.arm(plan.fault);
-      session.nemesis('arm', plan.fault.kind);
+      await rig.arm(fault);
+      session.nemesis('arm', fault.kind);
       enter('workload');
     };
 
@@ -110,14 +120,14 @@ export async function runTrial(
     // Split the workload at the quiet points where the fault is armed and disarmed.
     const cuts = [
       ...(arm && 'afterOp' in arm ? [{ at: Math.min(arm.afterOp, ops.length), act: armNow }] : []),
-      ...(plan.fault.disarm
+      ...(fault.disarm
         ? [
             {
-              at: Math.min(plan.fault.disarm.afterOp, ops.length),
+              at: Math.min(fault.disarm.afterOp, ops.length),
               act: async () => {
                 enter('fault');
                 await rig.disarm();
-                session.nemesis('disarm', plan.fault.kind);
+                session.nemesis('disarm', fault.kind);
                 enter('workload');
               },
             },

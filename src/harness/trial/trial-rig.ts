@@ -1,4 +1,5 @@
-import type { FaultSpec, TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { FlakeyFault } from '../device/dm-table.ts';
 import type { Target } from '../target/target.ts';
 import { createFaultDevice, type FaultDevice } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
@@ -19,11 +20,17 @@ export class TrialRig {
     readonly mountPoint: string,
   ) {}
 
-  static async create(target: Target, plan: TrialPlan, runId: string): Promise<TrialRig> {
+  static async create(
+    target: Target,
+    plan: TrialPlan,
+    runId: string,
+    options: { logWrites?: boolean } = {},
+  ): Promise<TrialRig> {
     const device = await createFaultDevice(target, {
       runId,
       sizeBytes: plan.device.sizeMb * 1024 * 1024,
       sectorSize: plan.device.sectorSize,
+      ...(options.logWrites ? { logWrites: true } : {}),
     });
     const rig = new TrialRig(target, plan, device, device.mountPoint);
     try {
@@ -45,7 +52,12 @@ export class TrialRig {
     );
   }
 
-  async arm(fault: FaultSpec): Promise<void> {
+  /** The fault device (loop devices, names) for steps that work on it directly. */
+  get faultDevice(): FaultDevice {
+    return this.device;
+  }
+
+  async arm(fault: FlakeyFault): Promise<void> {
     await this.device.arm(fault);
     this.log.push(
       `armed ${fault.kind}${fault.schedule ? ` (up ${fault.schedule.up}s, down ${fault.schedule.down}s)` : ''}`,

@@ -1,0 +1,494 @@
+import { gunzipSync } from 'node:zlib';
+import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
+import type { Anomaly, Verdict } from '../../model/verdict.ts';
+import { check } from '../../oracles/check.ts';
+import { meetsExpectation } from '../../oracles/expectation.ts';
+import { endMark, type LogEntry } from '../../logwrites/format.ts';
+import type { ExplorerConfig, StateReport } from '../../logwrites/guest-explorer.ts';
+import {
+  acksBefore,
+  exploreStates,
+  formatExploreMode,
+  parseExploreMode,
+  type CrashState,
+} from '../../logwrites/states.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import { isTransactional } from '../../scenario/trial-plan.ts';
+import { HarnessError } from '../errors.ts';
+import { fsckCommand } from '../fs/filesystem.ts';
+import { ShellSession } from '../target/shell-session.ts';
+import type { Target } from '../target/target.ts';
+import { builtinOptions, engineCommand, storeSize } from './engine-command.ts';
+import { EngineSession } from './engine-session.ts';
+import { allTaken, feedOps, settled } from './feed.ts';
+import { guestExplorerCommand, installUserEngine } from './guest-engine.ts';
+import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
+import type { RunTrialOptions, TrialPhase, TrialResult } from './run-trial.ts';
+import { trialPhases } from './run-trial.ts';
+import { TrialRig } from './trial-rig.ts';
+import { generateWorkload } from './workload-gen.ts';
+
+/** The mark put into the log just before the engine starts: states before it are mkfs's. */
+export const startMark = 'powercut:start';
+export const defaultMaxStates = 400;
+
+export type ExploredState = {
+  id: string;
+  boundary: CrashState['boundary'];
+  /** Acknowledgements this state had to hold (their marks precede it in the log). */
+  acked: number;
+  valid: boolean;
+  anomalies: Anomaly[];
+  fsck: { clean: boolean; output: string };
+  recoverError?: string;
+  error?: string;
+  ms: number;
+};
+
+export type ExplorationReport = {
+  mode: string;
+  /** Entries in the log (mkfs included) and where the engine's run starts. */
+  logEntries: number;
+  startEntry: number;
+  sectorSize: number;
+  checked: number;
+  byBoundary: Partial<Record<CrashState['boundary'], number>>;
+  /** Set when more states existed than `maxStates`: the number a full exploration would check. */
+  sampledFrom?: number;
+  statesPerSecond: number;
+  exploreMs: number;
+  /** The whole log replayed onto an empty image equals the recorded device, byte for byte. */
+  replayMatchesDevice: boolean;
+  failing: (ExploredState & { reproduce: string })[];
+  errors: { id: string; message: string }[];
+  states: ExploredState[];
+};
+
+/** Name of the artifact holding the recorded log (gzip), written beside a failing trial's results. */
+export const logArtifact = 'log-writes.img.gz';
+
+/**
+ * A log-writes trial: the engine's run is recorded block by block with dm-log-writes (mkfs
+ * included, an `ack:<id>` mark after every acknowledgement), the plug is pulled, and then every
+ * chosen crash state of the recording is rebuilt in the target, fsck'd, mounted, recovered,
+ * dumped and checked by the same oracles, without a reboot.
+ */
+export async function exploreTrial(
+  target: Target,
+  plan: TrialPlan,
+  options: RunTrialOptions,
+): Promise<TrialResult> {
+  const mode = parseExploreMode(plan.fault.explore ?? 'flush');
+  if (!mode) throw new HarnessError(`fault.explore: ${plan.fault.explore} is not a mode`);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const quietMs = options.quietMs ?? 3_000;
+  const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
+  let phase: TrialPhase = 'device';
+  let phaseStart = Date.now();
+  const enter = (next: TrialPhase): void => {
+    phaseMs[phase] += Date.now() - phaseStart;
+    phase = next;
+    phaseStart = Date.now();
+    options.onPhase?.(next);
+  };
+  options.onPhase?.('device');
+
+  const ops = options.ops ?? generateWorkload(plan);
+  const transactional = isTransactional(plan.engine);
+  const pages = plan.workload.pages;
+  const builtin = plan.engine.kind === 'builtin';
+  if (plan.engine.kind === 'external') await installUserEngine(target, plan.engine);
+  const rig = await TrialRig.create(target, plan, options.runId, { logWrites: true });
+  const log = rig.log;
+  const device = rig.faultDevice;
+  let shell: ShellSession | undefined;
+  try {
+    const storeName = 'store.db';
+    await rig.preallocate(`${rig.mountPoint}/${storeName}`, storeSize(plan.engine, pages));
+    await device.mark(startMark);
+    log.push(`recording with dm-log-writes to ${device.logLoopDevice}`);
+
+    enter('workload');
+    shell = await ShellSession.start(target);
+    const marker = shell;
+    // Built-in engines pause after each ack until its mark is in the log; others are marked as
+    // soon as their ack is seen (later, so their states are checked less strictly, never wrongly).
+    const session = await EngineSession.start(
+      target,
+      engineCommand(
+        plan.engine,
+        'run',
+        `${rig.mountPoint}/${storeName}`,
+        pages,
+        builtin ? ['ack'] : [],
+      ),
+    );
+    const relay = relayAcks(
+      session,
+      (id) => marker.run(`dmsetup message ${device.names.table} 0 mark ack:${id}`),
+      builtin,
+    );
+    await feedOps(session, ops, plan.workload.opsPerSecond);
+    const answered = await session
+      .settle(
+        (h) => settled(h, ops, transactional),
+        (h) => allTaken(h, ops),
+        quietMs,
+        timeoutMs,
+        'the end of the workload',
+      )
+      .catch((error: Error) => (log.push(error.message), true));
+    if (!answered) log.push('engine went quiet with ops unanswered at the end of the workload');
+    // Every ack's mark in and every paused engine resumed before its input closes.
+    await relay.caughtUp();
+    session.closeInput();
+    const exit = await session.finished(timeoutMs).catch((error: Error) => {
+      log.push(error.message);
+      return { code: null, stderr: '' };
+    });
+    await relay.stop();
+
+    enter('fault');
+    await session.kill();
+    session.nemesis('crash');
+    // Loading the drop_writes table tears the log-writes target down: it appends the writes
+    // still unflushed and its end mark; nothing after that reaches the device.
+    await rig.pullPlug();
+
+    enter('recover');
+    const started = Date.now();
+    const explored = await checkRecordedStates(target, plan, {
+      log: device.names.logFile,
+      data: device.names.backingFile,
+      storeName,
+      transactional,
+      ops,
+      history: session.history,
+      mode,
+      table: device.names.stateTable,
+      mountPoint: device.names.stateMountPoint,
+      workDir: device.names.backingDir,
+      timeoutMs,
+    });
+    const exploreMs = Date.now() - started;
+
+    enter('check');
+    const failing = explored.states.filter((s) => !s.valid);
+    const anomalies = failing.flatMap((s) =>
+      s.anomalies.map((a) => ({ ...a, message: `state ${s.id} (${s.boundary}): ${a.message}` })),
+    );
+    const last = explored.verdicts.at(-1);
+    const verdict: Verdict = {
+      valid: failing.length === 0 && explored.errors.length === 0,
+      anomalies,
+      stats: last?.verdict.stats ?? {
+        ops: ops.length,
+        acked: 0,
+        failed: 0,
+        pages,
+        recoveredValues: 0,
+        checksumErrors: 0,
+        ackedWhileFaulty: 0,
+      },
+    };
+    if (!explored.replayMatchesDevice) {
+      throw new HarnessError(
+        'the replayed log does not match the recorded device: the recording is not trustworthy',
+      );
+    }
+    if (explored.errors.length > 0) {
+      throw new HarnessError(
+        `${explored.errors.length} crash state(s) could not be checked, e.g. state ${explored.errors[0]!.id}: ${explored.errors[0]!.message}`,
+      );
+    }
+    const firstBad = explored.verdicts.find((v) => !v.verdict.valid) ?? last;
+    const reproduce = (id: string): string =>
+      `powercut state-image ${logArtifact} --state ${id} --size ${plan.device.sizeMb * 1024 * 1024} --out state-${id}.img`;
+    const exploration: ExplorationReport = {
+      mode: formatExploreMode(mode),
+      logEntries: explored.entries.length,
+      startEntry: explored.startEntry,
+      sectorSize: explored.sectorSize,
+      checked: explored.states.length,
+      byBoundary: countBy(explored.states.map((s) => s.boundary)),
+      ...(explored.sampledFrom ? { sampledFrom: explored.sampledFrom } : {}),
+      statesPerSecond: explored.states.length / Math.max(0.001, exploreMs / 1000),
+      exploreMs,
+      replayMatchesDevice: explored.replayMatchesDevice,
+      failing: failing.map((s) => ({ ...s, reproduce: reproduce(s.id) })),
+      errors: explored.errors,
+      states: explored.states,
+    };
+    const artifacts =
+      failing.length > 0
+        ? [
+            {
+              name: logArtifact,
+              data: await downloadLog(target, device.names.logFile, explored.logBytes),
+            },
+          ]
+        : [];
+    log.push(
+      `explored ${exploration.checked} crash state(s) (${exploration.mode}) of ${exploration.logEntries} log entries in ${(exploreMs / 1000).toFixed(1)} s: ${failing.length} failing`,
+    );
+    if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
+    phaseMs[phase] += Date.now() - phaseStart;
+    return {
+      plan,
+      exploration,
+      ...(artifacts.length > 0 ? { artifacts } : {}),
+      ops,
+      history: { ops, events: session.history },
+      dump: firstBad?.dump ?? [],
+      verdict,
+      expectation: meetsExpectation(verdict, plan.expect),
+      ...(firstBad?.fsck ? { fsck: firstBad.fsck } : {}),
+      engineStderr: exit.stderr,
+      phaseMs,
+      log,
+    };
+  } finally {
+    await shell?.close();
+    await rig.destroy();
+  }
+}
+
+/**
+ * Puts `ack:<id>` into the log for every acknowledgement, in order; for an engine paused after
+ * its ack (`--pause-at ack`), resumes it once the mark is in.
+ */
+function relayAcks(
+  session: EngineSession,
+  mark: (id: number) => Promise<void>,
+  resume: boolean,
+): { caughtUp: () => Promise<void>; stop: () => Promise<void> } {
+  let stopped = false;
+  let done = 0;
+  let wakeStop: () => void = () => undefined;
+  const stopSignal = new Promise<void>((resolve) => (wakeStop = resolve));
+  const step = async (e: HistoryEvent): Promise<void> => {
+    if (e.type === 'ok') await mark(e.id);
+    else if (resume && e.type === 'mark' && e.name === 'ack' && e.paused)
+      await session.send({ op: 'resume' });
+  };
+  const loop = (async () => {
+    for (;;) {
+      while (done < session.history.length) await step(session.history[done++]!);
+      if (stopped || session.exited) return;
+      await Promise.race([
+        session.waitUntil((h) => h.length > done, 24 * 3600_000, 'an ack').catch(() => undefined),
+        stopSignal,
+      ]);
+    }
+  })();
+  return {
+    /** Resolves once every event seen so far has been relayed. */
+    caughtUp: async () => {
+      while (done < session.history.length && !session.exited)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    },
+    stop: async () => {
+      stopped = true;
+      wakeStop();
+      await loop;
+    },
+  };
+}
+
+type Explored = {
+  entries: LogEntry[];
+  sectorSize: number;
+  logBytes: number;
+  startEntry: number;
+  states: ExploredState[];
+  verdicts: { id: string; verdict: Verdict; dump: DumpEntry[]; fsck: ExploredState['fsck'] }[];
+  errors: { id: string; message: string }[];
+  sampledFrom?: number;
+  replayMatchesDevice: boolean;
+};
+
+/** Runs the guest explorer over the recorded log and checks every state it reports. */
+async function checkRecordedStates(
+  target: Target,
+  plan: TrialPlan,
+  o: {
+    log: string;
+    data: string;
+    storeName: string;
+    transactional: boolean;
+    ops: TrialResult['ops'];
+    history: readonly HistoryEvent[];
+    mode: NonNullable<ReturnType<typeof parseExploreMode>>;
+    table: string;
+    mountPoint: string;
+    workDir: string;
+    timeoutMs: number;
+  },
+): Promise<Explored> {
+  const pages = plan.workload.pages;
+  const engine = plan.engine;
+  const store = `${o.mountPoint}/${o.storeName}`;
+  const directLayout = engine.kind === 'builtin' && engine.mode !== 'cow';
+  const config: ExplorerConfig = {
+    workDir: o.workDir,
+    log: o.log,
+    data: o.data,
+    deviceBytes: plan.device.sizeMb * 1024 * 1024,
+    table: o.table,
+    mountPoint: o.mountPoint,
+    fs: plan.filesystem.type,
+    ...(plan.filesystem.mountOptions ? { mountOptions: plan.filesystem.mountOptions } : {}),
+    fsckCommand: fsckCommand[plan.filesystem.type],
+    storeName: o.storeName,
+    engine:
+      engine.kind === 'builtin'
+        ? {
+            kind: 'builtin',
+            mode: engine.mode,
+            direct: engine.direct,
+            options: builtinOptions(engine, pages),
+          }
+        : {
+            kind: 'external',
+            recover: engineCommand(engine, 'recover', store, pages),
+            dump: engineCommand(engine, 'dump', store, pages),
+          },
+    ...(directLayout ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) } : {}),
+  };
+  const explorer = await target.spawn(guestExplorerCommand);
+  try {
+    const lines = explorer.lines[Symbol.asyncIterator]();
+    const next = async (what: string): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const r = await withTimeout(lines.next(), o.timeoutMs, what);
+        if (r.done) {
+          const end = await explorer.done;
+          throw new HarnessError(
+            `the crash-state explorer ended before ${what}: ${end.stderr.trim().split('\n').at(-1) ?? `exit ${end.code}`}`,
+          );
+        }
+        if (r.value.startsWith('{')) return JSON.parse(r.value) as Record<string, unknown>;
+      }
+    };
+    explorer.stdin.write(`${JSON.stringify(config)}\n`);
+    const index = (await next('the log index')) as {
+      sectorSize: number;
+      logBytes: number;
+      entries: [number, number, number, string | null][];
+    };
+    const entries: LogEntry[] = index.entries.map(([sector, nrSectors, flags, mark], i) => ({
+      index: i,
+      dataOffset: 0,
+      sector,
+      nrSectors,
+      flush: (flags & 1) !== 0,
+      fua: (flags & 2) !== 0,
+      discard: (flags & 4) !== 0,
+      metadata: (flags & 16) !== 0,
+      ...(mark === null ? {} : { mark }),
+    }));
+    const start = entries.findIndex((e) => e.mark === startMark);
+    if (start < 0) throw new HarnessError(`the recorded log has no ${startMark} mark`);
+    if (entries.at(-1)?.mark !== endMark) {
+      throw new HarnessError(
+        `the recorded log does not end with ${endMark}: the log device filled up or logging failed`,
+      );
+    }
+    const chosen = exploreStates(entries, o.mode, {
+      maxStates: plan.fault.maxStates ?? defaultMaxStates,
+      seed: plan.seed,
+      from: start + 1,
+    });
+    explorer.stdin.write(`${JSON.stringify({ states: chosen.states })}\n`);
+    const byId = new Map(chosen.states.map((s) => [s.id, s]));
+    const result: Explored = {
+      entries,
+      sectorSize: index.sectorSize,
+      logBytes: index.logBytes,
+      startEntry: start,
+      states: [],
+      verdicts: [],
+      errors: [],
+      ...(chosen.sampledFrom ? { sampledFrom: chosen.sampledFrom } : {}),
+      replayMatchesDevice: false,
+    };
+    for (let n = 0; n < chosen.states.length; n++) {
+      const report = (await next(
+        `state ${n + 1} of ${chosen.states.length}`,
+      )) as unknown as StateReport;
+      const state = byId.get(report.id);
+      if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
+      if (report.error) {
+        result.errors.push({ id: report.id, message: report.error });
+        continue;
+      }
+      const acked = acksBefore(entries, state.at);
+      const history: History = {
+        ops: o.ops,
+        events: o.history.filter((e) => e.type !== 'ok' || acked.has(e.id)),
+      };
+      const dump =
+        report.dump ??
+        (report.dumpStdout !== undefined
+          ? parseDump(report.dumpStdout, pages)
+          : parseDump('', pages));
+      const rawPages =
+        report.raw && engine.kind === 'builtin'
+          ? rawPagesFromBytes(Buffer.from(report.raw, 'base64'), engine.pageSize, pages)
+          : undefined;
+      const verdict = check(history, dump, {
+        transactional: o.transactional,
+        ...(rawPages ? { rawPages } : {}),
+      });
+      result.verdicts.push({ id: state.id, verdict, dump, fsck: report.fsck });
+      result.states.push({
+        id: state.id,
+        boundary: state.boundary,
+        acked: acked.size,
+        valid: verdict.valid,
+        anomalies: verdict.anomalies,
+        fsck: report.fsck,
+        ...(report.recoverError ? { recoverError: report.recoverError } : {}),
+        ms: report.ms,
+      });
+    }
+    const done = (await next('the end of the exploration')) as { replayMatchesDevice: boolean };
+    result.replayMatchesDevice = done.replayMatchesDevice;
+    return result;
+  } finally {
+    explorer.stdin.end();
+    await withTimeout(explorer.done, 30_000, 'the explorer to exit').catch(() => explorer.kill());
+  }
+}
+
+function countBy<T extends string>(items: readonly T[]): Partial<Record<T, number>> {
+  const counts: Partial<Record<T, number>> = {};
+  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
+  return counts;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HarnessError(`timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The used part of the log, gzip'd in the target and brought back (to rebuild states on the host). */
+async function downloadLog(target: Target, logFile: string, bytes: number): Promise<Uint8Array> {
+  const r = await target.exec(`head -c ${bytes} ${logFile} | gzip -c | base64 -w 0`, {
+    timeoutMs: 300_000,
+  });
+  const gz = Buffer.from(r.stdout.trim(), 'base64');
+  if (gunzipSync(gz).length !== bytes)
+    throw new HarnessError(`downloaded log is not ${bytes} bytes long`);
+  return gz;
+}

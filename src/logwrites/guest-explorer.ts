@@ -1,0 +1,339 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, truncateSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { realClock } from '../engine/clock.ts';
+import type { EngineOptions } from '../engine/engine.ts';
+import { openStoreFile } from '../engine/file-store.ts';
+import { getEngineMode } from '../engine/registry.ts';
+import type { DumpEntry } from '../model/history.ts';
+import { parseLog, type LogEntry } from './format.ts';
+import { applyEntries, fdReader } from './replay.ts';
+
+/**
+ * Runs inside the target (bundled as /opt/powercut/powercut-explore.mjs): reads a recorded
+ * dm-log-writes log and checks crash states one by one, without a reboot:
+ *
+ *   current.img = the log replayed up to the state's first dropped entry (advanced in log order)
+ *   dm snapshot (transient) over current.img → the rest of the state's entries written into it
+ *   → read-only fsck → mount → engine recover + dump → raw pages → umount → snapshot removed
+ *
+ * The snapshot takes every write of fsck/mount/recover, so current.img only ever moves forward.
+ * JSON lines: stdin gets the config, then `{"states":[...]}`; stdout gets `index`, one `state`
+ * per state, then `done` (with the replay-vs-device self check).
+ */
+export type ExplorerConfig = {
+  /** Directory of this run's files (under /var/tmp/powercut/); current/cow images go here. */
+  workDir: string;
+  log: string;
+  /** The recorded device's backing file: after the run it must equal the full replay. */
+  data: string;
+  deviceBytes: number;
+  /** The dm table for the state snapshot (powercut-<runId>-state). */
+  table: string;
+  mountPoint: string;
+  fs: string;
+  mountOptions?: string;
+  fsckCommand: string;
+  /** The store's path relative to the filesystem root. */
+  storeName: string;
+  engine:
+    | { kind: 'builtin'; mode: string; direct: boolean; options: EngineOptions }
+    | { kind: 'external'; recover: string; dump: string };
+  /** Built-in direct-layout engines: both on-disk copies of each page, for the integrity checker. */
+  rawBytes?: number;
+};
+
+export type StateRequest = { id: string; at: number; dropped: number[] };
+
+export type StateReport = {
+  type: 'state';
+  id: string;
+  ms: number;
+  fsck: { clean: boolean; output: string };
+  recoverError?: string;
+  dump?: DumpEntry[];
+  dumpStdout?: string;
+  raw?: string;
+  error?: string;
+};
+
+const out = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value)}\n`);
+
+function sh(command: string, options: { check?: boolean } = {}): { code: number; out: string } {
+  try {
+    const stdout = execFileSync('sh', ['-c', command], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, out: stdout };
+  } catch (error) {
+    const e = error as { status?: number; stdout?: string; stderr?: string };
+    if (options.check !== false)
+      throw new Error(`\`${command}\` failed: ${(e.stderr ?? '').trim().split('\n')[0]}`, {
+        cause: error,
+      });
+    return { code: e.status ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+/** A loop device over one of this run's files (never anything else). */
+function attachLoop(file: string, workDir: string): string {
+  if (!file.startsWith(`${workDir}/`)) throw new Error(`refusing to attach ${file}`);
+  const loop = sh(`losetup --find --show ${file}`).out.trim();
+  if (!/^\/dev\/loop\d+$/.test(loop)) throw new Error(`losetup gave ${loop}`);
+  return loop;
+}
+
+class Explorer {
+  private readonly logFd: number;
+  private readonly entries: LogEntry[];
+  private readonly sectorSize: number;
+  private readonly usedBytes: number;
+  private readonly current: string;
+  private readonly cow: string;
+  private currentAt = 0;
+  private loops: string[] = [];
+
+  constructor(private readonly config: ExplorerConfig) {
+    this.logFd = openSync(config.log, 'r');
+    const logBytes = Number(
+      sh(`blockdev --getsize64 ${config.log} 2>/dev/null || stat -c %s ${config.log}`).out.trim(),
+    );
+    const index = parseLog(fdReader(this.logFd), logBytes);
+    this.entries = index.entries;
+    this.sectorSize = index.sectorSize;
+    this.usedBytes = index.usedBytes;
+    this.current = `${config.workDir}/current.img`;
+    this.cow = `${config.workDir}/cow.img`;
+    rmSync(this.current, { force: true });
+    closeSync(openSync(this.current, 'w'));
+    truncateSync(this.current, config.deviceBytes);
+    closeSync(openSync(this.cow, 'w'));
+    truncateSync(this.cow, config.deviceBytes);
+    mkdirSync(config.mountPoint, { recursive: true });
+  }
+
+  index(): unknown {
+    return {
+      type: 'index',
+      sectorSize: this.sectorSize,
+      logBytes: this.usedBytes,
+      entries: this.entries.map((e) => [
+        e.sector,
+        e.nrSectors,
+        (e.flush ? 1 : 0) | (e.fua ? 2 : 0) | (e.discard ? 4 : 0) | (e.metadata ? 16 : 0),
+        e.mark ?? null,
+      ]),
+    };
+  }
+
+  /** Replays entries [currentAt, to) onto current.img. */
+  private advance(to: number): void {
+    if (to < this.currentAt) throw new Error(`states out of order (${to} < ${this.currentAt})`);
+    const fd = openSync(this.current, 'r+');
+    try {
+      applyEntries(
+        fdReader(this.logFd),
+        fd,
+        this.entries.slice(this.currentAt, to),
+        this.sectorSize,
+      );
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.currentAt = to;
+  }
+
+  async check(state: StateRequest): Promise<StateReport> {
+    const start = Date.now();
+    const skip = new Set(state.dropped);
+    this.advance(Math.min(state.at, ...state.dropped));
+    const c = this.config;
+    const origin = attachLoop(this.current, c.workDir);
+    const cowLoop = attachLoop(this.cow, c.workDir);
+    this.loops = [origin, cowLoop];
+    const device = `/dev/mapper/${c.table}`;
+    let mounted = false;
+    try {
+      const sectors = sh(`blockdev --getsz ${origin}`).out.trim();
+      sh(`dmsetup create ${c.table} --table '0 ${sectors} snapshot ${origin} ${cowLoop} N 8'`);
+      const fd = openSync(device, 'r+');
+      try {
+        applyEntries(
+          fdReader(this.logFd),
+          fd,
+          this.entries.slice(this.currentAt, state.at),
+          this.sectorSize,
+          skip,
+        );
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      const fsck = this.fsck(device);
+      const opts = c.mountOptions ? ` -o ${c.mountOptions}` : '';
+      sh(`mount -t ${c.fs}${opts} ${device} ${c.mountPoint}`);
+      mounted = true;
+      const report: StateReport = {
+        type: 'state',
+        id: state.id,
+        ms: 0,
+        fsck,
+        ...(await this.recoverAndDump()),
+      };
+      report.ms = Date.now() - start;
+      return report;
+    } finally {
+      if (mounted) sh(`umount ${c.mountPoint}`, { check: false });
+      this.release();
+    }
+  }
+
+  private fsck(device: string): { clean: boolean; output: string } {
+    // ext4 replays its journal at mount: e2fsck -n before that would only report the replay.
+    if (
+      this.config.fs === 'ext4' &&
+      /needs_recovery/.test(sh(`dumpe2fs -h ${device} 2>/dev/null`, { check: false }).out)
+    )
+      return { clean: true, output: 'journal needs replay (done at mount)' };
+    const r = sh(`${this.config.fsckCommand} ${device} 2>&1`, { check: false });
+    return { clean: r.code === 0, output: r.out.trim().split('\n').slice(-5).join('\n') };
+  }
+
+  private async recoverAndDump(): Promise<Partial<StateReport>> {
+    const c = this.config;
+    const store = `${c.mountPoint}/${c.storeName}`;
+    const raw = c.rawBytes ? readHead(store, c.rawBytes) : undefined;
+    if (c.engine.kind === 'external') {
+      const recover = sh(c.engine.recover, { check: false });
+      const dump = sh(`${c.engine.dump} 2>/dev/null`, { check: false });
+      return {
+        ...(recover.code === 0
+          ? {}
+          : { recoverError: recover.out.trim().split('\n')[0] ?? `exit ${recover.code}` }),
+        dumpStdout: dump.out,
+        ...(raw ? { raw } : {}),
+      };
+    }
+    const mode = getEngineMode(c.engine.mode);
+    const file = await openStoreFile(store, { direct: c.engine.direct });
+    const ctx = { file, clock: realClock, options: c.engine.options };
+    try {
+      let recoverError: string | undefined;
+      try {
+        await mode.recover(ctx);
+      } catch (error) {
+        recoverError = (error as Error).message.split('\n')[0];
+      }
+      const dump = recoverError ? undefined : await mode.dump(ctx);
+      return {
+        ...(recoverError ? { recoverError } : {}),
+        ...(dump ? { dump } : {}),
+        ...(raw ? { raw } : {}),
+      };
+    } finally {
+      await file.close();
+    }
+  }
+
+  private release(): void {
+    sh(
+      `dmsetup remove --retry ${this.config.table} 2>/dev/null || dmsetup remove --force ${this.config.table} 2>/dev/null`,
+      { check: false },
+    );
+    for (const loop of this.loops) sh(`losetup -d ${loop}`, { check: false });
+    this.loops = [];
+  }
+
+  /** The whole log replayed must be the recorded device, byte for byte. */
+  selfCheck(): boolean {
+    this.advance(this.entries.length);
+    const a = openSync(this.current, 'r');
+    const b = openSync(this.config.data, 'r');
+    try {
+      const ra = fdReader(a);
+      const rb = fdReader(b);
+      const step = 1 << 20;
+      for (let offset = 0; offset < this.config.deviceBytes; offset += step) {
+        if (Buffer.compare(ra(offset, step), rb(offset, step)) !== 0) return false;
+      }
+      return true;
+    } finally {
+      closeSync(a);
+      closeSync(b);
+    }
+  }
+
+  close(): void {
+    sh(`umount ${this.config.mountPoint} 2>/dev/null`, { check: false });
+    this.release();
+    closeSync(this.logFd);
+    rmSync(this.current, { force: true });
+    rmSync(this.cow, { force: true });
+  }
+}
+
+function readHead(path: string, bytes: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    let done = 0;
+    while (done < bytes) {
+      const n = readSync(fd, buf, done, bytes - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return buf.subarray(0, done).toString('base64');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function main(): Promise<void> {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[
+    Symbol.asyncIterator
+  ]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const r = await lines.next();
+    if (r.done) throw new Error('stdin ended');
+    return JSON.parse(r.value) as Record<string, unknown>;
+  };
+  const explorer = new Explorer((await next()) as unknown as ExplorerConfig);
+  const stop = (): void => {
+    explorer.close();
+    process.exit(130);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  try {
+    out(explorer.index());
+    const { states } = (await next()) as { states: StateRequest[] };
+    const order = [...states].sort(
+      (a, b) => Math.min(a.at, ...a.dropped) - Math.min(b.at, ...b.dropped),
+    );
+    for (const state of order) {
+      try {
+        out(await explorer.check(state));
+      } catch (error) {
+        out({
+          type: 'state',
+          id: state.id,
+          ms: 0,
+          fsck: { clean: false, output: '' },
+          error: (error as Error).message,
+        });
+      }
+    }
+    out({ type: 'done', replayMatchesDevice: explorer.selfCheck() });
+  } finally {
+    explorer.close();
+  }
+}
+
+if (process.argv[2] === 'serve') {
+  main().catch((error: Error) => {
+    process.stderr.write(`powercut-explore: ${error.message}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,74 @@
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import type { LogEntry, LogReader } from './format.ts';
+import { writesData } from './format.ts';
+
+/** A LogReader over an open file descriptor (the log device or a copy of it). */
+export function fdReader(fd: number): LogReader {
+  return (offset, length) => {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return buf.subarray(0, done);
+  };
+}
+
+const chunk = 1 << 20;
+
+/**
+ * Replays entries onto an image (a file or block device open for writing): each write's data
+ * goes to its sector, a discard zeroes its range (what a discarded range may read back as).
+ * `skip` holds entry indexes left out (the unflushed writes a crash state drops).
+ */
+export function applyEntries(
+  readLog: LogReader,
+  imageFd: number,
+  entries: readonly LogEntry[],
+  sectorSize: number,
+  skip: ReadonlySet<number> = new Set(),
+): number {
+  let bytes = 0;
+  for (const e of entries) {
+    if (!writesData(e) || skip.has(e.index)) continue;
+    const total = e.nrSectors * sectorSize;
+    for (let done = 0; done < total; done += chunk) {
+      const n = Math.min(chunk, total - done);
+      const data = e.discard ? new Uint8Array(n) : readLog(e.dataOffset + done, n);
+      if (data.length !== n) throw new Error(`log entry ${e.index}: data cut short`);
+      writeAll(imageFd, data, e.sector * sectorSize + done);
+    }
+    bytes += total;
+  }
+  return bytes;
+}
+
+/** Copies a file (or device) to a new file, leaving all-zero chunks as holes. */
+export function sparseCopy(from: string, to: string): void {
+  const src = openSync(from, 'r');
+  const dst = openSync(to, 'w');
+  try {
+    const size = fstatSync(src).size;
+    const read = fdReader(src);
+    const zero = new Uint8Array(65536);
+    for (let offset = 0; offset < size; offset += zero.length) {
+      const data = read(offset, Math.min(zero.length, size - offset));
+      if (!isZero(data, zero)) writeAll(dst, data, offset);
+    }
+    ftruncateSync(dst, size); // a trailing hole
+  } finally {
+    closeSync(src);
+    closeSync(dst);
+  }
+}
+
+function isZero(data: Uint8Array, zero: Uint8Array): boolean {
+  return Buffer.compare(data, zero.subarray(0, data.length)) === 0;
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
+}

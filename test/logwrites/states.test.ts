@@ -1,0 +1,112 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { parseLog, type LogEntry } from '../../src/logwrites/format.ts';
+import {
+  acksBefore,
+  exploreStates,
+  parseExploreMode,
+  parseStateId,
+  stateId,
+  unflushedGroups,
+} from '../../src/logwrites/states.ts';
+import { filled, syntheticLog, type SyntheticEntry } from './synthetic-log.ts';
+
+const entriesOf = (spec: SyntheticEntry[]): LogEntry[] => {
+  const log = syntheticLog(spec);
+  return parseLog((o, n) => log.subarray(o, o + n), log.length).entries;
+};
+
+// mkfs-ish prefix, the start mark, then two acknowledged writes, each write + flush + ack mark.
+const run = entriesOf([
+  { write: 0, data: filled(9) }, // 0 mkfs
+  { flush: true }, // 1
+  { mark: 'powercut:start' }, // 2
+  { write: 10, data: filled(1) }, // 3
+  { write: 11, data: filled(1) }, // 4
+  { flush: true }, // 5
+  { mark: 'ack:1' }, // 6
+  { write: 12, data: filled(2) }, // 7
+  { flush: true }, // 8
+  { mark: 'ack:2' }, // 9
+  { write: 13, data: filled(3) }, // 10: never flushed (appended at teardown)
+  { mark: 'dm-log-writes-end' }, // 11
+]);
+
+test('explore modes parse; others are refused', (t) => {
+  t.deepEqual(parseExploreMode('flush'), { kind: 'flush' });
+  t.deepEqual(parseExploreMode('reorder:3'), { kind: 'reorder', n: 3 });
+  t.is(parseExploreMode('reorder:0'), undefined);
+  t.is(parseExploreMode('all'), undefined);
+});
+
+test('flush states: one per barrier, moved past marks so they claim every ack before the next write', (t) => {
+  const { states } = exploreStates(run, { kind: 'flush' }, { maxStates: 100, seed: 1, from: 3 });
+  t.deepEqual(
+    states.map((s) => [s.id, s.boundary]),
+    [
+      ['3', 'flush'],
+      ['7', 'flush'],
+      ['10', 'flush'],
+      ['12', 'end'],
+    ],
+  );
+  t.deepEqual([...acksBefore(run, 7)], [1]);
+  t.deepEqual([...acksBefore(run, 10)], [1, 2]);
+  t.deepEqual([...acksBefore(run, 3)], []);
+});
+
+test('marks states coincide with the flush states here (marks sit between flush groups)', (t) => {
+  const { states } = exploreStates(run, { kind: 'marks' }, { maxStates: 100, seed: 1, from: 3 });
+  t.deepEqual(
+    states.map((s) => s.id),
+    ['3', '7', '10', '12'],
+  );
+});
+
+test('reorder:N drops up to N writes of each unflushed group, never past its flush', (t) => {
+  t.deepEqual(
+    unflushedGroups(run.slice(3)).map((g) => g.map((e) => e.index)),
+    [[3, 4], [7], [10]],
+  );
+  const { states, sampledFrom } = exploreStates(
+    run,
+    { kind: 'reorder', n: 1 },
+    { maxStates: 100, seed: 1, from: 3 },
+  );
+  t.is(sampledFrom, undefined);
+  t.deepEqual(
+    states.filter((s) => s.boundary === 'reorder').map((s) => s.id),
+    ['5~3', '5~4', '8~7', '11~10'],
+  );
+  const two = exploreStates(run, { kind: 'reorder', n: 2 }, { maxStates: 100, seed: 1, from: 3 });
+  t.true(two.states.some((s) => s.id === '5~3.4'));
+  // A dropped state's acks are those before its group: the flush that would cover it has not happened.
+  t.deepEqual([...acksBefore(run, 5)], []);
+});
+
+test('state ids round-trip', (t) => {
+  fc.assert(
+    fc.property(fc.nat(1e6), fc.uniqueArray(fc.nat(1e6), { maxLength: 5 }), (at, dropped) => {
+      t.deepEqual(parseStateId(stateId(at, dropped)), { at, dropped });
+    }),
+  );
+  t.is(parseStateId('7~'), undefined);
+});
+
+test('beyond maxStates a seeded sample is kept, the same for the same seed', (t) => {
+  const big = entriesOf([
+    { mark: 'powercut:start' },
+    ...Array.from({ length: 30 }, (_, i): SyntheticEntry => ({ write: i, data: filled(i) })),
+    { flush: true },
+  ]);
+  const a = exploreStates(big, { kind: 'reorder', n: 2 }, { maxStates: 50, seed: 7, from: 1 });
+  const b = exploreStates(big, { kind: 'reorder', n: 2 }, { maxStates: 50, seed: 7, from: 1 });
+  t.is(a.states.length, 50);
+  t.is(a.sampledFrom, 2 + 30 + 435);
+  t.deepEqual(a.states, b.states);
+  t.is(new Set(a.states.map((s) => s.id)).size, 50);
+  for (const s of a.states.filter((x) => x.boundary === 'reorder')) {
+    t.true(s.dropped.length >= 1 && s.dropped.length <= 2);
+    t.is(s.at, 31);
+  }
+});
