@@ -172,9 +172,12 @@ program
   });
 
 function describePlan(p: TrialPlan): string {
-  const arm = p.fault.schedule
-    ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
-    : JSON.stringify(p.fault.arm ?? 'at crash');
+  const arm =
+    p.fault.kind === 'log-writes'
+      ? `explore ${p.fault.explore ?? 'flush'}`
+      : p.fault.schedule
+        ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
+        : JSON.stringify(p.fault.arm ?? 'at crash');
   return `${p.filesystem.type} ${p.engine.kind === 'builtin' ? p.engine.mode : p.engine.command} ${p.fault.kind} ${arm} ops=${p.workload.ops} expect=${JSON.stringify(p.expect)}`;
 }
 

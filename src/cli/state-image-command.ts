@@ -26,7 +26,7 @@ export async function writeStateImage(options: {
   const { entries, sectorSize } = parseLog((o, n) => log.subarray(o, o + n), log.length);
   if (state.at > entries.length)
     throw new InputError(`--state: ${options.state} lies past the log's ${entries.length} entries`);
-  const fd = openSync(options.out, 'w');
+  const fd = openSync(options.out, 'w+');
   try {
     ftruncateSync(fd, options.sizeBytes);
     const bytes = applyEntries(

@@ -150,9 +150,11 @@ class Explorer {
     const skip = new Set(state.dropped);
     this.advance(Math.min(state.at, ...state.dropped));
     const c = this.config;
-    const origin = attachLoop(this.current, c.workDir);
-    const cowLoop = attachLoop(this.cow, c.workDir);
-    this.loops = [origin, cowLoop];
+    // Attached once: current.img is only written while no snapshot exists, and the snapshot
+    // reads it through the loop's bios (no block-device page cache to go stale).
+    if (this.loops.length === 0)
+      this.loops = [attachLoop(this.current, c.workDir), attachLoop(this.cow, c.workDir)];
+    const [origin, cowLoop] = this.loops as [string, string];
     const device = `/dev/mapper/${c.table}`;
     let mounted = false;
     try {
@@ -186,7 +188,7 @@ class Explorer {
       return report;
     } finally {
       if (mounted) sh(`umount ${c.mountPoint}`, { check: false });
-      this.release();
+      this.removeSnapshot();
     }
   }
 
@@ -237,11 +239,15 @@ class Explorer {
     }
   }
 
-  private release(): void {
+  private removeSnapshot(): void {
     sh(
       `dmsetup remove --retry ${this.config.table} 2>/dev/null || dmsetup remove --force ${this.config.table} 2>/dev/null`,
       { check: false },
     );
+  }
+
+  private release(): void {
+    this.removeSnapshot();
     for (const loop of this.loops) sh(`losetup -d ${loop}`, { check: false });
     this.loops = [];
   }

@@ -36,9 +36,18 @@ export function applyEntries(
     const total = e.nrSectors * sectorSize;
     for (let done = 0; done < total; done += chunk) {
       const n = Math.min(chunk, total - done);
-      const data = e.discard ? new Uint8Array(n) : readLog(e.dataOffset + done, n);
+      const at = e.sector * sectorSize + done;
+      if (e.discard) {
+        // Zero only what is not zero already: a sparse image (mkfs discards the whole device)
+        // stays sparse.
+        const present = fdReader(imageFd)(at, n); // short past the end: nothing to zero there
+        if (!isZero(present, new Uint8Array(present.length)))
+          writeAll(imageFd, new Uint8Array(present.length), at);
+        continue;
+      }
+      const data = readLog(e.dataOffset + done, n);
       if (data.length !== n) throw new Error(`log entry ${e.index}: data cut short`);
-      writeAll(imageFd, data, e.sector * sectorSize + done);
+      writeAll(imageFd, data, at);
     }
     bytes += total;
   }

@@ -1,3 +1,4 @@
+import type { ExplorationReport } from '../harness/trial/explore-trial.ts';
 import type { TrialResult } from '../harness/trial/run-trial.ts';
 
 const esc = (s: string): string =>
@@ -45,11 +46,27 @@ function trialSection(r: TrialResult): string {
     .map((a) => `<li><b>${esc(a.kind)}</b>: ${esc(a.message)}</li>`)
     .join('\n');
   return `<section id="${esc(r.plan.id)}"><h2>${esc(r.plan.id)} <small>seed ${r.plan.seed}</small></h2>
-<p>${esc(r.plan.filesystem.type)}${r.plan.filesystem.mountOptions ? ` (${esc(r.plan.filesystem.mountOptions)})` : ''}, engine ${esc(r.plan.engine.kind === 'builtin' ? r.plan.engine.mode : r.plan.engine.command)}, fault ${esc(r.plan.fault.kind)} ${esc(JSON.stringify(r.plan.fault.arm ?? r.plan.fault.schedule ?? 'at the crash'))}${r.recoverError ? `, recover failed: ${esc(r.recoverError)}` : ''}</p>
+<p>${esc(r.plan.filesystem.type)}${r.plan.filesystem.mountOptions ? ` (${esc(r.plan.filesystem.mountOptions)})` : ''}, engine ${esc(r.plan.engine.kind === 'builtin' ? r.plan.engine.mode : r.plan.engine.command)}, fault ${esc(r.plan.fault.kind)} ${esc(r.plan.fault.kind === 'log-writes' ? `explore ${r.plan.fault.explore ?? 'flush'}` : JSON.stringify(r.plan.fault.arm ?? r.plan.fault.schedule ?? 'at the crash'))}${r.recoverError ? `, recover failed: ${esc(r.recoverError)}` : ''}</p>
 ${timeline(r)}
 <div class="legend"><span><i class="sw" style="background:#2a7"></i>acked, survived or replaced</span><span><i class="sw" style="background:#d33"></i>acked, lost (anomaly)</span><span><i class="sw" style="background:#999"></i>acked while the device lied</span><span><i class="sw" style="background:#e90"></i>failed</span><span><i class="sw" style="background:#fdd"></i>fault window</span></div>
+${r.exploration ? explorationTable(r.exploration) : ''}
 ${anomalies ? `<ul>${anomalies}</ul>` : '<p>No anomalies.</p>'}
 </section>`;
+}
+
+/** Coverage of a log-writes trial: states by boundary, speed, and every failing state. */
+function explorationTable(e: ExplorationReport): string {
+  const boundaries = Object.entries(e.byBoundary)
+    .map(([b, n]) => `${esc(b)} ${n}`)
+    .join(', ');
+  const rows = e.failing
+    .map(
+      (f) =>
+        `<tr><td>${esc(f.id)}</td><td>${esc(f.boundary)}</td><td>${f.acked}</td><td>${esc([...new Set(f.anomalies.map((a) => a.kind))].join(', '))}</td><td><code>${esc(f.reproduce)}</code></td></tr>`,
+    )
+    .join('\n');
+  return `<p>Explored ${e.checked} crash states (${esc(e.mode)}: ${boundaries})${e.sampledFrom ? `, sampled from ${e.sampledFrom}` : ''}, ${e.statesPerSecond.toFixed(2)} states/s; replay equals the recorded device: ${e.replayMatchesDevice ? 'yes' : 'NO'}.</p>
+${rows ? `<table><tr><th>state</th><th>boundary</th><th>acks held</th><th>anomalies</th><th>rebuild the image</th></tr>${rows}</table>` : ''}`;
 }
 
 function timeline(r: TrialResult): string {

@@ -59,3 +59,41 @@ test('an external engine needs a command or an upload', (t) => {
   );
   t.regex(error.message, /^e\.yaml:1:9: engine/);
 });
+
+test('log-writes takes explore, not arm; flakey faults take arm, not explore', (t) => {
+  const ok = parseScenario(
+    'lw.yaml',
+    "engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: log-writes, explore: 'reorder:2', maxStates: 50 }\n",
+  );
+  t.like(ok.scenario.fault, { kind: 'log-writes', explore: 'reorder:2', maxStates: 50 });
+  const armed = t.throws(
+    () =>
+      parseScenario(
+        'lw.yaml',
+        'engine: { mode: cow }\nworkload: { ops: 5 }\nfault:\n  kind: log-writes\n  arm: { afterOp: 3 }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(armed.message, /^lw\.yaml:5:8: fault\.arm: log-writes records the whole run/);
+  const explore = t.throws(
+    () =>
+      parseScenario(
+        'f.yaml',
+        'engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, explore: marks }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(
+    explore.message,
+    /^f\.yaml:3:\d+: fault\.explore: explore applies only to fault kind log-writes/,
+  );
+  const mode = t.throws(
+    () =>
+      parseScenario(
+        'm.yaml',
+        "engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: log-writes, explore: 'all' }\n",
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(mode.message, /fault\.explore: must be flush, marks or reorder:N/);
+});
