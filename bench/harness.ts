@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
+import { benchGuestEngines, type GuestEngineRow } from './guest-engines.ts';
 import { sweepStale } from '../src/harness/device/sweep.ts';
 import { parseScenario } from '../src/scenario/load.ts';
 import { expandScenario } from '../src/scenario/expand.ts';
@@ -14,6 +15,10 @@ export type HarnessBench = {
   phaseSeconds: Record<TrialPhase, number>;
   shellCycleSeconds: number;
   overheadRatio: number;
+  /** Engines inside the guest on the dm device. */
+  guestEngines: GuestEngineRow[];
+  /** One log-writes trial (ext4 cow, reorder:1): crash states checked per second. */
+  exploration: { states: number; seconds: number; statesPerSecond: number };
 };
 
 /**
@@ -21,7 +26,7 @@ export type HarnessBench = {
  * the time split by phase, and the same dm-flakey cycle as one plain shell script in the same
  * guest, for the harness's overhead ratio.
  */
-export async function benchHarness(trials = 4): Promise<HarnessBench> {
+export async function benchHarness(trials = 4, guestWrites = 100): Promise<HarnessBench> {
   const bootStart = Date.now();
   const target = await startQemuTarget();
   const bootSeconds = (Date.now() - bootStart) / 1000;
@@ -49,6 +54,18 @@ export async function benchHarness(trials = 4): Promise<HarnessBench> {
     await target.exec(shellCycle, { timeoutMs: 120_000 });
     await sweepStale(target);
     const shellCycleSeconds = (Date.now() - shellStart) / 1000;
+    const guestEngines = await benchGuestEngines(target, guestWrites);
+    await sweepStale(target);
+    const explorePlan = expandScenario(
+      parseScenario(
+        'bench-explore.yaml',
+        "device: { sizeMb: 64 }\nengine: { mode: cow }\nworkload: { ops: 16, pages: 8, txnSize: 4 }\nfault: { kind: log-writes, explore: 'reorder:1' }\n",
+      ),
+      { baseSeed: 1 },
+    )[0]!;
+    const explored = (
+      await runTrial(target, explorePlan, { runId: randomBytes(3).toString('hex') })
+    ).exploration!;
     return {
       bootSeconds,
       trials,
@@ -59,6 +76,12 @@ export async function benchHarness(trials = 4): Promise<HarnessBench> {
       ) as Record<TrialPhase, number>,
       shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
       overheadRatio: Number((meanTrialSeconds / shellCycleSeconds).toFixed(2)),
+      guestEngines,
+      exploration: {
+        states: explored.checked,
+        seconds: Number((explored.exploreMs / 1000).toFixed(1)),
+        statesPerSecond: Number(explored.statesPerSecond.toFixed(2)),
+      },
     };
   } finally {
     await target.teardown();

@@ -79,13 +79,17 @@ const simRows = await benchSim(quick ? 0.5 : 2);
 console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
 console.table(simRows);
 
-const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4);
+const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
-  const { phaseSeconds, ...rest } = harness;
+  const { phaseSeconds, guestEngines, exploration, ...rest } = harness;
   console.table([rest]);
   console.log('mean seconds per trial phase:');
   console.table([phaseSeconds]);
+  console.log('\nEngines inside the guest (ext4 on the powercut dm device, TCG):');
+  console.table(guestEngines);
+  console.log('\nlog-writes exploration (ext4 cow, reorder:1):');
+  console.table([exploration]);
 }
 
 const machine = {

@@ -11,7 +11,7 @@ test('validate prints file:line:col: field: message for each broken scenario and
   t.deepEqual(lines, [
     'test/fixtures/scenarios/broken/bad-value.yaml:7:19: fault.arm.afterOp: Too small: expected number to be >=0',
     'test/fixtures/scenarios/broken/bad-yaml.yaml:3:1: invalid YAML: All mapping items must start at the same column',
-    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads"',
+    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads", "log-writes"',
     'test/fixtures/scenarios/broken/unknown-key.yaml:3:3: engine.colour: unknown key (allowed keys are listed in docs/scenarios.md)',
     'test/fixtures/scenarios/broken/wrong-type.yaml:4:8: workload.ops: Invalid input: expected number, received string',
   ]);
@@ -34,7 +34,7 @@ test('run on a broken scenario runs nothing and exits 2 with one line', async (t
   t.is(r.exitCode, 2);
   t.is(
     r.stderr.trim(),
-    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads"',
+    'test/fixtures/scenarios/broken/unknown-fault.yaml:7:9: fault.kind: must be one of "drop_writes", "error_writes", "corrupt_bio_byte", "error_reads", "log-writes"',
   );
   t.is(r.stdout, '');
 });

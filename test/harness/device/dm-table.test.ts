@@ -1,5 +1,5 @@
 import test from 'ava';
-import { flakeyTable, linearTable } from '../../../src/harness/device/dm-table.ts';
+import { flakeyTable, linearTable, logWritesTable } from '../../../src/harness/device/dm-table.ts';
 import { resourceNames, isOurBackingFile, isOurTable } from '../../../src/harness/device/names.ts';
 import { parseLoopList } from '../../../src/harness/device/loop-check.ts';
 
@@ -32,14 +32,22 @@ test('table lines follow dm-flakey.rst: <dev> <offset> <up> <down> [<num_feature
   );
 });
 
+test('a log-writes table logs the data device to the log device', (t) => {
+  t.is(logWritesTable(2048, '/dev/loop0', '/dev/loop1'), '0 2048 log-writes /dev/loop0 /dev/loop1');
+});
+
 test('resource names are derived from a validated run id only', (t) => {
   t.deepEqual(resourceNames('ab12'), {
     table: 'powercut-ab12',
     mapperPath: '/dev/mapper/powercut-ab12',
     backingDir: '/var/tmp/powercut/ab12',
     backingFile: '/var/tmp/powercut/ab12/backing.img',
+    logFile: '/var/tmp/powercut/ab12/log.img',
     mountPoint: '/mnt/powercut-ab12',
+    stateTable: 'powercut-ab12-state',
+    stateMountPoint: '/mnt/powercut-ab12-state',
   });
+  t.true(isOurTable('powercut-ab12-state'));
   for (const bad of ['', 'a b', 'x;rm -rf /', '../x', 'A'.repeat(3), 'a'.repeat(17)])
     t.throws(() => resourceNames(bad), undefined, bad);
   t.true(isOurTable('powercut-ab12'));

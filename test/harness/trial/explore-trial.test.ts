@@ -143,3 +143,29 @@ fault: { kind: log-writes, explore: 'reorder:1', maxStates: 40 }
   t.deepEqual(e.failing, []);
   t.true(r.verdict.stats.acked > 0);
 });
+
+test.serial(
+  "[vm] a user's engine (C, protocol v1, no --pause-at) is explored through its recover and dump commands",
+  async (t) => {
+    const r = await runTrial(
+      target,
+      plans(`
+device: { sizeMb: 64 }
+engine:
+  build: make -s -C examples/c-engine
+  upload: examples/c-engine/build/engine
+workload: { ops: 10, pages: 8 }
+fault: { kind: log-writes, explore: flush }
+`)[0]!,
+      { runId: runId() },
+    );
+    t.log(summary(r));
+    const e = r.exploration!;
+    t.true(e.replayMatchesDevice);
+    t.deepEqual(e.failing, []);
+    t.is(r.verdict.stats.acked, 10);
+    // Its marks come after its acks (no pause), but they still come: the last state holds all.
+    t.is(Math.max(...e.states.map((s) => s.acked)), 10);
+    t.true(e.states.every((s) => s.recoverError === undefined));
+  },
+);
