@@ -133,6 +133,6 @@ function workload(writes: number, pages: number, commits: boolean): WorkloadOp[]
     ops.push({ op: 'write', id: ++id, page: (i * 7) % pages, value: `g${i}` });
     if (commits && i % 4 === 0) ops.push({ op: 'commit', id: ++id });
   }
-  if (commits && writes % 4 !== 0) ops.push({ op: 'commit', id: ++id });
+  if (commits && writes % 4 !== 0) ops.push({ op: 'commit', id: id + 1 });
   return ops;
 }
