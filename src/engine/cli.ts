@@ -23,6 +23,7 @@ type Flags = {
   batchMax: number;
   bug?: PlantedBug;
   pauseAt: string[];
+  thenDump?: boolean;
 };
 
 const int = (v: string): number => {
@@ -52,6 +53,7 @@ function withCommonOptions(cmd: Command): Command {
       defaultEngineOptions.batchMaxOps,
     )
     .option('--bug <name>', 'a planted bug (tests of the checkers)')
+    .option('--then-dump', 'recover: print the dump after a successful recovery (one process)')
     .option(
       '--pause-at <mark>',
       'pause at this mark until {"op":"resume"} (repeatable; `ack`: after every acknowledgement)',
@@ -125,6 +127,7 @@ export async function main(argv: string[]): Promise<void> {
         });
       } else if (verb === 'recover') {
         await mode.recover(ctx);
+        if (flags.thenDump) for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
       } else {
         for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
       }

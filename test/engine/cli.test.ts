@@ -49,6 +49,10 @@ for (const mode of ['plain', 'fsync', 'group-commit', 'cow']) {
     t.deepEqual(pages[3], { page: 3, value: 'w4' });
     t.deepEqual(pages[0], { page: 0, value: 'w2' });
     t.deepEqual(pages[1], { page: 1, value: null });
+    // One process for both (what the harness runs for built-ins): the same dump.
+    const both = await engine([mode, 'recover', '--store', store, '--pages', '8', '--then-dump']);
+    t.is(both.exitCode, 0);
+    t.deepEqual(lines(both.stdout), pages);
   });
 }
 

@@ -57,3 +57,17 @@ export function engineCommand(
   if (engine.bug) args.push('--bug', engine.bug);
   return `${guestEngineCommand} ${engine.mode} ${args.map(quote).join(' ')}`;
 }
+
+/**
+ * Built-in engines recover and dump in one process (`recover --then-dump`): under TCG every
+ * node start in the guest costs over a second. A user's engine gets the two v1 verbs.
+ */
+export function recoverAndDumpCommand(
+  engine: EngineSpec,
+  store: string,
+  pages: number,
+): string | undefined {
+  return engine.kind === 'builtin'
+    ? `${engineCommand(engine, 'recover', store, pages)} --then-dump`
+    : undefined;
+}

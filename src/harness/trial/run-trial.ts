@@ -9,7 +9,7 @@ import type { ExplorationReport } from './explore-trial.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
-import { engineCommand, quote, storeSize } from './engine-command.ts';
+import { engineCommand, quote, recoverAndDumpCommand, storeSize } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
 import { allTaken, feedOps, settled } from './feed.ts';
 import { parseDump, readRawPages } from './recovered-state.ts';
@@ -177,18 +177,25 @@ export async function runTrial(
 
     enter('recover');
     const fsck = await rig.remountAfterCrash();
-    const recover = await target.exec(engineCommand(plan.engine, 'recover', store, pages), {
-      check: false,
-      timeoutMs,
-    });
+    const combined = recoverAndDumpCommand(plan.engine, store, pages);
+    const recover = await target.exec(
+      combined ?? engineCommand(plan.engine, 'recover', store, pages),
+      { check: false, timeoutMs },
+    );
     const recoverError =
       recover.code === 0
         ? undefined
         : (recover.stderr.trim().split('\n')[0] ?? `exit ${recover.code}`);
-    const dumpResult = await target.exec(engineCommand(plan.engine, 'dump', store, pages), {
-      check: false,
-      timeoutMs,
-    });
+    const dumpResult = combined
+      ? {
+          ...recover,
+          code: recover.code === 0 ? 0 : 1,
+          stdout: recover.code === 0 ? recover.stdout : '',
+        }
+      : await target.exec(engineCommand(plan.engine, 'dump', store, pages), {
+          check: false,
+          timeoutMs,
+        });
     const dump = parseDump(dumpResult.stdout, pages);
     if (dumpResult.code !== 0 && !recoverError) {
       throw new HarnessError(
