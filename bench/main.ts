@@ -8,6 +8,7 @@ import { benchHarness } from './harness.ts';
 import { benchSim } from './sim.ts';
 import { benchMmap } from './mmap.ts';
 import { benchPreadAsync } from './pread-async.ts';
+import { plotSvg, type Panel } from './plot.ts';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -116,4 +117,42 @@ writeFileSync(
     2,
   ) + '\n',
 );
-console.log('\nwrote bench/results/latest.json');
+const panels: Panel[] = [
+  {
+    title: 'Group commit vs fsync-per-write (host file)',
+    xLabel: 'concurrent writers',
+    yLabel: 'acknowledged writes/s',
+    logX: true,
+    series: [
+      ...[...new Set(groupRows.map((r) => r.windowUs))].map((windowUs) => ({
+        name: `group, window ${windowUs} µs`,
+        points: groupRows
+          .filter((r) => r.windowUs === windowUs)
+          .map((r) => [r.writers, r.groupOpsPerSec] as [number, number]),
+      })),
+      {
+        name: 'fsync per write',
+        points: groupRows
+          .filter((r) => r.windowUs === groupRows[0]!.windowUs)
+          .map((r) => [r.writers, r.fsyncPerWriteOpsPerSec] as [number, number]),
+      },
+    ],
+  },
+  {
+    title: 'preadAsync random 4 KiB O_DIRECT reads',
+    xLabel: 'queue depth',
+    yLabel: 'IOPS',
+    logX: true,
+    series: [...new Set(qdRows.map((r) => r.backend))].map((backend) => ({
+      name: backend,
+      points: qdRows
+        .filter((r) => r.backend === backend)
+        .map((r) => [r.queueDepth, r.iops] as [number, number]),
+    })),
+  },
+];
+writeFileSync(
+  'bench/results/latest.svg',
+  plotSvg(panels, `powercut bench, ${machine.cpus} CPUs (${machine.cpu}), ${machine.date}`),
+);
+console.log('\nwrote bench/results/latest.json and bench/results/latest.svg');
