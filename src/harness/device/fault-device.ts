@@ -3,7 +3,7 @@ import { registerCleanup } from '../cleanup.ts';
 import type { Target } from '../target/target.ts';
 import { flakeyTable, linearTable, logWritesTable, type FlakeyFault } from './dm-table.ts';
 import { flakeyFeatures } from './features.ts';
-import { parseLoopList, verifyOwnLoop } from './loop-check.ts';
+import { parseLoopList } from './loop-check.ts';
 import { resourceNames, type ResourceNames } from './names.ts';
 
 /**
@@ -40,39 +40,49 @@ export async function createFaultDevice(
     for (const step of undo.reverse()) await step().catch(() => undefined);
   });
   try {
-    await target.exec(
-      `mkdir -p ${names.backingDir} && truncate -s ${options.sizeBytes} ${names.backingFile}`,
-    );
-    undo.push(async () => void (await target.exec(`rm -rf ${names.backingDir}`, { check: false })));
     const sectorArg =
       options.sectorSize && options.sectorSize !== 512
         ? ` --sector-size ${options.sectorSize}`
         : '';
-    const loop = (
-      await target.exec(`losetup --find --show${sectorArg} ${names.backingFile}`)
-    ).stdout.trim();
-    if (!/^\/dev\/loop\d+$/.test(loop))
-      throw new HarnessError(`losetup gave ${JSON.stringify(loop)}, not a loop device`);
-    undo.push(async () => void (await target.exec(`losetup -d ${loop}`, { check: false })));
-    await verifyOwnLoop(target, loop, names.backingFile);
-    const sectors = Number((await target.exec(`blockdev --getsz ${loop}`)).stdout.trim());
-    let logLoop: string | undefined;
-    if (options.logWrites) {
-      // Sparse: it costs what is logged. Twice the device leaves room for mkfs and the run.
-      await target.exec(`truncate -s ${2 * options.sizeBytes} ${names.logFile}`);
-      logLoop = (
-        await target.exec(`losetup --find --show${sectorArg} ${names.logFile}`)
-      ).stdout.trim();
-      if (!/^\/dev\/loop\d+$/.test(logLoop))
-        throw new HarnessError(`losetup gave ${JSON.stringify(logLoop)}, not a loop device`);
-      const attached = logLoop;
-      undo.push(async () => void (await target.exec(`losetup -d ${attached}`, { check: false })));
-      await verifyOwnLoop(target, logLoop, names.logFile);
+    const files = [names.backingFile, ...(options.logWrites ? [names.logFile] : [])];
+    // Undone by backing file, so a script that stopped half-way is cleaned up too: only loop
+    // devices over our own files are detached.
+    undo.push(async () => {
+      await target.exec(
+        `${files.map((f) => `for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l; done`).join('; ')}; rm -rf ${names.backingDir}`,
+        { check: false },
+      );
+    });
+    // One round trip: files, loop devices (the log's sparse, twice the device: room for mkfs
+    // and the run), and the loop listing to verify them by.
+    const created = await target.exec(
+      [
+        'set -e',
+        `mkdir -p ${names.backingDir}`,
+        `truncate -s ${options.sizeBytes} ${names.backingFile}`,
+        ...(options.logWrites ? [`truncate -s ${2 * options.sizeBytes} ${names.logFile}`] : []),
+        ...files.map((f) => `losetup --find --show${sectorArg} ${f}`),
+        'echo ---',
+        'losetup -J -l',
+      ].join('\n'),
+    );
+    const [devices = '', listing = ''] = created.stdout.split('---\n');
+    const loops = devices.trim().split('\n');
+    const owners = parseLoopList(listing);
+    for (const [i, device] of loops.entries()) {
+      if (!/^\/dev\/loop\d+$/.test(device))
+        throw new HarnessError(`losetup gave ${JSON.stringify(device)}, not a loop device`);
+      if (owners.get(device) !== files[i])
+        throw new HarnessError(
+          `refusing ${device}: backed by ${owners.get(device) ?? 'nothing'}, not ${files[i]}`,
+        );
     }
+    const loop = loops[0]!;
+    const logLoop = options.logWrites ? loops[1] : undefined;
+    const sectors = options.sizeBytes / 512;
     const initialTable = logLoop
       ? logWritesTable(sectors, loop, logLoop)
       : linearTable(sectors, loop);
-    await target.exec(`dmsetup create ${names.table} --table '${initialTable}'`);
     undo.push(async () => {
       await target.exec(
         `dmsetup remove --retry ${names.table} 2>/dev/null || dmsetup remove --force ${names.table}`,
@@ -81,7 +91,9 @@ export async function createFaultDevice(
         },
       );
     });
-    await target.exec(`mkdir -p ${names.mountPoint}`);
+    await target.exec(
+      `dmsetup create ${names.table} --table '${initialTable}' && mkdir -p ${names.mountPoint}`,
+    );
     undo.push(async () => {
       // Whatever still runs on the mount (an interrupted engine) goes first, or umount fails.
       await target.exec(

@@ -69,19 +69,15 @@ export async function fsck(
   fs: FilesystemType,
 ): Promise<{ clean: boolean; output: string }> {
   // ext4's journal is replayed at mount, so e2fsck -n before mount would report the journal
-  // as needing recovery: check only what needs no replay, and report it as such.
-  if (fs === 'ext4') {
-    const r = await target.exec(
-      `dumpe2fs -h ${device.path} 2>/dev/null | grep -i 'needs_recovery' || true`,
-      { check: false },
-    );
-    if (r.stdout.includes('needs_recovery'))
-      return { clean: true, output: 'journal needs replay (done at mount)' };
-  }
-  const result = await target.exec(`${fsckCommand[fs]} ${device.path} 2>&1`, {
-    check: false,
-    timeoutMs: 180_000,
-  });
+  // as needing recovery: check only what needs no replay, and report it as such (one round trip).
+  const replay = '__powercut_needs_replay';
+  const command =
+    fs === 'ext4'
+      ? `if dumpe2fs -h ${device.path} 2>/dev/null | grep -qi needs_recovery; then echo ${replay}; else ${fsckCommand[fs]} ${device.path} 2>&1; fi`
+      : `${fsckCommand[fs]} ${device.path} 2>&1`;
+  const result = await target.exec(command, { check: false, timeoutMs: 180_000 });
+  if (result.stdout.trim() === replay)
+    return { clean: true, output: 'journal needs replay (done at mount)' };
   return {
     clean: result.code === 0,
     output: result.stdout.trim().split('\n').slice(-5).join('\n'),
