@@ -6,7 +6,8 @@ import type { EngineOptions } from '../engine/engine.ts';
 import { openStoreFile } from '../engine/file-store.ts';
 import { getEngineMode } from '../engine/registry.ts';
 import type { DumpEntry } from '../model/history.ts';
-import { parseLog, type LogEntry } from './format.ts';
+import { fsckOutcome, fsckScript, type FilesystemType } from '../harness/fs/filesystem.ts';
+import { entryFlags, parseLog, type LogEntry } from './format.ts';
 import { applyEntries, fdReader } from './replay.ts';
 
 /**
@@ -31,9 +32,8 @@ export type ExplorerConfig = {
   /** The dm table for the state snapshot (powercut-<runId>-state). */
   table: string;
   mountPoint: string;
-  fs: string;
+  fs: FilesystemType;
   mountOptions?: string;
-  fsckCommand: string;
   /** The store's path relative to the filesystem root. */
   storeName: string;
   engine:
@@ -121,7 +121,10 @@ class Explorer {
       entries: this.entries.map((e) => [
         e.sector,
         e.nrSectors,
-        (e.flush ? 1 : 0) | (e.fua ? 2 : 0) | (e.discard ? 4 : 0) | (e.metadata ? 16 : 0),
+        (e.flush ? entryFlags.flush : 0) |
+          (e.fua ? entryFlags.fua : 0) |
+          (e.discard ? entryFlags.discard : 0) |
+          (e.metadata ? entryFlags.metadata : 0),
         e.mark ?? null,
       ]),
     };
@@ -193,14 +196,8 @@ class Explorer {
   }
 
   private fsck(device: string): { clean: boolean; output: string } {
-    // ext4 replays its journal at mount: e2fsck -n before that would only report the replay.
-    if (
-      this.config.fs === 'ext4' &&
-      /needs_recovery/.test(sh(`dumpe2fs -h ${device} 2>/dev/null`, { check: false }).out)
-    )
-      return { clean: true, output: 'journal needs replay (done at mount)' };
-    const r = sh(`${this.config.fsckCommand} ${device} 2>&1`, { check: false });
-    return { clean: r.code === 0, output: r.out.trim().split('\n').slice(-5).join('\n') };
+    const r = sh(fsckScript(this.config.fs, device), { check: false });
+    return fsckOutcome(r.code, r.out);
   }
 
   private async recoverAndDump(): Promise<Partial<StateReport>> {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import type { LogEntry, LogReader } from './format.ts';
 import { writesData } from './format.ts';
 
@@ -52,25 +52,6 @@ export function applyEntries(
     bytes += total;
   }
   return bytes;
-}
-
-/** Copies a file (or device) to a new file, leaving all-zero chunks as holes. */
-export function sparseCopy(from: string, to: string): void {
-  const src = openSync(from, 'r');
-  const dst = openSync(to, 'w');
-  try {
-    const size = fstatSync(src).size;
-    const read = fdReader(src);
-    const zero = new Uint8Array(65536);
-    for (let offset = 0; offset < size; offset += zero.length) {
-      const data = read(offset, Math.min(zero.length, size - offset));
-      if (!isZero(data, zero)) writeAll(dst, data, offset);
-    }
-    ftruncateSync(dst, size); // a trailing hole
-  } finally {
-    closeSync(src);
-    closeSync(dst);
-  }
 }
 
 function isZero(data: Uint8Array, zero: Uint8Array): boolean {

@@ -5,14 +5,14 @@ import type { Target } from '../target/target.ts';
 
 export type FilesystemType = 'ext4' | 'xfs' | 'btrfs';
 
-export const mkfsCommand: Record<FilesystemType, string> = {
+const mkfsCommand: Record<FilesystemType, string> = {
   ext4: 'mkfs.ext4 -F -q',
   xfs: 'mkfs.xfs -f -q',
   btrfs: 'mkfs.btrfs -f -q',
 };
 
 // Read-only checks: they report, never repair.
-export const fsckCommand: Record<FilesystemType, string> = {
+const fsckCommand: Record<FilesystemType, string> = {
   ext4: 'e2fsck -fn',
   xfs: 'xfs_repair -n',
   btrfs: 'btrfs check --readonly',
@@ -62,24 +62,38 @@ export async function dropCaches(target: Target): Promise<void> {
   await target.exec('sync; echo 3 > /proc/sys/vm/drop_caches', { check: false });
 }
 
+const needsReplay = '__powercut_needs_replay';
+
+/**
+ * The shell command of a read-only check of an unmounted device. ext4's journal is replayed at
+ * mount, so e2fsck -n before mount would report the journal as needing recovery: check only what
+ * needs no replay, and say so (one command, one round trip).
+ */
+export function fsckScript(fs: FilesystemType, devicePath: string): string {
+  return fs === 'ext4'
+    ? `if dumpe2fs -h ${devicePath} 2>/dev/null | grep -qi needs_recovery; then echo ${needsReplay}; else ${fsckCommand[fs]} ${devicePath} 2>&1; fi`
+    : `${fsckCommand[fs]} ${devicePath} 2>&1`;
+}
+
+/** What fsckScript's exit code and output mean. */
+export function fsckOutcome(
+  code: number | null,
+  stdout: string,
+): { clean: boolean; output: string } {
+  if (stdout.trim() === needsReplay)
+    return { clean: true, output: 'journal needs replay (done at mount)' };
+  return { clean: code === 0, output: stdout.trim().split('\n').slice(-5).join('\n') };
+}
+
 /** A read-only filesystem check of the (unmounted) device. */
 export async function fsck(
   target: Target,
   device: FaultDevice,
   fs: FilesystemType,
 ): Promise<{ clean: boolean; output: string }> {
-  // ext4's journal is replayed at mount, so e2fsck -n before mount would report the journal
-  // as needing recovery: check only what needs no replay, and report it as such (one round trip).
-  const replay = '__powercut_needs_replay';
-  const command =
-    fs === 'ext4'
-      ? `if dumpe2fs -h ${device.path} 2>/dev/null | grep -qi needs_recovery; then echo ${replay}; else ${fsckCommand[fs]} ${device.path} 2>&1; fi`
-      : `${fsckCommand[fs]} ${device.path} 2>&1`;
-  const result = await target.exec(command, { check: false, timeoutMs: 180_000 });
-  if (result.stdout.trim() === replay)
-    return { clean: true, output: 'journal needs replay (done at mount)' };
-  return {
-    clean: result.code === 0,
-    output: result.stdout.trim().split('\n').slice(-5).join('\n'),
-  };
+  const result = await target.exec(fsckScript(fs, device.path), {
+    check: false,
+    timeoutMs: 180_000,
+  });
+  return fsckOutcome(result.code, result.stdout);
 }

@@ -3,7 +3,7 @@ import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
 import type { Anomaly, Verdict } from '../../model/verdict.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
-import { endMark, type LogEntry } from '../../logwrites/format.ts';
+import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
 import type { ExplorerConfig, StateReport } from '../../logwrites/guest-explorer.ts';
 import {
   acksBefore,
@@ -15,16 +15,15 @@ import {
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
-import { fsckCommand } from '../fs/filesystem.ts';
 import { ShellSession } from '../target/shell-session.ts';
 import type { Target } from '../target/target.ts';
 import { builtinOptions, engineCommand, storeSize } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
-import { allTaken, feedOps, settled } from './feed.ts';
+import { feedOps, finishWorkload } from './feed.ts';
 import { guestExplorerCommand, installUserEngine } from './guest-engine.ts';
 import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
-import type { RunTrialOptions, TrialPhase, TrialResult } from './run-trial.ts';
-import { trialPhases } from './run-trial.ts';
+import type { RunTrialOptions, TrialResult } from './run-trial.ts';
+import { PhaseClock } from './phase-clock.ts';
 import { TrialRig } from './trial-rig.ts';
 import { generateWorkload } from './workload-gen.ts';
 
@@ -82,16 +81,7 @@ export async function exploreTrial(
   if (!mode) throw new HarnessError(`fault.explore: ${plan.fault.explore} is not a mode`);
   const timeoutMs = options.timeoutMs ?? 120_000;
   const quietMs = options.quietMs ?? 3_000;
-  const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
-  let phase: TrialPhase = 'device';
-  let phaseStart = Date.now();
-  const enter = (next: TrialPhase): void => {
-    phaseMs[phase] += Date.now() - phaseStart;
-    phase = next;
-    phaseStart = Date.now();
-    options.onPhase?.(next);
-  };
-  options.onPhase?.('device');
+  const clock = new PhaseClock(options.onPhase);
 
   const ops = options.ops ?? generateWorkload(plan);
   const transactional = isTransactional(plan.engine);
@@ -108,7 +98,7 @@ export async function exploreTrial(
     await device.mark(startMark);
     log.push(`recording with dm-log-writes to ${device.logLoopDevice}`);
 
-    enter('workload');
+    clock.enter('workload');
     shell = await ShellSession.start(target);
     const marker = shell;
     // Built-in engines pause after each ack until its mark is in the log; others are marked as
@@ -129,33 +119,24 @@ export async function exploreTrial(
       builtin,
     );
     await feedOps(session, ops, plan.workload.opsPerSecond);
-    const answered = await session
-      .settle(
-        (h) => settled(h, ops, transactional),
-        (h) => allTaken(h, ops),
-        quietMs,
-        timeoutMs,
-        'the end of the workload',
-      )
-      .catch((error: Error) => (log.push(error.message), true));
-    if (!answered) log.push('engine went quiet with ops unanswered at the end of the workload');
-    // Every ack's mark in and every paused engine resumed before its input closes.
-    await relay.caughtUp();
-    session.closeInput();
-    const exit = await session.finished(timeoutMs).catch((error: Error) => {
-      log.push(error.message);
-      return { code: null, stderr: '' };
+    const exit = await finishWorkload(session, ops, {
+      transactional,
+      quietMs,
+      timeoutMs,
+      log,
+      // Every ack's mark in and every paused engine resumed before its input closes.
+      beforeClose: () => relay.caughtUp(),
     });
     await relay.stop();
 
-    enter('fault');
+    clock.enter('fault');
     await session.kill();
     session.nemesis('crash');
     // Loading the drop_writes table tears the log-writes target down: it appends the writes
     // still unflushed and its end mark; nothing after that reaches the device.
     await rig.pullPlug();
 
-    enter('recover');
+    clock.enter('recover');
     const started = Date.now();
     const explored = await checkRecordedStates(target, plan, {
       log: device.names.logFile,
@@ -172,7 +153,7 @@ export async function exploreTrial(
     });
     const exploreMs = Date.now() - started;
 
-    enter('check');
+    clock.enter('check');
     const failing = explored.states.filter((s) => !s.valid);
     const anomalies = failing.flatMap((s) =>
       s.anomalies.map((a) => ({ ...a, message: `state ${s.id} (${s.boundary}): ${a.message}` })),
@@ -232,7 +213,7 @@ export async function exploreTrial(
       `explored ${exploration.checked} crash state(s) (${exploration.mode}) of ${exploration.logEntries} log entries in ${(exploreMs / 1000).toFixed(1)} s: ${failing.length} failing`,
     );
     if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
-    phaseMs[phase] += Date.now() - phaseStart;
+    const phaseMs = clock.stop();
     return {
       plan,
       exploration,
@@ -338,7 +319,6 @@ async function checkRecordedStates(
     mountPoint: o.mountPoint,
     fs: plan.filesystem.type,
     ...(plan.filesystem.mountOptions ? { mountOptions: plan.filesystem.mountOptions } : {}),
-    fsckCommand: fsckCommand[plan.filesystem.type],
     storeName: o.storeName,
     engine:
       engine.kind === 'builtin'
@@ -381,10 +361,10 @@ async function checkRecordedStates(
       dataOffset: 0,
       sector,
       nrSectors,
-      flush: (flags & 1) !== 0,
-      fua: (flags & 2) !== 0,
-      discard: (flags & 4) !== 0,
-      metadata: (flags & 16) !== 0,
+      flush: (flags & entryFlags.flush) !== 0,
+      fua: (flags & entryFlags.fua) !== 0,
+      discard: (flags & entryFlags.discard) !== 0,
+      metadata: (flags & entryFlags.metadata) !== 0,
       ...(mark === null ? {} : { mark }),
     }));
     const start = entries.findIndex((e) => e.mark === startMark);

@@ -50,3 +50,37 @@ export async function feedOps(
     await session.send(op);
   }
 }
+
+/**
+ * The end of a workload: waits until every op was answered (or the engine went quiet) with
+ * stdin still open, since a paused engine needs it for `resume`; runs `beforeClose`; closes
+ * stdin and waits for the engine to exit. Problems are logged: the trial goes on to the crash.
+ */
+export async function finishWorkload(
+  session: EngineSession,
+  ops: readonly WorkloadOp[],
+  o: {
+    transactional: boolean;
+    quietMs: number;
+    timeoutMs: number;
+    log: string[];
+    beforeClose?: () => Promise<void>;
+  },
+): Promise<{ code: number | null; stderr: string }> {
+  const answered = await session
+    .settle(
+      (h) => settled(h, ops, o.transactional),
+      (h) => allTaken(h, ops),
+      o.quietMs,
+      o.timeoutMs,
+      'the end of the workload',
+    )
+    .catch((error: Error) => (o.log.push(error.message), true));
+  if (!answered) o.log.push('engine went quiet with ops unanswered at the end of the workload');
+  await o.beforeClose?.();
+  session.closeInput();
+  return session.finished(o.timeoutMs).catch((error: Error) => {
+    o.log.push(error.message);
+    return { code: null, stderr: '' };
+  });
+}

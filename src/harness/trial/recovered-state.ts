@@ -37,7 +37,7 @@ export async function readRawPages(
   pageSize: number,
   pages: number,
 ): Promise<Map<number, Uint8Array[]>> {
-  const bytesNeeded = 2 * pageSize * pages;
+  const bytesNeeded = rawBytesNeeded(pageSize, pages);
   // head + base64 (busybox), not node: a node start costs ~0.5 s under TCG.
   const result = await target.exec(`head -c ${bytesNeeded} ${quote(store)} | base64 -w 0`, {
     timeoutMs: 60_000,

@@ -11,16 +11,16 @@ import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import { engineCommand, quote, recoverAndDumpCommand, storeSize } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
-import { allTaken, feedOps, settled } from './feed.ts';
+import { allTaken, feedOps, finishWorkload, settled } from './feed.ts';
 import { parseDump, readRawPages } from './recovered-state.ts';
 import { TrialRig } from './trial-rig.ts';
 import { generateWorkload } from './workload-gen.ts';
 import { installUserEngine } from './guest-engine.ts';
 import { markSchedule } from './schedule-marks.ts';
 import { exploreTrial } from './explore-trial.ts';
+import { PhaseClock, type TrialPhase } from './phase-clock.ts';
 
-export const trialPhases = ['device', 'workload', 'fault', 'recover', 'check'] as const;
-export type TrialPhase = (typeof trialPhases)[number];
+export { trialPhases, type TrialPhase } from './phase-clock.ts';
 
 export type TrialResult = {
   plan: TrialPlan;
@@ -66,16 +66,7 @@ export async function runTrial(
   const fault = plan.fault as FaultSpec & { kind: FaultKind };
   const timeoutMs = options.timeoutMs ?? 120_000;
   const quietMs = options.quietMs ?? 3_000;
-  const phaseMs = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<TrialPhase, number>;
-  let phase: TrialPhase = 'device';
-  let phaseStart = Date.now();
-  const enter = (next: TrialPhase): void => {
-    phaseMs[phase] += Date.now() - phaseStart;
-    phase = next;
-    phaseStart = Date.now();
-    options.onPhase?.(next);
-  };
-  options.onPhase?.('device');
+  const clock = new PhaseClock(options.onPhase);
 
   const ops = options.ops ?? generateWorkload(plan);
   const transactional = isTransactional(plan.engine);
@@ -88,7 +79,7 @@ export async function runTrial(
     await rig.preallocate(store, storeSize(plan.engine, pages));
     const scheduleLoadedAt = fault.schedule ? (await rig.arm(fault), Date.now()) : 0;
 
-    enter('workload');
+    clock.enter('workload');
     const arm = fault.arm;
     const pauseAt = arm && 'atMark' in arm ? [arm.atMark] : [];
     const session = await EngineSession.start(
@@ -99,10 +90,10 @@ export async function runTrial(
       ? markSchedule(session, fault.kind, fault.schedule, scheduleLoadedAt)
       : undefined;
     const armNow = async (): Promise<void> => {
-      enter('fault');
+      clock.enter('fault');
       await rig.arm(fault);
       session.nemesis('arm', fault.kind);
-      enter('workload');
+      clock.enter('workload');
     };
 
     const stopResumer =
@@ -125,10 +116,10 @@ export async function runTrial(
             {
               at: Math.min(fault.disarm.afterOp, ops.length),
               act: async () => {
-                enter('fault');
+                clock.enter('fault');
                 await rig.disarm();
                 session.nemesis('disarm', fault.kind);
-                enter('workload');
+                clock.enter('workload');
               },
             },
           ]
@@ -149,33 +140,18 @@ export async function runTrial(
       await cut.act();
     }
     await feedOps(session, ops.slice(fed), plan.workload.opsPerSecond);
-    // Keep stdin open until every op was answered: a paused engine needs it for `resume`.
-    const answered = await session
-      .settle(
-        (h) => settled(h, ops, transactional),
-        (h) => allTaken(h, ops),
-        quietMs,
-        timeoutMs,
-        'the end of the workload',
-      )
-      .catch((error: Error) => (log.push(error.message), true));
-    if (!answered) log.push('engine went quiet with ops unanswered at the end of the workload');
-    session.closeInput();
-    const exit = await session.finished(timeoutMs).catch((error: Error) => {
-      log.push(error.message);
-      return { code: null, stderr: '' };
-    });
+    const exit = await finishWorkload(session, ops, { transactional, quietMs, timeoutMs, log });
     if (timer) clearTimeout(timer);
     stopSchedule?.();
     await stopResumer?.();
 
     // Pull the plug: nothing the engine or the kernel does from here on reaches the disk.
-    enter('fault');
+    clock.enter('fault');
     await session.kill();
     session.nemesis('crash');
     await rig.pullPlug();
 
-    enter('recover');
+    clock.enter('recover');
     const fsck = await rig.remountAfterCrash();
     const combined = recoverAndDumpCommand(plan.engine, store, pages);
     const recover = await target.exec(
@@ -207,7 +183,7 @@ export async function runTrial(
         ? await readRawPages(target, store, plan.engine.pageSize, pages)
         : undefined;
 
-    enter('check');
+    clock.enter('check');
     const history: History = { ops, events: session.history };
     const verdict = check(history, dump, { transactional, ...(rawPages ? { rawPages } : {}) });
     const expectation = meetsExpectation(verdict, plan.expect);
@@ -216,7 +192,7 @@ export async function runTrial(
       log.push(
         `engine printed ${session.badLines.length} non-protocol lines, e.g. ${quote(session.badLines[0]!)}`,
       );
-    phaseMs[phase] += Date.now() - phaseStart;
+    const phaseMs = clock.stop();
     return {
       plan,
       ops,

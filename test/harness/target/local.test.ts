@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '../../../src/harness/target/local.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
+import { assertSpawnStreamsAndKills } from './contract.ts';
 
 const target = new LocalTarget();
 
@@ -25,17 +26,8 @@ test('local exec timeout kills the command', async (t) => {
   t.true(Date.now() - start < 2_000);
 });
 
-test('local spawn streams lines from stdin and kill ends it', async (t) => {
-  const p = await target.spawn('sh -c \'while read -r l; do echo "got $l"; done\'');
-  p.stdin.write('a\nb\n');
-  const seen: string[] = [];
-  for await (const line of p.lines) {
-    seen.push(line);
-    if (seen.length === 2) await p.kill();
-  }
-  t.deepEqual(seen, ['got a', 'got b']);
-  t.not((await p.done).code, 0);
-});
+test('local spawn streams lines from stdin and kill ends it', (t) =>
+  assertSpawnStreamsAndKills(t, target));
 
 test('local upload copies the file with its mode into new directories', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'powercut-local-'));

@@ -7,6 +7,7 @@ import { SshConnection } from '../../../src/harness/target/ssh-connection.ts';
 import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
 import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
+import { assertSpawnStreamsAndKills } from './contract.ts';
 
 let target: SshTarget;
 test.before(async () => {
@@ -51,18 +52,9 @@ test.serial('[vm] exec: exit codes, stderr, check and timeout', async (t) => {
   t.log(`exec round trip: ${((Date.now() - start) / rounds).toFixed(0)} ms`);
 });
 
-test.serial('[vm] spawn streams lines, takes stdin, and kill ends it', async (t) => {
-  const p = await target.spawn('sh -c \'while read -r l; do echo "got $l"; done\'');
-  p.stdin.write('a\nb\n');
-  const seen: string[] = [];
-  for await (const line of p.lines) {
-    seen.push(line);
-    if (seen.length === 2) await p.kill();
-  }
-  t.deepEqual(seen, ['got a', 'got b']);
-  const done = await p.done;
-  t.not(done.code, 0);
-});
+test.serial('[vm] spawn streams lines, takes stdin, and kill ends it', (t) =>
+  assertSpawnStreamsAndKills(t, target),
+);
 
 test.serial('[vm] upload round-trips a binary file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'powercut-up-'));

@@ -3,24 +3,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
-import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
 import { logArtifact } from '../../../src/harness/trial/explore-trial.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
-import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
-import type { SshTarget } from '../../../src/harness/target/ssh.ts';
-import { plans, runId } from './vm-helpers.ts';
+import { guestWithEngines, plans, runId } from './vm-helpers.ts';
 
 // Systematic crash states: each trial records its run with the real dm-log-writes target in the
 // embedded guest and checks every chosen state of the recording (dm snapshot, fsck, mount,
 // recover, dump, oracles). One guest for the file.
-let target: SshTarget;
-test.before(async () => {
-  target = await startQemuTarget();
-  await installGuestEngine(target);
-});
-test.after.always(async () => {
-  await target?.teardown();
-});
+const guest = guestWithEngines(test);
 
 const scenario = (engine: string, explore: string, workload = 'ops: 12, pages: 8, txnSize: 4') => `
 device: { sizeMb: 64 }
@@ -36,7 +26,7 @@ const summary = (r: TrialResult): string => {
 test.serial(
   '[vm] fsync passes every acknowledgement state; the replay equals the device',
   async (t) => {
-    const r = await runTrial(target, plans(scenario('mode: fsync', 'marks'))[0]!, {
+    const r = await runTrial(guest(), plans(scenario('mode: fsync', 'marks'))[0]!, {
       runId: runId(),
     });
     t.log(summary(r));
@@ -57,7 +47,7 @@ test.serial(
 
 test.serial('[vm] marks catch an fsync engine that acknowledges before fdatasync', async (t) => {
   const r = await runTrial(
-    target,
+    guest(),
     plans(scenario('mode: fsync, bug: ack-before-sync', 'marks', 'ops: 6, pages: 6'))[0]!,
     { runId: runId() },
   );
@@ -73,7 +63,7 @@ test.serial(
   async (t) => {
     // dm-flakey: the device drops everything from op 8 on, meta and data alike: nothing torn.
     const window = await runTrial(
-      target,
+      guest(),
       plans(`
 engine: { mode: cow, bug: cow-meta-before-data-sync }
 workload: { ops: 16, pages: 8, txnSize: 4 }
@@ -85,7 +75,7 @@ fault: { kind: drop_writes, arm: { afterOp: 8 } }
     t.deepEqual(window.verdict.anomalies, [], 'a single drop window misses this bug');
 
     const r = await runTrial(
-      target,
+      guest(),
       plans(
         scenario(
           'mode: cow, bug: cow-meta-before-data-sync',
@@ -130,7 +120,7 @@ fault: { kind: drop_writes, arm: { afterOp: 8 } }
 
 test.serial('[vm] cow passes every reorder:1 state on xfs', async (t) => {
   const r = await runTrial(
-    target,
+    guest(),
     plans(`
 device: { sizeMb: 320 }
 filesystem: { type: xfs }
@@ -152,7 +142,7 @@ test.serial(
   "[vm] a user's engine (C, protocol v1, no --pause-at) is explored through its recover and dump commands",
   async (t) => {
     const r = await runTrial(
-      target,
+      guest(),
       plans(`
 device: { sizeMb: 64 }
 engine:

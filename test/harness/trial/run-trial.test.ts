@@ -1,21 +1,12 @@
 import test from 'ava';
-import { guestEngineCommand, installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
+import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
-import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
-import type { SshTarget } from '../../../src/harness/target/ssh.ts';
-import { plans, runId } from './vm-helpers.ts';
+import { guestWithEngines, plans, runId } from './vm-helpers.ts';
 
 // Real trials: the embedded QEMU guest, real dm-flakey, real filesystems. One guest per file,
 // trials in series (they share the guest).
-let target: SshTarget;
-test.before(async () => {
-  target = await startQemuTarget();
-  await installGuestEngine(target);
-});
-test.after.always(async () => {
-  await target?.teardown();
-});
+const guest = guestWithEngines(test);
 
 const kinds = (r: TrialResult): string[] =>
   [...new Set(r.verdict.anomalies.map((a) => a.kind))].sort();
@@ -31,7 +22,7 @@ fault: { kind: drop_writes, arm: { afterOp: 20 } }
 
 for (const fs of ['ext4', 'xfs']) {
   test.serial(`[vm] plain loses acknowledged writes in a drop window on ${fs}`, async (t) => {
-    const r = await runTrial(target, plans(dropScenario('plain', fs))[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(dropScenario('plain', fs))[0]!, { runId: runId() });
     t.log(summary(r));
     t.true(
       r.verdict.anomalies.some((a) => a.kind === 'lost-ack'),
@@ -43,7 +34,7 @@ for (const fs of ['ext4', 'xfs']) {
       `[vm] ${mode} loses nothing it acknowledged before the drop on ${fs}`,
       async (t) => {
         const extra = mode === 'group-commit' ? ', writers: 8' : '';
-        const r = await runTrial(target, plans(dropScenario(mode, fs, extra))[0]!, {
+        const r = await runTrial(guest(), plans(dropScenario(mode, fs, extra))[0]!, {
           runId: runId(),
         });
         t.log(summary(r));
@@ -60,7 +51,7 @@ for (const fs of ['ext4', 'xfs']) {
 }
 
 test.serial('[vm] fsync on btrfs with O_DIRECT', async (t) => {
-  const r = await runTrial(target, plans(dropScenario('fsync', 'btrfs', ', direct: true'))[0]!, {
+  const r = await runTrial(guest(), plans(dropScenario('fsync', 'btrfs', ', direct: true'))[0]!, {
     runId: runId(),
   });
   t.log(summary(r));
@@ -76,7 +67,7 @@ engine: { mode: fsync }
 workload: { ops: 30, pages: 16 }
 fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
 `;
-    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
     t.log(summary(r));
     const fails = r.history.events.filter((e) => e.type === 'fail');
     t.true(fails.length > 0, 'ops in the error window fail');
@@ -96,7 +87,7 @@ filesystem: { type: ext4, mountOptions: commit=60 }
 workload: { ops: 30, pages: 16 }
 fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
 `;
-    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
     t.log(summary(r));
     t.log(r.verdict.anomalies[0]?.message ?? 'no anomaly');
     t.true(kinds(r).includes('ack-after-eio'));
@@ -111,7 +102,7 @@ engine: { mode: cow }
 workload: { ops: 30, pages: 12, txnSize: 4 }
 fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 2 } }
 `;
-    const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
     t.log(summary(r));
     const paused = r.history.events.filter(
       (e) => e.type === 'mark' && e.name === 'cow:before-meta' && e.paused,
@@ -130,7 +121,7 @@ engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build
 workload: { ops: 30, pages: 16 }
 fault: { kind: drop_writes, arm: { afterOp: 15 } }
 `;
-  const r = await runTrial(target, plans(yaml)[0]!, { runId: runId() });
+  const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
   t.log(summary(r));
   t.is(r.verdict.stats.acked, 30);
   t.true(r.verdict.stats.recoveredValues > 0);
@@ -148,8 +139,8 @@ workload: { ops: 24, pages: 12, txnSize: 3 }
 fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 3 } }
 `;
     const plan = plans(yaml, 99)[0]!;
-    const a = await runTrial(target, plan, { runId: runId() });
-    const b = await runTrial(target, plan, { runId: runId() });
+    const a = await runTrial(guest(), plan, { runId: runId() });
+    const b = await runTrial(guest(), plan, { runId: runId() });
     t.deepEqual(a.ops, b.ops);
     t.deepEqual(a.dump, b.dump);
     t.deepEqual(a.verdict, b.verdict);
@@ -160,7 +151,7 @@ fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 3 } }
 test.serial(
   '[vm] an engine runs on a raw dm device too (no filesystem), buffered and O_DIRECT',
   async (t) => {
-    const device = await createFaultDevice(target, { runId: runId(), sizeBytes: 16 << 20 });
+    const device = await createFaultDevice(guest(), { runId: runId(), sizeBytes: 16 << 20 });
     try {
       for (const direct of ['', ' --direct']) {
         const input = [1, 2, 3]
@@ -168,12 +159,12 @@ test.serial(
             JSON.stringify({ op: 'write', id, page: id, value: `raw${id}${direct ? 'd' : ''}` }),
           )
           .join('\n');
-        const run = await target.exec(
+        const run = await guest().exec(
           `${guestEngineCommand} cow run --store ${device.path} --pages 8${direct}`,
           { stdin: `${input}\n{"op":"commit","id":4}\n` },
         );
         t.regex(run.stdout, /"id":4,"type":"ok"/);
-        const dump = await target.exec(
+        const dump = await guest().exec(
           `${guestEngineCommand} cow dump --store ${device.path} --pages 8${direct}`,
         );
         t.regex(dump.stdout, new RegExp(`\\{"page":2,"value":"raw2${direct ? 'd' : ''}"\\}`));

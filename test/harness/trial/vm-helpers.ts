@@ -1,3 +1,7 @@
+import type { TestFn } from 'ava';
+import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
+import type { SshTarget } from '../../../src/harness/target/ssh.ts';
+import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
 import { parseScenario } from '../../../src/scenario/load.ts';
 import { expandScenario } from '../../../src/scenario/expand.ts';
 import type { TrialPlan } from '../../../src/scenario/trial-plan.ts';
@@ -10,3 +14,22 @@ export function plans(yaml: string, seed = 11): TrialPlan[] {
 let n = 0;
 /** A fresh run id per trial (resource names are derived from it). */
 export const runId = (): string => `t${process.pid.toString(36)}${(n++).toString(36)}`;
+
+/**
+ * One embedded guest for a test file, booted before its tests with the built-in engines
+ * installed, torn down after them. Returns the getter of the running target.
+ */
+export function guestWithEngines(test: TestFn): () => SshTarget {
+  let target: SshTarget | undefined;
+  test.before(async () => {
+    target = await startQemuTarget();
+    await installGuestEngine(target);
+  });
+  test.after.always(async () => {
+    await target?.teardown();
+  });
+  return () => {
+    if (!target) throw new Error('the guest is not running (test.before failed?)');
+    return target;
+  };
+}
