@@ -8,8 +8,10 @@ type Pending = { op: WriteOp; done: (error?: unknown) => void };
 /**
  * group-commit: `writers` concurrent writers each take the next op and wait for its ack; one
  * committer closes a batch when `batchWindowUs` passed since its first write, when it has
- * `batchMaxOps` writes, or when every busy writer is already waiting in it (nobody else can
- * join). It pwrites the batch, fdatasyncs once, then acks (or fails) every member.
+ * `batchMaxOps` writes, or when every writer that still has input is waiting in it (nobody else
+ * can join). Writers between ops (just acked, reading their next op) count as joinable: closing
+ * without them halved batches at 4 writers. It pwrites the batch, fdatasyncs once, then acks (or
+ * fails) every member.
  * Planted bug `group-ack-before-sync`: acks the batch, then syncs.
  */
 export const groupCommitEngine: EngineMode = {
@@ -19,7 +21,8 @@ export const groupCommitEngine: EngineMode = {
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);
     const queue: Pending[] = [];
-    let busyWriters = 0;
+    // Writers that have not yet seen the end of the input: each may still join the open batch.
+    let liveWriters = Math.max(1, ctx.options.writers);
     let inputDone = false;
     let wakeCommitter: (() => void) | undefined;
     const wake = (): void => {
@@ -39,7 +42,10 @@ export const groupCommitEngine: EngineMode = {
     const writer = async (): Promise<void> => {
       for (;;) {
         const next = await nextOp();
-        if (next.done) return;
+        if (next.done) {
+          liveWriters--;
+          return;
+        }
         const op = next.value;
         if (op.op === 'mark') {
           events.mark(op.name, op.id);
@@ -47,13 +53,11 @@ export const groupCommitEngine: EngineMode = {
           continue;
         }
         if (op.op !== 'write') continue;
-        busyWriters++;
         events.invoke(op.id);
         const error = await new Promise<unknown>((resolve) => {
           queue.push({ op, done: resolve });
           wake();
         });
-        busyWriters--;
         if (error === undefined) events.ok(op.id);
         else events.fail(op.id, error);
       }
@@ -67,7 +71,7 @@ export const groupCommitEngine: EngineMode = {
           await new Promise<void>((resolve) => (wakeCommitter = resolve));
           continue;
         }
-        await fillBatch(ctx, queue, () => busyWriters);
+        await fillBatch(ctx, queue, () => liveWriters);
         const batch = queue.splice(0, ctx.options.batchMaxOps);
         await commitBatch(ctx, pages, batch, events.mark, onMark);
       }
@@ -83,11 +87,11 @@ export const groupCommitEngine: EngineMode = {
   dump: dumpDirect,
 };
 
-/** Waits until the batch should close: window elapsed, size limit, or every busy writer queued. */
-async function fillBatch(ctx: EngineContext, queue: Pending[], busy: () => number): Promise<void> {
+/** Waits until the batch should close: window elapsed, size limit, or every live writer queued. */
+async function fillBatch(ctx: EngineContext, queue: Pending[], live: () => number): Promise<void> {
   const start = ctx.clock.nowNs();
   const windowNs = ctx.options.batchWindowUs * 1000;
-  while (queue.length < ctx.options.batchMaxOps && queue.length < busy()) {
+  while (queue.length < ctx.options.batchMaxOps && queue.length < live()) {
     const left = windowNs - (ctx.clock.nowNs() - start);
     if (left <= 0) return;
     await ctx.clock.sleepUs(Math.min(left / 1000, 100));

@@ -112,13 +112,17 @@ export class SimDevice {
       fdatasync: async () => {
         if (!tick()) return dead();
         this.syncs++;
-        if (this.errorPending) {
+        if (this.errorPending || this.fault === 'error_writes') {
           // Failed writeback: the pages are marked clean, the data is gone, the error is
-          // reported once. A retry "succeeds" — the fsyncgate trap.
+          // reported once. A retry "succeeds" — the fsyncgate trap. While error_writes is armed
+          // the flush is itself a failing write (dm-flakey errors every write bio), so writes
+          // made before the arm but not yet synced fail here too.
           this.errorPending = false;
           if (this.fault === 'error_writes') this.pending = [];
           throw new IoError('EIO', 'fdatasync');
         }
+        // drop_writes completes the flush without passing it down: nothing becomes durable.
+        if (this.fault === 'drop_writes') return;
         for (const w of this.pending) this.durable.set(w.data, w.offset);
         this.pending = [];
       },

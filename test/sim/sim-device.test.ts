@@ -51,10 +51,31 @@ test('error_writes: fdatasync fails once with EIO, then "succeeds" with the data
   d.arm('error_writes');
   await f.pwrite(bytes(4096, 5), 0);
   await t.throwsAsync(f.fdatasync(), { message: /EIO/ });
+  d.disarm();
   await t.notThrowsAsync(f.fdatasync());
   for (const img of images(d, 20)) t.is(img[0], 0);
+  d.arm('error_writes');
   const direct = d.file({ direct: true });
   await t.throwsAsync(direct.pwrite(bytes(4096, 5), 0), { message: /EIO/ });
+});
+
+test('a write made before error_writes is armed fails at the fdatasync made while armed', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 7), 0);
+  d.arm('error_writes');
+  await t.throwsAsync(f.fdatasync(), { message: /EIO/ });
+  for (const img of images(d, 20)) t.is(img[0], 0);
+});
+
+test('drop_writes: an fdatasync made while armed makes nothing durable', async (t) => {
+  const d = new SimDevice({ size: 4096 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 7), 0);
+  d.arm('drop_writes');
+  await f.fdatasync();
+  const kept = images(d, 40).map((img) => img[0]);
+  t.true(kept.includes(0), 'some crash image lacks the unsynced write');
 });
 
 test('corrupt_bio_byte stores the write with one byte changed', async (t) => {
