@@ -44,6 +44,7 @@ export const groupCommitEngine: EngineMode = {
         const next = await nextOp();
         if (next.done) {
           liveWriters--;
+          wake(); // the open batch may now hold every live writer
           return;
         }
         const op = next.value;
@@ -71,7 +72,12 @@ export const groupCommitEngine: EngineMode = {
           await new Promise<void>((resolve) => (wakeCommitter = resolve));
           continue;
         }
-        await fillBatch(ctx, queue, () => liveWriters);
+        await fillBatch(
+          ctx,
+          queue,
+          () => liveWriters,
+          () => new Promise<void>((resolve) => (wakeCommitter = resolve)),
+        );
         const batch = queue.splice(0, ctx.options.batchMaxOps);
         await commitBatch(ctx, pages, batch, events.mark, onMark);
       }
@@ -87,15 +93,24 @@ export const groupCommitEngine: EngineMode = {
   dump: dumpDirect,
 };
 
-/** Waits until the batch should close: window elapsed, size limit, or every live writer queued. */
-async function fillBatch(ctx: EngineContext, queue: Pending[], live: () => number): Promise<void> {
-  const start = ctx.clock.nowNs();
-  const windowNs = ctx.options.batchWindowUs * 1000;
-  while (queue.length < ctx.options.batchMaxOps && queue.length < live()) {
-    const left = windowNs - (ctx.clock.nowNs() - start);
-    if (left <= 0) return;
-    await ctx.clock.sleepUs(Math.min(left / 1000, 100));
-  }
+/**
+ * Waits until the batch should close: window elapsed, size limit, or every live writer queued.
+ * It wakes on each queued write (not by polling: a timer's 1 ms granularity would make every
+ * batch wait a whole millisecond).
+ */
+async function fillBatch(
+  ctx: EngineContext,
+  queue: Pending[],
+  live: () => number,
+  nextChange: () => Promise<void>,
+): Promise<void> {
+  const full = (): boolean => queue.length >= ctx.options.batchMaxOps || queue.length >= live();
+  if (ctx.options.batchWindowUs <= 0 || full()) return;
+  let open = true;
+  const window = ctx.clock.sleepUs(ctx.options.batchWindowUs).then(() => {
+    open = false;
+  });
+  while (open && !full()) await Promise.race([window, nextChange()]);
 }
 
 async function commitBatch(
