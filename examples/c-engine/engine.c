@@ -2,13 +2,19 @@
  * A user engine in C speaking powercut's engine protocol v1 (docs/engine-protocol.md):
  * pwrite + fdatasync per write, one checksummed page per logical page.
  *
- *   engine run     --store PATH [--page-size N] [--direct] [--writers N]   (workload on stdin)
+ *   engine run     --store PATH [--page-size N] [--direct] [--writers N] [--pause-at NAME]...
+ *                  (workload on stdin)
  *   engine recover --store PATH [--page-size N]
  *   engine dump    --store PATH [--page-size N]
  *
  * Page layout (little-endian): magic "CENG" | page u32 | length u32 | crc32c u32 | value bytes.
  * The CRC covers the whole page with the crc field zeroed, so a torn or corrupt page is
  * reported as {"error":"checksum"} instead of being returned as data.
+ *
+ * It also implements the protocol's optional `--pause-at` extension (declare it in a scenario
+ * with `supports: [pause-at]`): at a workload mark NAME, or after every ack for `--pause-at ack`,
+ * it prints the event with "paused":true and does no I/O until {"op":"resume"} arrives. Lines
+ * that arrive meanwhile are queued, not lost.
  *
  * Build: cc -O2 -static -o engine engine.c   (static so it runs in the minimal guest)
  */
@@ -68,20 +74,76 @@ static int store_open(const char *path, int direct) {
   return fd;
 }
 
+#define LINE 8192
+#define MAX_PAUSES 16
+
+static const char *pause_at[MAX_PAUSES];
+static int pause_count;
+
+/* Lines read while paused, replayed in order afterwards (a FIFO of heap copies). */
+static char **queued;
+static size_t queued_head, queued_len, queued_cap;
+
+static int pauses_at(const char *name, size_t len) {
+  for (int i = 0; i < pause_count; i++)
+    if (strlen(pause_at[i]) == len && strncmp(pause_at[i], name, len) == 0) return 1;
+  return 0;
+}
+
+static int is_resume(const char *line) {
+  const char *op = field(line, "op");
+  return op && strncmp(op, "\"resume\"", 8) == 0;
+}
+
+/* The next workload line: queued ones first, then stdin. Stray resume lines are skipped. */
+static int next_line(char *line) {
+  for (;;) {
+    if (queued_head < queued_len) {
+      snprintf(line, LINE, "%s", queued[queued_head]);
+      free(queued[queued_head++]);
+    } else if (!fgets(line, LINE, stdin)) {
+      return 0;
+    }
+    if (!is_resume(line)) return 1;
+  }
+}
+
+/* Paused: read stdin until a resume arrives (or stdin ends), queueing everything else. */
+static void wait_for_resume(void) {
+  char line[LINE];
+  while (fgets(line, sizeof line, stdin)) {
+    if (is_resume(line)) return;
+    if (queued_len == queued_cap) {
+      queued_cap = queued_cap ? queued_cap * 2 : 64;
+      queued = realloc(queued, queued_cap * sizeof *queued);
+      if (!queued) exit(1);
+    }
+    queued[queued_len++] = strdup(line);
+  }
+}
+
 static int run(const char *path, size_t page_size, int direct) {
   int fd = store_open(path, direct);
   unsigned char *page;
   if (posix_memalign((void **)&page, 4096, page_size) != 0) return 1;
-  char line[8192];
-  while (fgets(line, sizeof line, stdin)) {
+  char line[LINE];
+  while (next_line(line)) {
     const char *op = field(line, "op");
     const char *idp = field(line, "id");
     if (!op || !idp) continue;
     long id = strtol(idp, NULL, 10);
     if (strncmp(op, "\"write\"", 7) != 0) {
-      if (strncmp(op, "\"mark\"", 6) == 0) printf("{\"id\":%ld,\"type\":\"mark\",\"t\":%lld,\"name\":\"mark\"}\n", id, now_ns());
-      fflush(stdout);
-      continue; /* commit and control lines: nothing to do for a non-transactional engine */
+      const char *name = field(line, "name");
+      if (strncmp(op, "\"mark\"", 6) == 0 && name && *name == '"') {
+        name++;
+        size_t len = strcspn(name, "\"");
+        int pause = pauses_at(name, len);
+        printf("{\"id\":%ld,\"type\":\"mark\",\"t\":%lld,\"name\":\"%.*s\"%s}\n", id, now_ns(),
+               (int)len, name, pause ? ",\"paused\":true" : "");
+        fflush(stdout);
+        if (pause) wait_for_resume();
+      }
+      continue; /* commit lines: nothing to do for a non-transactional engine */
     }
     long pg = strtol(field(line, "page"), NULL, 10);
     const char *v = field(line, "value");
@@ -103,6 +165,11 @@ static int run(const char *path, size_t page_size, int direct) {
     if (err) printf("{\"id\":%ld,\"type\":\"fail\",\"t\":%lld,\"err\":\"%s\"}\n", id, now_ns(), err);
     else printf("{\"id\":%ld,\"type\":\"ok\",\"t\":%lld}\n", id, now_ns());
     fflush(stdout);
+    if (!err && pauses_at("ack", 3)) {
+      printf("{\"id\":%ld,\"type\":\"mark\",\"t\":%lld,\"name\":\"ack\",\"paused\":true}\n", id, now_ns());
+      fflush(stdout);
+      wait_for_resume();
+    }
   }
   return 0;
 }
@@ -142,6 +209,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--page-size") && i + 1 < argc) page_size = strtoul(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--direct")) direct = 1;
     else if (!strcmp(argv[i], "--writers") && i + 1 < argc) i++; /* one writer is enough here */
+    else if (!strcmp(argv[i], "--pause-at") && i + 1 < argc && pause_count < MAX_PAUSES) pause_at[pause_count++] = argv[++i];
   }
   if (!store) { fprintf(stderr, "--store is required\n"); return 2; }
   if (!strcmp(verb, "run")) return run(store, page_size, direct);

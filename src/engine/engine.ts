@@ -44,6 +44,17 @@ export const defaultEngineOptions: Omit<EngineOptions, 'pages'> = {
 };
 
 /**
+ * The marks each built-in engine reaches on its own, where a fault can be armed
+ * (`arm: { atMark }`). `ack` is every engine's: with `--pause-at ack` it pauses after each ack.
+ */
+export const internalMarks: Record<EngineModeName, readonly string[]> = {
+  plain: ['ack'],
+  fsync: ['ack'],
+  'group-commit': ['ack', 'group:before-sync'],
+  cow: ['ack', 'cow:before-meta'],
+};
+
+/**
  * Called at every mark the engine reaches, workload marks and internal ones
  * (`cow:before-meta`, `group:before-sync`, ...), after the mark event was emitted. The engine
  * awaits it: the CLI uses this to pause until the harness has armed a fault.

@@ -60,6 +60,7 @@ function engineSpec(s: Scenario, modeOverride: EngineModeName | undefined): Engi
       direct: e.direct,
       pageSize: e.pageSize,
       writers: e.writers,
+      supports: e.supports,
     };
   }
   return {

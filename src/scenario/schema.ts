@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { anomalyKinds } from '../model/verdict.ts';
-import type { EngineModeName } from '../engine/engine.ts';
+import { internalMarks, type EngineModeName } from '../engine/engine.ts';
 
 /**
  * The scenario language (YAML files in scenarios/). Strict everywhere: an unknown key is an
@@ -47,6 +47,9 @@ const builtinEngine = z.strictObject({
   bug: z.enum(plantedBugs).optional(),
 });
 
+/** The engine protocol's optional extensions a user's engine can declare. */
+export const engineExtensions = ['pause-at'] as const;
+
 const externalEngine = z
   .strictObject({
     /**
@@ -62,6 +65,11 @@ const externalEngine = z
     pageSize: z.number().int().min(512).max(65536).default(4096),
     direct: z.boolean().default(false),
     writers: z.number().int().min(1).max(256).default(1),
+    /**
+     * Optional protocol extensions the engine implements (docs/engine-protocol.md). `pause-at`
+     * lets a fault be armed at a workload mark and puts log-writes marks exactly at each ack.
+     */
+    supports: z.array(z.enum(engineExtensions)).default([]),
   })
   .refine((e) => e.command !== undefined || e.upload !== undefined, {
     message: 'an external engine needs `command` or `upload`',
@@ -161,6 +169,24 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
         message: `log-writes records the whole run and explores its crash states: it takes no ${key}`,
       });
   }
+  const arm = s.fault.arm;
+  if (arm && 'atMark' in arm && 'mode' in s.engine)
+    for (const mode of s.matrix?.mode ?? [s.engine.mode]) {
+      if (internalMarks[mode].includes(arm.atMark)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fault', 'arm', 'atMark'],
+        message: `engine mode ${mode} never reaches mark ${JSON.stringify(arm.atMark)}, so the fault would never be armed (its marks: ${internalMarks[mode].join(', ')})`,
+      });
+      break;
+    }
+  if (arm && 'atMark' in arm && !('mode' in s.engine) && !s.engine.supports.includes('pause-at'))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fault', 'arm', 'atMark'],
+      message:
+        'arming at a mark needs an engine that pauses there: declare `supports: [pause-at]` on the engine (docs/engine-protocol.md) or arm with afterOp',
+    });
   for (const key of ['explore', 'maxStates'] as const) {
     if (flakey && s.fault[key] !== undefined)
       ctx.addIssue({
@@ -172,4 +198,5 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
+export type EngineExtension = (typeof engineExtensions)[number];
 export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -1,6 +1,6 @@
 import type { EngineModeName, PlantedBug } from '../engine/engine.ts';
 import type { AnomalyKind } from '../model/verdict.ts';
-import type { Scenario } from './schema.ts';
+import type { EngineExtension, Scenario } from './schema.ts';
 
 export type FilesystemType = Scenario['filesystem']['type'];
 export type FaultSpec = Scenario['fault'];
@@ -25,6 +25,8 @@ export type ExternalEngineSpec = {
   direct: boolean;
   pageSize: number;
   writers: number;
+  /** Optional protocol extensions the engine declared (`pause-at`). */
+  supports: readonly EngineExtension[];
 };
 export type EngineSpec = BuiltinEngineSpec | ExternalEngineSpec;
 
@@ -50,6 +52,10 @@ export const engineLabel = (engine: EngineSpec): string =>
   engine.kind === 'builtin'
     ? `${engine.mode}${engine.direct ? '+direct' : ''}${engine.bug ? `!${engine.bug}` : ''}`
     : 'external';
+
+/** Whether the engine pauses at `--pause-at` marks (built-ins always; a user's engine if declared). */
+export const canPause = (engine: EngineSpec): boolean =>
+  engine.kind === 'builtin' || engine.supports.includes('pause-at');
 
 export const isTransactional = (engine: EngineSpec): boolean =>
   engine.kind === 'builtin' ? engine.mode === 'cow' : engine.transactional;

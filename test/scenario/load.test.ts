@@ -97,3 +97,55 @@ test('log-writes takes explore, not arm; flakey faults take arm, not explore', (
   );
   t.regex(mode.message, /fault\.explore: must be flush, marks or reorder:N/);
 });
+
+test('a fault armed at a mark the engine never reaches is rejected before any trial runs', (t) => {
+  const ok = parseScenario(
+    'ok.yaml',
+    "engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, arm: { atMark: 'cow:before-meta' } }\n",
+  );
+  t.like(ok.scenario.fault.arm, { atMark: 'cow:before-meta', occurrence: 1 });
+  const wrongMode = t.throws(
+    () =>
+      parseScenario(
+        'w.yaml',
+        "engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, arm: { atMark: 'cow:before-meta' } }\nmatrix: { mode: [cow, fsync] }\n",
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(
+    wrongMode.message,
+    /^w\.yaml:3:\d+: fault\.arm\.atMark: engine mode fsync never reaches mark "cow:before-meta"/,
+  );
+  const typo = t.throws(
+    () =>
+      parseScenario(
+        't.yaml',
+        "engine: { mode: cow }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, arm: { atMark: 'cow:before-meat' } }\n",
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(typo.message, /its marks: ack, cow:before-meta/);
+});
+
+test('a user engine is armed at a mark only if it declares supports: [pause-at]', (t) => {
+  const fault = "fault: { kind: drop_writes, arm: { atMark: 'ack', occurrence: 3 } }\n";
+  const undeclared = t.throws(
+    () => parseScenario('u.yaml', `engine: { command: /bin/eng }\nworkload: { ops: 5 }\n${fault}`),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(undeclared.message, /^u\.yaml:3:\d+: fault\.arm\.atMark: .*supports: \[pause-at\]/);
+  const declared = parseScenario(
+    'd.yaml',
+    `engine: { command: /bin/eng, supports: [pause-at] }\nworkload: { ops: 5 }\n${fault}`,
+  );
+  t.like(declared.scenario.engine, { supports: ['pause-at'] });
+  const unknown = t.throws(
+    () =>
+      parseScenario(
+        'x.yaml',
+        'engine: { command: /bin/eng, supports: [teleport] }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(unknown.message, /^x\.yaml:1:\d+: engine\.supports\.0/);
+});

@@ -1,6 +1,6 @@
 import { engineModes } from '../../engine/registry.ts';
 import type { EngineOptions } from '../../engine/engine.ts';
-import type { EngineSpec } from '../../scenario/trial-plan.ts';
+import { canPause, type EngineSpec } from '../../scenario/trial-plan.ts';
 import { guestEngineCommand } from './guest-engine.ts';
 
 /** Shell-quotes one argument for `sh -c`. */
@@ -43,7 +43,12 @@ export function engineCommand(
   const args = [verb, '--store', store, '--page-size', String(engine.pageSize)];
   if (engine.direct) args.push('--direct');
   if (verb === 'run' && engine.writers > 1) args.push('--writers', String(engine.writers));
-  if (engine.kind === 'external') return `${engine.command} ${args.map(quote).join(' ')}`;
+  if (engine.kind === 'external') {
+    if (pauseAt.length > 0 && !canPause(engine))
+      throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
+    if (verb === 'run') for (const mark of pauseAt) args.push('--pause-at', mark);
+    return `${engine.command} ${args.map(quote).join(' ')}`;
+  }
   args.push('--pages', String(pages));
   if (verb === 'run') {
     args.push(

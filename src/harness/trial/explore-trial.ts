@@ -13,7 +13,7 @@ import {
   type CrashState,
 } from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
-import { isTransactional } from '../../scenario/trial-plan.ts';
+import { canPause, isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import { ShellSession } from '../target/shell-session.ts';
 import type { Target } from '../target/target.ts';
@@ -86,7 +86,7 @@ export async function exploreTrial(
   const ops = options.ops ?? generateWorkload(plan);
   const transactional = isTransactional(plan.engine);
   const pages = plan.workload.pages;
-  const builtin = plan.engine.kind === 'builtin';
+  const pausesAtAcks = canPause(plan.engine);
   if (plan.engine.kind === 'external') await installUserEngine(target, plan.engine);
   const rig = await TrialRig.create(target, plan, options.runId, { logWrites: true });
   const log = rig.log;
@@ -97,12 +97,18 @@ export async function exploreTrial(
     await rig.preallocate(`${rig.mountPoint}/${storeName}`, storeSize(plan.engine, pages));
     await device.mark(startMark);
     log.push(`recording with dm-log-writes to ${device.logLoopDevice}`);
+    log.push(
+      pausesAtAcks
+        ? 'ack marks are exact: the engine pauses after each ack until its mark is logged'
+        : 'ack marks land after the ack (the engine does not pause): states are checked less strictly',
+    );
 
     clock.enter('workload');
     shell = await ShellSession.start(target);
     const marker = shell;
-    // Built-in engines pause after each ack until its mark is in the log; others are marked as
-    // soon as their ack is seen (later, so their states are checked less strictly, never wrongly).
+    // Engines that can pause (built-ins, or a user's engine declaring `supports: [pause-at]`)
+    // pause after each ack until its mark is in the log; others are marked as soon as their ack
+    // is seen (later, so their states are checked less strictly, never wrongly).
     const session = await EngineSession.start(
       target,
       engineCommand(
@@ -110,13 +116,13 @@ export async function exploreTrial(
         'run',
         `${rig.mountPoint}/${storeName}`,
         pages,
-        builtin ? ['ack'] : [],
+        pausesAtAcks ? ['ack'] : [],
       ),
     );
     const relay = relayAcks(
       session,
       (id) => marker.run(`dmsetup message ${device.names.table} 0 mark ack:${id}`),
-      builtin,
+      pausesAtAcks,
     );
     await feedOps(session, ops, plan.workload.opsPerSecond);
     const exit = await finishWorkload(session, ops, {

@@ -89,7 +89,9 @@ export async function runTrial(
     const stopSchedule = fault.schedule
       ? markSchedule(session, fault.kind, fault.schedule, scheduleLoadedAt)
       : undefined;
+    let armed = false;
     const armNow = async (): Promise<void> => {
+      armed = true;
       clock.enter('fault');
       await rig.arm(fault);
       session.nemesis('arm', fault.kind);
@@ -144,6 +146,11 @@ export async function runTrial(
     if (timer) clearTimeout(timer);
     stopSchedule?.();
     await stopResumer?.();
+    if (arm && 'atMark' in arm && !armed)
+      // A pass would be a lie: the fault never happened.
+      throw new HarnessError(
+        `fault.arm.atMark: the engine never paused at mark '${arm.atMark}' (occurrence ${arm.occurrence}), so the fault was never armed; check the mark's name against the marks the engine emits`,
+      );
 
     // Pull the plug: nothing the engine or the kernel does from here on reaches the disk.
     clock.enter('fault');

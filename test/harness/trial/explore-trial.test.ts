@@ -163,3 +163,34 @@ fault: { kind: log-writes, explore: flush }
     t.true(e.states.every((s) => s.recoverError === undefined));
   },
 );
+
+test.serial(
+  "[vm] a user's engine declaring supports: [pause-at] gets exact ack marks: one state per ack, each holding exactly the acks before it",
+  async (t) => {
+    const r = await runTrial(
+      guest(),
+      plans(`
+device: { sizeMb: 64 }
+engine:
+  build: make -s -C examples/c-engine
+  upload: examples/c-engine/build/engine
+  supports: [pause-at]
+workload: { ops: 8, pages: 8 }
+fault: { kind: log-writes, explore: marks }
+`)[0]!,
+      { runId: runId() },
+    );
+    t.log(summary(r));
+    const e = r.exploration!;
+    t.true(e.replayMatchesDevice);
+    t.deepEqual(e.failing, []);
+    t.is(r.verdict.stats.acked, 8);
+    t.true(r.log.some((l) => l.includes('ack marks are exact')));
+    // The engine waited after every ack until its mark was logged, so no two acks share a state.
+    const markStates = e.states.filter((s) => s.boundary === 'mark');
+    t.deepEqual(
+      markStates.map((s) => s.acked).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+  },
+);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
+import { HarnessError } from '../../../src/harness/errors.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
 import { guestWithEngines, plans, runId } from './vm-helpers.ts';
 
@@ -127,6 +128,31 @@ fault: { kind: drop_writes, arm: { afterOp: 15 } }
   t.true(r.verdict.stats.recoveredValues > 0);
   t.deepEqual(r.verdict.anomalies, []);
 });
+
+test.serial(
+  '[vm] a user engine declaring supports: [pause-at] is armed right after its 10th ack; a mark it never reaches is an error, not a pass',
+  async (t) => {
+    const engine =
+      "engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build/engine, supports: [pause-at] }";
+    const scenario = (mark: string): string =>
+      `${engine}\nworkload: { ops: 30, pages: 16 }\nfault: { kind: drop_writes, arm: { atMark: '${mark}', occurrence: 10 } }\n`;
+    const r = await runTrial(guest(), plans(scenario('ack'))[0]!, { runId: runId() });
+    t.log(summary(r));
+    const events = r.history.events;
+    const paused = events.filter((e) => e.type === 'mark' && e.name === 'ack' && e.paused);
+    t.is(paused.length, 30);
+    const armAt = events.findIndex((e) => e.type === 'nemesis' && e.action === 'arm');
+    t.is(armAt, events.indexOf(paused[9]!) + 1, 'armed while the engine waited after ack 10');
+    t.is(r.verdict.stats.acked, 30);
+    t.is(r.verdict.stats.ackedWhileFaulty, 20);
+    t.deepEqual(r.verdict.anomalies, []);
+
+    await t.throwsAsync(runTrial(guest(), plans(scenario('mydb:commit'))[0]!, { runId: runId() }), {
+      instanceOf: HarnessError,
+      message: /never paused at mark 'mydb:commit' .* the fault was never armed/,
+    });
+  },
+);
 
 test.serial(
   '[vm] the same seed and scenario reproduce the trial: workload, arm point, recovered state, verdict',
