@@ -5,6 +5,16 @@ export type FaultKind =
   'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads' | 'power_cut';
 
 /**
+ * A lying fault acknowledges writes it does not store faithfully: acks made in its window are
+ * counted, never blamed, so the recorded window must cover every moment it may have been live
+ * (widened). Under an erroring fault an ack is itself an anomaly, so its recorded window covers
+ * only the moments it was surely live (narrowed). Transitions take time (a table reload, a
+ * kernel timer), so the harness records each edge on the side this asks for.
+ */
+export const isLyingFault = (kind: FaultKind): boolean =>
+  kind === 'drop_writes' || kind === 'corrupt_bio_byte';
+
+/**
  * Events an engine writes on stdout, one JSON line each, flushed at once (engine protocol v1).
  * `t` is a monotonic clock in nanoseconds. Checkers use the event order, not `t`.
  */

@@ -155,6 +155,26 @@ test.serial(
 );
 
 test.serial(
+  '[vm] a time-armed fault due after the workload ended is a harness error, not a pass; paced, it arms',
+  async (t) => {
+    const scenario = (pacing: string, seconds: number): string =>
+      `engine: { mode: fsync }\nworkload: { ops: 6, pages: 4${pacing} }\nfault: { kind: drop_writes, arm: { afterSeconds: ${seconds} } }\n`;
+    await t.throwsAsync(runTrial(guest(), plans(scenario('', 30))[0]!, { runId: runId() }), {
+      instanceOf: HarnessError,
+      message:
+        /^fault\.arm\.afterSeconds: the workload ended after [\d.]+ s, before the fault was due at 30 s/,
+    });
+    const paced = await runTrial(guest(), plans(scenario(', opsPerSecond: 2', 1.5))[0]!, {
+      runId: runId(),
+    });
+    t.log(summary(paced));
+    t.true(paced.history.events.some((e) => e.type === 'nemesis' && e.action === 'arm'));
+    t.true(paced.verdict.stats.ackedWhileFaulty > 0);
+    t.deepEqual(paced.verdict.anomalies, []);
+  },
+);
+
+test.serial(
   '[vm] the same seed and scenario reproduce the trial: workload, arm point, recovered state, verdict',
   async (t) => {
     // cow armed between data and meta of commit 3 recovers exactly commit 2's state: a
