@@ -31,3 +31,17 @@ test('none, some and any', (t) => {
   t.true(meetsExpectation(verdict(['phantom']), { phantom: 'any' }).ok);
   t.true(meetsExpectation(verdict(['phantom']), {}).ok, 'unjudged kinds do not matter');
 });
+
+test('a trial in which the engine answered none of its ops never passes', (t) => {
+  const silent = verdict([]);
+  silent.stats.ops = 12;
+  t.deepEqual(meetsExpectation(silent, { 'lost-ack': 'none' }, { requireAnswers: true }).reasons, [
+    'the engine answered none of its 12 ops (no ok or fail event): nothing was tested',
+  ]);
+  t.true(
+    meetsExpectation(silent, { 'lost-ack': 'none' }).ok,
+    'a cut at the first I/O answers nothing',
+  );
+  const allFailed = { ...silent, stats: { ...silent.stats, failed: 12 } };
+  t.true(meetsExpectation(allFailed, { 'lost-ack': 'none' }, { requireAnswers: true }).ok);
+});

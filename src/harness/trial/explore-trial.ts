@@ -228,7 +228,7 @@ export async function exploreTrial(
       history: { ops, events: session.history },
       dump: firstBad?.dump ?? [],
       verdict,
-      expectation: meetsExpectation(verdict, plan.expect),
+      expectation: meetsExpectation(verdict, plan.expect, { requireAnswers: true }),
       ...(firstBad?.fsck ? { fsck: firstBad.fsck } : {}),
       engineStderr: exit.stderr,
       phaseMs,

@@ -201,7 +201,7 @@ export async function runTrial(
     clock.enter('check');
     const history: History = { ops, events: session.history };
     const verdict = check(history, dump, { transactional, ...(rawPages ? { rawPages } : {}) });
-    const expectation = meetsExpectation(verdict, plan.expect);
+    const expectation = meetsExpectation(verdict, plan.expect, { requireAnswers: true });
     if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
     if (session.badLines.length > 0)
       log.push(

@@ -175,6 +175,27 @@ test.serial(
 );
 
 test.serial(
+  '[vm] an engine that answers nothing in the protocol fails its trial instead of passing it',
+  async (t) => {
+    // (armed after op N, such an engine times out at the arm point: a harness error). It waits
+    // out the whole timeout for answers, so the test shortens it.
+    const yaml = `
+engine: { command: "sh -c '[ \\"$0\\" != run ] || { cat >/dev/null; echo not-json; }'" }
+workload: { ops: 10, pages: 4 }
+fault: { kind: drop_writes, schedule: { up: 1, down: 1 } }
+expect: { lost-ack: none }
+`;
+    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId(), timeoutMs: 5000 });
+    t.log(summary(r));
+    t.deepEqual(r.verdict.anomalies, []);
+    t.false(r.expectation.ok);
+    t.deepEqual(r.expectation.reasons, [
+      'the engine answered none of its 10 ops (no ok or fail event): nothing was tested',
+    ]);
+  },
+);
+
+test.serial(
   '[vm] the same seed and scenario reproduce the trial: workload, arm point, recovered state, verdict',
   async (t) => {
     // cow armed between data and meta of commit 3 recovers exactly commit 2's state: a
