@@ -170,23 +170,17 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
       });
   }
   const arm = s.fault.arm;
-  if (arm && 'atMark' in arm && 'mode' in s.engine)
-    for (const mode of s.matrix?.mode ?? [s.engine.mode]) {
-      if (internalMarks[mode].includes(arm.atMark)) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: ['fault', 'arm', 'atMark'],
-        message: `engine mode ${mode} never reaches mark ${JSON.stringify(arm.atMark)}, so the fault would never be armed (its marks: ${internalMarks[mode].join(', ')})`,
-      });
-      break;
-    }
-  if (arm && 'atMark' in arm && !('mode' in s.engine) && !s.engine.supports.includes('pause-at'))
-    ctx.addIssue({
-      code: 'custom',
-      path: ['fault', 'arm', 'atMark'],
-      message:
-        'arming at a mark needs an engine that pauses there: declare `supports: [pause-at]` on the engine (docs/engine-protocol.md) or arm with afterOp',
-    });
+  if (arm && 'atMark' in arm) {
+    const engine = s.engine;
+    const modes = 'mode' in engine ? (s.matrix?.mode ?? [engine.mode]) : [];
+    const blind = modes.find((mode) => !internalMarks[mode].includes(arm.atMark));
+    const message = blind
+      ? `engine mode ${blind} never reaches mark ${JSON.stringify(arm.atMark)}, so the fault would never be armed (its marks: ${internalMarks[blind].join(', ')})`
+      : !('mode' in engine) && !engine.supports.includes('pause-at')
+        ? 'arming at a mark needs an engine that pauses there: declare `supports: [pause-at]` on the engine (docs/engine-protocol.md) or arm with afterOp'
+        : undefined;
+    if (message) ctx.addIssue({ code: 'custom', path: ['fault', 'arm', 'atMark'], message });
+  }
   for (const key of ['explore', 'maxStates'] as const) {
     if (flakey && s.fault[key] !== undefined)
       ctx.addIssue({

@@ -43,12 +43,10 @@ export function engineCommand(
   const args = [verb, '--store', store, '--page-size', String(engine.pageSize)];
   if (engine.direct) args.push('--direct');
   if (verb === 'run' && engine.writers > 1) args.push('--writers', String(engine.writers));
-  if (engine.kind === 'external') {
-    if (pauseAt.length > 0 && !canPause(engine))
-      throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
-    if (verb === 'run') for (const mark of pauseAt) args.push('--pause-at', mark);
-    return `${engine.command} ${args.map(quote).join(' ')}`;
-  }
+  if (pauseAt.length > 0 && !canPause(engine))
+    throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
+  if (verb === 'run') for (const mark of pauseAt) args.push('--pause-at', mark);
+  if (engine.kind === 'external') return `${engine.command} ${args.map(quote).join(' ')}`;
   args.push('--pages', String(pages));
   if (verb === 'run') {
     args.push(
@@ -57,7 +55,6 @@ export function engineCommand(
       '--batch-max',
       String(engine.batchMax),
     );
-    for (const mark of pauseAt) args.push('--pause-at', mark);
   }
   if (engine.bug) args.push('--bug', engine.bug);
   return `${guestEngineCommand} ${engine.mode} ${args.map(quote).join(' ')}`;

@@ -94,17 +94,25 @@ export async function runTrial(
     const stopSchedule = fault.schedule
       ? markSchedule(session, fault.kind, fault.schedule, scheduleLoadedAt)
       : undefined;
-    let armed = false;
     // The engine may be mid-write while the table is reloaded (afterSeconds arms do not wait for
-    // a quiet point): each edge is recorded on the conservative side for the fault's kind.
-    const lying = isLyingFault(fault.kind);
+    // a quiet point): each edge is recorded on the conservative side for the fault's kind, so a
+    // lying fault's window is widened (arm before, disarm after the reload), an erroring one's
+    // narrowed.
+    const reloadTable = async (
+      action: 'arm' | 'disarm',
+      reload: () => Promise<void>,
+    ): Promise<void> => {
+      const recordFirst = (action === 'arm') === isLyingFault(fault.kind);
+      clock.enter('fault');
+      if (recordFirst) session.nemesis(action, fault.kind);
+      await reload();
+      if (!recordFirst) session.nemesis(action, fault.kind);
+      clock.enter('workload');
+    };
+    let armed = false;
     const armNow = async (): Promise<void> => {
       armed = true;
-      clock.enter('fault');
-      if (lying) session.nemesis('arm', fault.kind);
-      await rig.arm(fault);
-      if (!lying) session.nemesis('arm', fault.kind);
-      clock.enter('workload');
+      await reloadTable('arm', () => rig.arm(fault));
     };
 
     const stopResumer =
@@ -127,13 +135,7 @@ export async function runTrial(
         ? [
             {
               at: Math.min(fault.disarm.afterOp, ops.length),
-              act: async () => {
-                clock.enter('fault');
-                if (!lying) session.nemesis('disarm', fault.kind);
-                await rig.disarm();
-                if (lying) session.nemesis('disarm', fault.kind);
-                clock.enter('workload');
-              },
+              act: () => reloadTable('disarm', () => rig.disarm()),
             },
           ]
         : []),
@@ -226,11 +228,6 @@ export async function runTrial(
   }
 }
 
-/**
- * Resumes an engine paused at `mark` each time; arms the fault before resuming the
- * `occurrence`-th pause (e.g. between the data and meta writes of the 3rd CoW commit).
- * Returns a stop function.
- */
 /** Why an arm point was never reached, naming the field to change. */
 function neverArmed(arm: NonNullable<TrialPlan['fault']['arm']>, elapsedMs: number): string {
   if ('atMark' in arm)
@@ -240,6 +237,11 @@ function neverArmed(arm: NonNullable<TrialPlan['fault']['arm']>, elapsedMs: numb
   return `fault.arm: the fault was never armed (op ${arm.afterOp} not reached)`;
 }
 
+/**
+ * Resumes an engine paused at `mark` each time; arms the fault before resuming the
+ * `occurrence`-th pause (e.g. between the data and meta writes of the 3rd CoW commit).
+ * Returns a stop function.
+ */
 function resumeAtMarks(
   session: EngineSession,
   mark: string,

@@ -5,14 +5,6 @@ import type { EngineSession } from './engine-session.ts';
 export const scheduleMarginMs = 250;
 
 /**
- * dm-flakey's time schedule (up U s, down D s, from table load) runs inside the kernel, so the
- * history gets no event from it. This inserts `arm`/`disarm` nemesis events at the computed
- * transitions moved by a margin: widened for a lying fault (an ack near a transition counts as
- * made while the device may have been lying, so the engine is never blamed for the device),
- * narrowed for an erroring one (an ack near a transition is not taken for an ignored EIO).
- * Returns a function that stops the timers.
- */
-/**
  * Where the k-th down interval's edges are recorded (ms, same clock as `loadedAtMs`): moved out
  * by the margin for a lying fault, in for an erroring one. No arm when narrowed to nothing; no
  * disarm when widened into the next interval (it stays armed).
@@ -37,6 +29,14 @@ export function recordedDownWindow(
   };
 }
 
+/**
+ * dm-flakey's time schedule (up U s, down D s, from table load) runs inside the kernel, so the
+ * history gets no event from it. This inserts `arm`/`disarm` nemesis events at the computed
+ * transitions moved by a margin: widened for a lying fault (an ack near a transition counts as
+ * made while the device may have been lying, so the engine is never blamed for the device),
+ * narrowed for an erroring one (an ack near a transition is not taken for an ignored EIO).
+ * Returns a function that stops the timers.
+ */
 export function markSchedule(
   session: EngineSession,
   fault: FaultKind,

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -138,26 +138,34 @@ fault: { kind: log-writes, explore: 'reorder:1', maxStates: 40 }
   t.true(r.verdict.stats.acked > 0);
 });
 
-test.serial(
-  "[vm] a user's engine (C, protocol v1, no --pause-at) is explored through its recover and dump commands",
-  async (t) => {
-    const r = await runTrial(
-      guest(),
-      plans(`
+/** Explores the C example engine; checks what holds either way (replay, no failing state, every op acked). */
+async function exploreCEngine(
+  t: ExecutionContext,
+  o: { pauseAt: boolean; ops: number; explore: 'flush' | 'marks' },
+): Promise<TrialResult> {
+  const r = await runTrial(
+    guest(),
+    plans(`
 device: { sizeMb: 64 }
 engine:
   build: make -s -C examples/c-engine
   upload: examples/c-engine/build/engine
-workload: { ops: 10, pages: 8 }
-fault: { kind: log-writes, explore: flush }
+${o.pauseAt ? '  supports: [pause-at]\n' : ''}workload: { ops: ${o.ops}, pages: 8 }
+fault: { kind: log-writes, explore: ${o.explore} }
 `)[0]!,
-      { runId: runId() },
-    );
-    t.log(summary(r));
-    const e = r.exploration!;
-    t.true(e.replayMatchesDevice);
-    t.deepEqual(e.failing, []);
-    t.is(r.verdict.stats.acked, 10);
+    { runId: runId() },
+  );
+  t.log(summary(r));
+  t.true(r.exploration!.replayMatchesDevice);
+  t.deepEqual(r.exploration!.failing, []);
+  t.is(r.verdict.stats.acked, o.ops);
+  return r;
+}
+
+test.serial(
+  "[vm] a user's engine (C, protocol v1, no --pause-at) is explored through its recover and dump commands",
+  async (t) => {
+    const e = (await exploreCEngine(t, { pauseAt: false, ops: 10, explore: 'flush' })).exploration!;
     // Its marks come after its acks (no pause), but they still come: the last state holds all.
     t.is(Math.max(...e.states.map((s) => s.acked)), 10);
     t.true(e.states.every((s) => s.recoverError === undefined));
@@ -167,27 +175,10 @@ fault: { kind: log-writes, explore: flush }
 test.serial(
   "[vm] a user's engine declaring supports: [pause-at] gets exact ack marks: one state per ack, each holding exactly the acks before it",
   async (t) => {
-    const r = await runTrial(
-      guest(),
-      plans(`
-device: { sizeMb: 64 }
-engine:
-  build: make -s -C examples/c-engine
-  upload: examples/c-engine/build/engine
-  supports: [pause-at]
-workload: { ops: 8, pages: 8 }
-fault: { kind: log-writes, explore: marks }
-`)[0]!,
-      { runId: runId() },
-    );
-    t.log(summary(r));
-    const e = r.exploration!;
-    t.true(e.replayMatchesDevice);
-    t.deepEqual(e.failing, []);
-    t.is(r.verdict.stats.acked, 8);
+    const r = await exploreCEngine(t, { pauseAt: true, ops: 8, explore: 'marks' });
     t.true(r.log.some((l) => l.includes('ack marks are exact')));
     // The engine waited after every ack until its mark was logged, so no two acks share a state.
-    const markStates = e.states.filter((s) => s.boundary === 'mark');
+    const markStates = r.exploration!.states.filter((s) => s.boundary === 'mark');
     t.deepEqual(
       markStates.map((s) => s.acked).sort((a, b) => a - b),
       [1, 2, 3, 4, 5, 6, 7, 8],
