@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createFaultDevice } from '../src/harness/device/fault-device.ts';
 import { mkfs, mount, umount } from '../src/harness/fs/filesystem.ts';
 import type { Target } from '../src/harness/target/target.ts';
@@ -59,7 +58,6 @@ export async function benchGuestEngines(target: Target, writes: number): Promise
       batchMax: 64,
     };
     const device = await createFaultDevice(target, {
-      runId: randomBytes(3).toString('hex'),
       sizeBytes: 128 << 20,
     });
     try {

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { benchGuestEngines, type GuestEngineRow } from './guest-engines.ts';
+import { ownership } from '../src/harness/device/ownership.ts';
+import { resourceNames } from '../src/harness/device/names.ts';
 import { sweepStale } from '../src/harness/device/sweep.ts';
 import { parseScenario } from '../src/scenario/load.ts';
 import { expandScenario } from '../src/scenario/expand.ts';
@@ -46,12 +47,13 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
     const start = Date.now();
     for (let i = 0; i < trials; i++) {
       await sweepStale(target);
-      const r = await runTrial(target, plan, { runId: randomBytes(3).toString('hex') });
+      const r = await runTrial(target, plan, {});
       for (const p of trialPhases) phaseSeconds[p] += r.phaseMs[p] / 1000 / trials;
     }
     const meanTrialSeconds = (Date.now() - start) / 1000 / trials;
     const shellStart = Date.now();
-    await target.exec(shellCycle, { timeoutMs: 120_000 });
+    const own = resourceNames((await ownership(target)).newRunId());
+    await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
     await sweepStale(target);
     const shellCycleSeconds = (Date.now() - shellStart) / 1000;
     const guestEngines = await benchGuestEngines(target, guestWrites);
@@ -63,9 +65,7 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       ),
       { baseSeed: 1 },
     )[0]!;
-    const explored = (
-      await runTrial(target, explorePlan, { runId: randomBytes(3).toString('hex') })
-    ).exploration!;
+    const explored = (await runTrial(target, explorePlan, {})).exploration!;
     return {
       bootSeconds,
       trials,
@@ -90,17 +90,17 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
 
 // The same cycle by hand: loop + linear table + mkfs + mount + 20 synced writes + arm drop +
 // 20 more + umount + linear + drop caches + mount + read back + teardown.
-const shellCycle = `set -e
-D=/var/tmp/powercut/benchshell; mkdir -p $D; truncate -s 512M $D/b.img
+const shellCycle = (D: string, T: string): string => `set -e
+D=${D}; T=${T}; mkdir -p $D; truncate -s 512M $D/b.img
 L=$(losetup --find --show $D/b.img); S=$(blockdev --getsz $L)
-dmsetup create powercut-benchsh --table "0 $S linear $L 0"
-mkfs.ext4 -F -q /dev/mapper/powercut-benchsh; mkdir -p /mnt/powercut-benchsh; mount /dev/mapper/powercut-benchsh /mnt/powercut-benchsh
-dd if=/dev/zero of=/mnt/powercut-benchsh/s bs=1M count=1 conv=fsync 2>/dev/null
-for i in $(seq 1 20); do dd if=/dev/urandom of=/mnt/powercut-benchsh/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
-dmsetup suspend --nolockfs powercut-benchsh; dmsetup load powercut-benchsh --table "0 $S flakey $L 0 0 1 1 drop_writes"; dmsetup resume powercut-benchsh
-for i in $(seq 21 40); do dd if=/dev/urandom of=/mnt/powercut-benchsh/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
-umount /mnt/powercut-benchsh
-dmsetup suspend powercut-benchsh; dmsetup load powercut-benchsh --table "0 $S linear $L 0"; dmsetup resume powercut-benchsh
-echo 3 > /proc/sys/vm/drop_caches; mount /dev/mapper/powercut-benchsh /mnt/powercut-benchsh
-cat /mnt/powercut-benchsh/s > /dev/null; umount /mnt/powercut-benchsh
-dmsetup remove powercut-benchsh; losetup -d $L; rm -rf $D; rmdir /mnt/powercut-benchsh`;
+dmsetup create $T --table "0 $S linear $L 0"
+mkfs.ext4 -F -q /dev/mapper/$T; mkdir -p /mnt/$T; mount /dev/mapper/$T /mnt/$T
+dd if=/dev/zero of=/mnt/$T/s bs=1M count=1 conv=fsync 2>/dev/null
+for i in $(seq 1 20); do dd if=/dev/urandom of=/mnt/$T/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
+dmsetup suspend --nolockfs $T; dmsetup load $T --table "0 $S flakey $L 0 0 1 1 drop_writes"; dmsetup resume $T
+for i in $(seq 21 40); do dd if=/dev/urandom of=/mnt/$T/s bs=4096 count=1 seek=$i conv=notrunc,fsync 2>/dev/null; done
+umount /mnt/$T
+dmsetup suspend $T; dmsetup load $T --table "0 $S linear $L 0"; dmsetup resume $T
+echo 3 > /proc/sys/vm/drop_caches; mount /dev/mapper/$T /mnt/$T
+cat /mnt/$T/s > /dev/null; umount /mnt/$T
+dmsetup remove $T; losetup -d $L; rm -rf $D; rmdir /mnt/$T`;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { sweepStale } from '../harness/device/sweep.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
@@ -49,5 +48,5 @@ export async function trial(target: Target, spec: TrialSpec): Promise<TrialResul
     installed.add(target);
   }
   await sweepStale(target);
-  return runTrial(target, plan, { runId: randomBytes(3).toString('hex'), ...(ops ? { ops } : {}) });
+  return runTrial(target, plan, { ...(ops ? { ops } : {}) });
 }

@@ -12,7 +12,7 @@ import { replayTrial } from './replay-command.ts';
 import { shrinkTrial } from './shrink-command.ts';
 import { writeStateImage } from './state-image-command.ts';
 import { startTarget } from '../harness/target/select.ts';
-import { sweepStale } from '../harness/device/sweep.ts';
+import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
 
 const targetOption = new Option('-t, --target <kind>', 'where trials run').choices([
   'auto',
@@ -164,8 +164,10 @@ program
   .action(async (opts: { target?: 'auto' }) => {
     const target = await startTarget(opts.target ?? 'auto', { log });
     try {
-      const removed = await sweepStale(target);
-      log(removed.length > 0 ? `removed: ${removed.join(', ')}` : 'nothing stale');
+      const swept = await sweepStale(target);
+      for (const line of describeSweep(swept)) log(line);
+      if (swept.removed.length === 0 && swept.failed.length === 0) log('nothing stale');
+      if (swept.failed.length > 0) process.exitCode = 3;
     } finally {
       await target.teardown();
     }

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { runTrial } from '../harness/trial/run-trial.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';
@@ -25,7 +24,7 @@ export async function replayTrial(
     await installGuestEngine(target);
     await sweepStale(target);
     const started = Date.now();
-    const result = await runTrial(target, plan, { runId: randomBytes(3).toString('hex') });
+    const result = await runTrial(target, plan, {});
     const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, new Date());
     await store.init(await readFile(join(dir, '..', 'scenario.yaml'), 'utf8').catch(() => ''));
     await store.writeTrial(result);

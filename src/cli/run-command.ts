@@ -5,7 +5,7 @@ import { withProgress } from './progress.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';
 import type { Target } from '../harness/target/target.ts';
-import { sweepStale } from '../harness/device/sweep.ts';
+import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
 import { RunStore } from '../report/run-store.ts';
 import { expandScenario } from '../scenario/expand.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
@@ -86,16 +86,21 @@ async function runOne(
   onPhase?: (phase: TrialPhase) => void,
 ): Promise<TrialResult | { error: string }> {
   const started = Date.now();
-  const runId = randomBytes(3).toString('hex');
   try {
-    const swept = await sweepStale(target);
-    if (swept.length > 0) options.log(`  swept stale resources: ${swept.join(', ')}`);
-    const result = await runTrial(target, plan, { runId, ...(onPhase ? { onPhase } : {}) });
+    for (const line of describeSweep(await sweepStale(target))) options.log(`  ${line}`);
+    const result = await runTrial(target, plan, { ...(onPhase ? { onPhase } : {}) });
     const dir = await store.writeTrial(result);
-    outcome.results.push(result);
-    if (!result.expectation.ok) outcome.unexpected++;
     options.log(formatTrialLine(result, Date.now() - started));
     if (!result.expectation.ok) options.log(`       details: ${dir}/verdict.json`);
+    if (result.cleanupFailures) {
+      // The verdict stands, but something of ours was left behind or the target was lost.
+      outcome.harnessErrors++;
+      const message = `cleanup failed: ${result.cleanupFailures.join('; ')}`;
+      options.log(`ERROR ${plan.id} seed=${plan.seed}: ${message} (details: ${dir}/harness.log)`);
+      return { error: message };
+    }
+    outcome.results.push(result);
+    if (!result.expectation.ok) outcome.unexpected++;
     return result;
   } catch (error) {
     outcome.harnessErrors++;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { sweepStale } from '../harness/device/sweep.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
@@ -37,7 +36,7 @@ export async function shrinkTrial(
       const ops = stepsToOps(steps, shape);
       await sweepStale(target);
       const started = Date.now();
-      const result = await runTrial(target, plan, { runId: randomBytes(3).toString('hex'), ops });
+      const result = await runTrial(target, plan, { ops });
       options.log(
         `  [${trials}/${options.maxTrials}] ${ops.length} ops: ${formatTrialLine(result, Date.now() - started)}`,
       );

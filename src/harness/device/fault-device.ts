@@ -1,10 +1,19 @@
 import { HarnessError } from '../errors.ts';
-import { registerCleanup } from '../cleanup.ts';
 import type { Target } from '../target/target.ts';
+import { UndoStack } from '../undo-stack.ts';
 import { flakeyTable, linearTable, logWritesTable, type FlakeyFault } from './dm-table.ts';
 import { flakeyFeatures } from './features.ts';
+import {
+  detachLoopIfBackedByScript,
+  detachOwnLoopsScript,
+  killFromPidFileScript,
+  removeOwnDirScript,
+  removeOwnTableScript,
+  unmountOwnScript,
+} from './guards.ts';
 import { parseLoopList } from './loop-check.ts';
 import { resourceNames, type ResourceNames } from './names.ts';
+import { ownership } from './ownership.ts';
 
 /**
  * backing file → loop device → dm table `powercut-<runId>` (linear until armed). Lifecycle in
@@ -21,24 +30,29 @@ export interface FaultDevice {
   /** log-writes devices: appends a mark to the log (`dmsetup message ... mark NAME`). */
   mark(name: string): Promise<void>;
   disarm(): Promise<void>;
-  destroy(): Promise<void>;
+  /** Removes everything the device created, newest first; returns what could not be undone. */
+  destroy(): Promise<string[]>;
 }
 
+/**
+ * Creates a fault device under a fresh run id of this process's ownership of `target`. Every
+ * undo step is guarded (see guards.ts): it acts only on what this device created.
+ */
 export async function createFaultDevice(
   target: Target,
   options: {
-    runId: string;
     sizeBytes: number;
     sectorSize?: number;
     /** Record every write with dm-log-writes (to a second loop device) instead of a linear table. */
     logWrites?: boolean;
   },
 ): Promise<FaultDevice> {
-  const names = resourceNames(options.runId);
-  const undo: (() => Promise<void>)[] = [];
-  const unregister = registerCleanup(`fault device ${names.table}`, async () => {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
-  });
+  const names = resourceNames((await ownership(target)).newRunId());
+  const undo = new UndoStack(`fault device ${names.table}`);
+  const step = (label: string, script: string): void =>
+    undo.push(label, async () => {
+      await target.exec(script, { timeoutMs: 120_000 });
+    });
   try {
     const sectorArg =
       options.sectorSize && options.sectorSize !== 512
@@ -47,12 +61,10 @@ export async function createFaultDevice(
     const files = [names.backingFile, ...(options.logWrites ? [names.logFile] : [])];
     // Undone by backing file, so a script that stopped half-way is cleaned up too: only loop
     // devices over our own files are detached.
-    undo.push(async () => {
-      await target.exec(
-        `${files.map((f) => `for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l; done`).join('; ')}; rm -rf ${names.backingDir}`,
-        { check: false },
-      );
-    });
+    step(
+      'backing files and loop devices',
+      `${detachOwnLoopsScript(files)}\n${removeOwnDirScript(names.backingDir)}`,
+    );
     // One round trip: files, loop devices (the log's sparse, twice the device: room for mkfs
     // and the run), and the loop listing to verify them by.
     const created = await target.exec(
@@ -83,38 +95,30 @@ export async function createFaultDevice(
     const initialTable = logLoop
       ? logWritesTable(sectors, loop, logLoop)
       : linearTable(sectors, loop);
-    undo.push(async () => {
-      await target.exec(
-        `dmsetup remove --retry ${names.table} 2>/dev/null || dmsetup remove --force ${names.table}`,
-        {
-          check: false,
-        },
-      );
-    });
+    step('dm table', removeOwnTableScript(names.table));
     await target.exec(
       `dmsetup create ${names.table} --table '${initialTable}' && mkdir -p ${names.mountPoint}`,
     );
-    undo.push(async () => {
-      // Whatever still runs on the mount (an interrupted engine) goes first, or umount fails.
-      await target.exec(
-        `fuser -km ${names.mountPoint} 2>/dev/null; umount ${names.mountPoint} 2>/dev/null || umount -l ${names.mountPoint} 2>/dev/null; rmdir ${names.mountPoint} 2>/dev/null; true`,
-        { check: false },
-      );
-    });
+    step('mount', unmountOwnScript(names.mountPoint));
+    // Whatever of ours still runs on the mount (an interrupted engine, by its recorded pid and
+    // start time) goes first, or the unmount would find the filesystem busy.
+    step('engine process', killFromPidFileScript(names.pidFile));
 
     if (logLoop) {
       const own = new Set([loop, logLoop]);
-      undo.push(async () => {
+      undo.push('crash-state explorer leftovers', async () => {
         // What a crash-state explorer left: its snapshot table, mount and loop devices.
         await target.exec(
-          `umount ${names.stateMountPoint} 2>/dev/null; dmsetup remove --force ${names.stateTable} 2>/dev/null; rmdir ${names.stateMountPoint} 2>/dev/null; true`,
-          { check: false },
+          `${unmountOwnScript(names.stateMountPoint)}\n${removeOwnTableScript(names.stateTable)}`,
+          { timeoutMs: 120_000 },
         );
-        const loops = parseLoopList((await target.exec('losetup -J -l', { check: false })).stdout);
-        for (const [device, backing] of loops) {
-          if (backing.startsWith(`${names.backingDir}/`) && !own.has(device))
-            await target.exec(`losetup -d ${device}`, { check: false });
-        }
+        const loops = parseLoopList((await target.exec('losetup -J -l')).stdout);
+        const extra = [...loops]
+          .filter(
+            ([device, backing]) => backing.startsWith(`${names.backingDir}/`) && !own.has(device),
+          )
+          .map(([device, backing]) => detachLoopIfBackedByScript(device, backing));
+        if (extra.length > 0) await target.exec(extra.join('\n'));
       });
     }
 
@@ -124,7 +128,6 @@ export async function createFaultDevice(
         `dmsetup suspend --nolockfs ${names.table} && dmsetup load ${names.table} --table '${table}' && dmsetup resume ${names.table}`,
       );
     };
-    let destroyed = false;
     return {
       path: names.mapperPath,
       mountPoint: names.mountPoint,
@@ -149,16 +152,15 @@ export async function createFaultDevice(
         await reload(flakeyTable(sectors, loop, fault, features.has('error_reads')));
       },
       disarm: () => reload(linearTable(sectors, loop)),
-      destroy: async () => {
-        if (destroyed) return;
-        destroyed = true;
-        for (const step of undo.reverse()) await step().catch(() => undefined);
-        unregister();
-      },
+      destroy: () => undo.run(),
     };
   } catch (error) {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
-    unregister();
+    const failures = await undo.run();
+    if (failures.length > 0)
+      throw new HarnessError(
+        `${(error as Error).message}; and its cleanup failed: ${failures.join('; ')}`,
+        { cause: error },
+      );
     throw error;
   }
 }

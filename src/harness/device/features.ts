@@ -1,5 +1,7 @@
 import type { Target } from '../target/target.ts';
-import { backingRoot, resourcePrefix } from './names.ts';
+import { detachOwnLoopsScript, removeOwnDirScript, removeOwnTableScript } from './guards.ts';
+import { resourceNames } from './names.ts';
+import { ownership } from './ownership.ts';
 
 /** Features to probe; random_*_corrupt and error_reads arrived after Linux 6.1. */
 export const probedFeatures = [
@@ -32,18 +34,20 @@ export function flakeyFeatures(target: Target): Promise<Set<string>> {
   return found;
 }
 
+/** One round trip, under a run id of our own (so a concurrent sweep leaves it alone). */
 async function probe(target: Target): Promise<Set<string>> {
-  const dir = `${backingRoot}/probe`;
-  const table = `${resourcePrefix}probe`;
+  const names = resourceNames((await ownership(target)).newRunId());
+  const table = names.table;
   const script = [
-    `mkdir -p ${dir} && truncate -s 1M ${dir}/backing.img`,
-    `L=$(losetup --find --show ${dir}/backing.img)`,
+    `mkdir -p ${names.backingDir} && truncate -s 1M ${names.backingFile}`,
+    `L=$(losetup --find --show ${names.backingFile})`,
     ...probedFeatures.map(
       (f) =>
         `if dmsetup create ${table} --table "0 2048 flakey $L 0 0 1 ${probeArgs[f]}" 2>/dev/null; then echo ${f}; dmsetup remove ${table}; fi`,
     ),
-    'losetup -d $L',
-    `rm -rf ${dir}`,
+    removeOwnTableScript(table),
+    detachOwnLoopsScript([names.backingFile]),
+    removeOwnDirScript(names.backingDir),
   ].join('\n');
   const result = await target.exec(script, { check: false });
   return new Set(

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, copyFile, chmod, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkResult, withTimeout } from './ssh-connection.ts';
@@ -9,6 +9,8 @@ import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts
 export class LocalTarget implements Target {
   readonly kind = 'local' as const;
   readonly description = 'local kernel';
+  /** Long-running children (engines, the owner lock's holder): ended at teardown. */
+  private readonly children = new Set<ChildProcess>();
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -32,6 +34,8 @@ export class LocalTarget implements Target {
 
   async spawn(command: string): Promise<RemoteProcess> {
     const child = spawn('sh', ['-c', `exec ${command}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.on('close', () => this.children.delete(child));
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.on('error', () => undefined);
@@ -42,6 +46,8 @@ export class LocalTarget implements Target {
       done: new Promise((resolve) =>
         child.on('close', (code) => resolve({ command, code, stdout: '', stderr })),
       ),
+      pid: child.pid ?? -1,
+      // Node's handle knows whether the child is still ours: no signal reaches a recycled pid.
       kill: async (signal = 'KILL') => {
         child.kill(`SIG${signal}`);
       },
@@ -56,5 +62,10 @@ export class LocalTarget implements Target {
     await rename(tmp, remotePath);
   }
 
-  async teardown(): Promise<void> {}
+  async teardown(): Promise<void> {
+    // Closing stdin ends the owner lock's holder; what still runs after that is killed.
+    for (const child of this.children) child.stdin?.end();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const child of this.children) child.kill('SIGKILL');
+  }
 }

@@ -4,6 +4,7 @@ import { Client, type ClientChannel } from 'ssh2';
 import { HarnessError } from '../errors.ts';
 import type { ExecOptions, ExecResult, RemoteProcess } from './target.ts';
 import { lineStream } from './lines.ts';
+import { startTimeOf } from '../device/guards.ts';
 
 export type SshOptions = {
   host: string;
@@ -117,18 +118,22 @@ export class SshConnection {
     return checkResult(result, options.check ?? true);
   }
 
-  /** Runs a long command with streaming stdout and an open stdin; kill goes through its pid. */
+  /**
+   * Runs a long command with streaming stdout and an open stdin. kill() goes through its pid
+   * (dropbear ignores channel signals), guarded by the start time read when it started, so a
+   * recycled pid is never hit.
+   */
   async spawn(command: string): Promise<RemoteProcess> {
-    // `echo $$` first so kill() can reach the process: dropbear ignores channel signals.
-    const channel = await this.channel(`echo $$; exec ${command}`);
+    const channel = await this.channel(`echo $$ ${startTimeOf('$$')}; exec ${command}`);
     const stderr: Buffer[] = [];
     channel.stderr.on('data', (d: Buffer) => stderr.push(d));
     const out = new PassThrough();
     channel.pipe(out);
     const lines = lineStream(out);
     const first = await lines.next();
-    const pid = Number(first.done ? NaN : first.value);
-    if (!Number.isInteger(pid))
+    const [pidText, startTime = ''] = first.done ? [] : first.value.split(' ');
+    const pid = Number(pidText);
+    if (!Number.isInteger(pid) || !/^\d+$/.test(startTime))
       throw new HarnessError(
         `could not start \`${command}\`: ${Buffer.concat(stderr).toString().trim()}`,
       );
@@ -144,8 +149,11 @@ export class SshConnection {
       stdin: channel,
       lines: iterable,
       done,
+      pid,
       kill: async (signal = 'KILL') => {
-        await this.exec(`kill -${signal} ${pid} 2>/dev/null; true`);
+        await this.exec(
+          `[ "${startTimeOf(String(pid))}" = ${startTime} ] && kill -${signal} ${pid} 2>/dev/null; true`,
+        );
       },
     };
   }

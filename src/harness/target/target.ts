@@ -25,6 +25,8 @@ export interface RemoteProcess {
   readonly lines: AsyncIterable<string>;
   /** Resolves when the process ends (stdout/stderr are whatever was not consumed as lines). */
   readonly done: Promise<ExecResult>;
+  /** Its pid in the target. */
+  readonly pid: number;
   /** Kill the remote process (SIGKILL by default): the "pull the plug" step. */
   kill(signal?: 'KILL' | 'TERM' | 'INT'): Promise<void>;
 }

@@ -37,22 +37,34 @@ test('a log-writes table logs the data device to the log device', (t) => {
 });
 
 test('resource names are derived from a validated run id only', (t) => {
-  t.deepEqual(resourceNames('ab12'), {
-    table: 'powercut-ab12',
-    mapperPath: '/dev/mapper/powercut-ab12',
-    backingDir: '/var/tmp/powercut/ab12',
-    backingFile: '/var/tmp/powercut/ab12/backing.img',
-    logFile: '/var/tmp/powercut/ab12/log.img',
-    mountPoint: '/mnt/powercut-ab12',
-    stateTable: 'powercut-ab12-state',
-    stateMountPoint: '/mnt/powercut-ab12-state',
+  t.deepEqual(resourceNames('abcdefgh0'), {
+    runId: 'abcdefgh0',
+    table: 'powercut-abcdefgh0',
+    mapperPath: '/dev/mapper/powercut-abcdefgh0',
+    backingDir: '/var/tmp/powercut/abcdefgh0',
+    backingFile: '/var/tmp/powercut/abcdefgh0/backing.img',
+    logFile: '/var/tmp/powercut/abcdefgh0/log.img',
+    pidFile: '/var/tmp/powercut/abcdefgh0/engine.pid',
+    mountPoint: '/mnt/powercut-abcdefgh0',
+    stateTable: 'powercut-abcdefgh0-state',
+    stateMountPoint: '/mnt/powercut-abcdefgh0-state',
   });
-  t.true(isOurTable('powercut-ab12-state'));
-  for (const bad of ['', 'a b', 'x;rm -rf /', '../x', 'A'.repeat(3), 'a'.repeat(17)])
+  t.true(isOurTable('powercut-abcdefgh0-state'));
+  for (const bad of [
+    '',
+    'a b',
+    'x;rm -rf /',
+    '../x',
+    'A'.repeat(9),
+    'a'.repeat(17),
+    'abcdefgh',
+    'probe',
+  ])
     t.throws(() => resourceNames(bad), undefined, bad);
-  t.true(isOurTable('powercut-ab12'));
+  t.true(isOurTable('powercut-abcdefgh0'));
   t.false(isOurTable('vg0-root'));
-  t.true(isOurBackingFile('/var/tmp/powercut/ab12/backing.img'));
+  t.false(isOurTable('powercut-probe'), 'not a run id: no owner, never ours');
+  t.true(isOurBackingFile('/var/tmp/powercut/abcdefgh0/backing.img'));
   t.false(isOurBackingFile('/var/tmp/powercut/../etc/passwd'));
   t.false(isOurBackingFile('/home/me/disk.img'));
 });

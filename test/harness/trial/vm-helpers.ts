@@ -11,10 +11,6 @@ export function plans(yaml: string, seed = 11): TrialPlan[] {
   return expandScenario(parseScenario('inline.yaml', yaml), { baseSeed: seed });
 }
 
-let n = 0;
-/** A fresh run id per trial (resource names are derived from it). */
-export const runId = (): string => `t${process.pid.toString(36)}${(n++).toString(36)}`;
-
 /**
  * One embedded guest for a test file, booted before its tests with the built-in engines
  * installed, torn down after them. Returns the getter of the running target.

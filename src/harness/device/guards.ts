@@ -1,0 +1,97 @@
+import { HarnessError } from '../errors.ts';
+import { isOurBackingFile, runOfMountPoint, runOfTable, runOfBackingFile } from './names.ts';
+
+/**
+ * Shell for removing what powercut created, each command guarded so that it acts only on a
+ * resource that is provably there and provably ours: a mount point only if the mount table lists
+ * it, a dm table only by its own name, a loop device only while its backing file is ours, a
+ * process only while its pid still has the start time recorded when it was started. Nothing is
+ * ever selected by a path that could belong to something else (no `fuser -k`, no globbing).
+ * Each script is one subshell, so scripts compose: an `exit` in one never skips the next.
+ */
+
+const subshell = (lines: readonly string[]): string => `(\n${lines.join('\n')}\n)`;
+
+function mustBe(ok: boolean, what: string, value: string): void {
+  if (!ok)
+    throw new HarnessError(`refusing to remove ${what} ${JSON.stringify(value)}: not powercut's`);
+}
+
+/** Exits 0 when `mountPoint` is a mount point now (from the kernel's mount table). */
+export const isMountedScript = (mountPoint: string): string =>
+  `awk -v mp=${mountPoint} '$5 == mp {f=1} END {exit !f}' /proc/self/mountinfo`;
+
+/**
+ * Unmounts one of our mount points if (and only if) it is mounted, retrying while busy; a
+ * mount still busy after that is detached lazily and reported with who holds it (psmisc's
+ * `fuser -M`, which answers only for a real mount point; never `-k`). Then removes the
+ * directory if nothing is mounted on it. Exits non-zero when something was wrong.
+ */
+export function unmountOwnScript(mountPoint: string): string {
+  mustBe(runOfMountPoint(mountPoint) !== undefined, 'mount point', mountPoint);
+  const mounted = isMountedScript(mountPoint);
+  return subshell([
+    'rc=0',
+    `if ${mounted}; then`,
+    '  i=0',
+    `  until umount ${mountPoint} 2>/dev/null; do`,
+    '    i=$((i+1))',
+    '    if [ $i -ge 30 ]; then',
+    `      echo "${mountPoint} still busy after the engine was killed; held by: $(fuser -M -m ${mountPoint} 2>&1 | tr -s ' \\n' ' '); detached lazily" >&2`,
+    `      umount -l ${mountPoint} || exit 1`,
+    '      rc=3; break',
+    '    fi',
+    '    sleep 0.1',
+    '  done',
+    'fi',
+    `if [ -d ${mountPoint} ] && ! ${mounted}; then rmdir ${mountPoint} || rc=1; fi`,
+    'exit $rc',
+  ]);
+}
+
+/** Removes one of our dm tables by name, if it exists. */
+export function removeOwnTableScript(table: string): string {
+  mustBe(runOfTable(table) !== undefined, 'dm table', table);
+  return subshell([
+    `dmsetup info ${table} >/dev/null 2>&1 || exit 0`,
+    `dmsetup remove --retry ${table} 2>/dev/null || dmsetup remove --force ${table}`,
+  ]);
+}
+
+/** Detaches the loop devices backed by our files (by backing file, never by device number). */
+export function detachOwnLoopsScript(files: readonly string[]): string {
+  for (const f of files) mustBe(isOurBackingFile(f), 'backing file', f);
+  return subshell(
+    files.map((f) => `for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l || exit 1; done`),
+  );
+}
+
+/** Detaches one loop device, only while it is still backed by `file` (one of ours). */
+export function detachLoopIfBackedByScript(device: string, file: string): string {
+  mustBe(/^\/dev\/loop\d+$/.test(device), 'loop device', device);
+  mustBe(isOurBackingFile(file), 'backing file', file);
+  return `[ "$(losetup -n -O BACK-FILE ${device} 2>/dev/null | sed 's/ (deleted)$//')" = ${file} ] && losetup -d ${device}; true`;
+}
+
+/** Removes one trial's backing directory (`/var/tmp/powercut/<run id>`), nothing above it. */
+export function removeOwnDirScript(dir: string): string {
+  mustBe(runOfBackingFile(`${dir}/x`) !== undefined, 'directory', dir);
+  return `rm -rf ${dir}`;
+}
+
+/** The start time (clock ticks since boot, /proc/PID/stat field 22) of a pid, in shell. */
+export const startTimeOf = (pid: string): string =>
+  `$(sed 's/^.*) //' /proc/${pid}/stat 2>/dev/null | cut -d' ' -f20)`;
+
+/** Kills a process only while its start time is the one recorded when powercut started it. */
+export function killIfStartedAtScript(pid: number, startTime: string): string {
+  if (!Number.isInteger(pid) || pid <= 1 || !/^\d+$/.test(startTime))
+    throw new HarnessError(`refusing to kill pid ${pid} (start time ${startTime})`);
+  return `[ "${startTimeOf(String(pid))}" = ${startTime} ] && kill -KILL ${pid} 2>/dev/null; true`;
+}
+
+/** Kills the process recorded in a pid file (`PID STARTTIME`), only if it is still that process. */
+export function killFromPidFileScript(pidFile: string): string {
+  mustBe(isOurBackingFile(pidFile), 'pid file', pidFile);
+  return `if [ -f ${pidFile} ]; then read p st < ${pidFile}; case "$p$st" in *[!0-9]*|'') ;; *) [ "$p" -gt 1 ] && [ "${startTimeOf('$p')}" = "$st" ] && kill -KILL $p 2>/dev/null ;; esac; fi; true`;
+}

@@ -1,0 +1,91 @@
+import test from 'ava';
+import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
+import { ownerOfRun } from '../../../src/harness/device/names.ts';
+import { ownership } from '../../../src/harness/device/ownership.ts';
+import { FakeTarget } from '../fake-target.ts';
+
+/** A fake target whose losetup hands out /dev/loop7 (and /dev/loop8) over the files asked for. */
+function fakeMachine(fail: (command: string) => boolean = () => false): FakeTarget {
+  return new FakeTarget([
+    (c) => (fail(c) ? { code: 1 } : undefined),
+    (c) =>
+      c.includes(' flakey $L ')
+        ? { stdout: 'drop_writes\nerror_writes\ncorrupt_bio_byte\n' }
+        : undefined,
+    (c) => {
+      if (!c.includes('losetup --find --show')) return undefined;
+      const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
+      const loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
+      return {
+        stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
+      };
+    },
+  ]);
+}
+
+/**
+ * Every resource a command names must be one this owner created: dm tables and mount points
+ * `powercut-<run>`, files under /var/tmp/powercut/<run>/, loop devices losetup gave it, and
+ * processes only by a pid file of its own, guarded by start time. Never fuser/pkill/killall,
+ * never a glob.
+ */
+function assertOnlyOwn(t: import('ava').ExecutionContext, target: FakeTarget, owner: string): void {
+  for (const command of target.commands) {
+    t.notRegex(command, /\bfuser\s+-\w*k|\bpkill\b|\bkillall\b/, command);
+    t.notRegex(command, /(rm|rmdir|umount|losetup -d)[^\n]*\*/, `no glob in removals: ${command}`);
+    for (const m of command.matchAll(/powercut-([a-z0-9]+)/g))
+      t.is(ownerOfRun(m[1]!), owner, `table/mount ${m[0]} in: ${command}`);
+    for (const m of command.matchAll(/\/var\/tmp\/powercut\/([a-z0-9]+)/g))
+      t.true(m[1] === 'owners' || ownerOfRun(m[1]!) === owner, `path ${m[0]} in: ${command}`);
+    for (const m of command.matchAll(/\/dev\/loop(\d+)/g))
+      t.true(['7', '8'].includes(m[1]!), `loop device ${m[0]} in: ${command}`);
+    for (const m of command.matchAll(/kill -\w+ (\S+)/g))
+      t.true(['$p', '${pid}'].includes(m[1]!) || /^\d+$/.test(m[1]!), `kill target ${m[1]}`);
+    if (/\bkill -/.test(command))
+      t.regex(command, /\/proc\/\$?\w+\/stat/, `a kill is guarded by the start time: ${command}`);
+  }
+}
+
+test('a fault device names only what its own run created, in every command up to its removal', async (t) => {
+  const target = fakeMachine();
+  const device = await createFaultDevice(target, { sizeBytes: 64 << 20, logWrites: true });
+  await device.arm({ kind: 'drop_writes' });
+  await device.disarm();
+  await device.mark('ack:1');
+  t.deepEqual(await device.destroy(), []);
+  const owner = (await ownership(target)).ownerId;
+  t.is(ownerOfRun(device.names.runId), owner);
+  assertOnlyOwn(t, target, owner);
+  // The mount is unmounted only if the kernel's mount table lists it, never by a path check.
+  const unmount = target.commands.find((c) => c.includes(`umount ${device.mountPoint}`))!;
+  t.regex(unmount, /\/proc\/self\/mountinfo/);
+  t.notRegex(unmount, /fuser -\w*k/);
+});
+
+test('undo steps run newest first, once, and every failure is reported while the rest still run', async (t) => {
+  const target = fakeMachine((c) => c.includes('dmsetup info'));
+  const device = await createFaultDevice(target, { sizeBytes: 64 << 20 });
+  const before = target.commands.length;
+  const failures = await device.destroy();
+  t.is(failures.length, 1);
+  t.regex(failures[0]!, /^dm table: /);
+  const undone = target.commands.slice(before);
+  const at = (text: string): number => undone.findIndex((c) => c.includes(text));
+  // engine process → mount → dm table → loops and files: the reverse of creation.
+  t.true(at('engine.pid') < at('umount'));
+  t.true(at('umount') < at('dmsetup info'));
+  t.true(at('dmsetup info') < at('losetup -j'), 'the loop devices were still detached');
+  t.deepEqual(await device.destroy(), failures, 'a second destroy reports the same, runs nothing');
+  t.is(target.commands.length, before + undone.length);
+});
+
+test('a device whose creation fails half-way removes what it created and says what it could not', async (t) => {
+  const target = fakeMachine((c) => c.startsWith('dmsetup create') || c.includes('dmsetup info'));
+  const error = await t.throwsAsync(createFaultDevice(target, { sizeBytes: 64 << 20 }));
+  t.regex(error!.message, /and its cleanup failed: dm table/);
+  t.true(
+    target.commands.some((c) => c.includes('losetup -j')),
+    'loop devices detached',
+  );
+  assertOnlyOwn(t, target, (await ownership(target)).ownerId);
+});
