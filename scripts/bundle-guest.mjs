@@ -1,7 +1,8 @@
 // Bundles the engine CLI and the log-writes explorer into single ESM files for the guest
 // (dist/guest/) and copies the native addon beside it; the native loader looks there first.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,4 +32,18 @@ copyFileSync(
   join(root, 'native/build/Release/powercut_native.node'),
   join(out, 'powercut_native.node'),
 );
-console.log(`bundled ${Object.keys(bundles).join(', ')} into ${out}`);
+// The tracer that stops any engine at exact points (native/stop/): static, so it runs in the
+// minimal guest and on any x86_64 Linux target. Rebuilt when its source changed.
+const tracerSource = join(root, 'native/stop/powercut-stop.c');
+const tracer = join(out, 'powercut-stop');
+if (!existsSync(tracer) || statSync(tracer).mtimeMs < statSync(tracerSource).mtimeMs) {
+  execFileSync(
+    'cc',
+    ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-o', `${tracer}.tmp`, tracerSource],
+    {
+      stdio: 'inherit',
+    },
+  );
+  execFileSync('mv', [`${tracer}.tmp`, tracer]);
+}
+console.log(`bundled ${Object.keys(bundles).join(', ')} and powercut-stop into ${out}`);

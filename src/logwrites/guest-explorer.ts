@@ -16,7 +16,7 @@ import { applyEntries, fdReader } from './replay.ts';
  *
  *   current.img = the log replayed up to the state's first dropped entry (advanced in log order)
  *   dm snapshot (transient) over current.img → the rest of the state's entries written into it
- *   → read-only fsck → mount → engine recover + dump → raw pages → umount → snapshot removed
+ *   → mount → engine recover + dump → raw pages → umount → read-only fsck → snapshot removed
  *
  * The snapshot takes every write of fsck/mount/recover, so current.img only ever moves forward.
  * JSON lines: stdin gets the config, then `{"states":[...]}`; stdout gets `index`, one `state`
@@ -176,16 +176,20 @@ class Explorer {
       } finally {
         closeSync(fd);
       }
-      const fsck = this.fsck(device);
+      // Mount (the kernel's own recovery replays the journal), recover, dump; then the
+      // read-only filesystem check of what that recovery left.
       const opts = c.mountOptions ? ` -o ${c.mountOptions}` : '';
       sh(`mount -t ${c.fs}${opts} ${device} ${c.mountPoint}`);
       mounted = true;
+      const recovered = await this.recoverAndDump();
+      sh(`umount ${c.mountPoint}`);
+      mounted = false;
       const report: StateReport = {
         type: 'state',
         id: state.id,
         ms: 0,
-        fsck,
-        ...(await this.recoverAndDump()),
+        fsck: this.fsck(device),
+        ...recovered,
       };
       report.ms = Date.now() - start;
       return report;
@@ -210,7 +214,7 @@ class Explorer {
       return {
         ...(recover.code === 0
           ? {}
-          : { recoverError: recover.out.trim().split('\n')[0] ?? `exit ${recover.code}` }),
+          : { recoverError: recover.out.trim().split('\n')[0] || `exit ${recover.code}` }),
         dumpStdout: dump.out,
         ...(raw ? { raw } : {}),
       };
@@ -223,11 +227,11 @@ class Explorer {
       try {
         await mode.recover(ctx);
       } catch (error) {
-        recoverError = (error as Error).message.split('\n')[0];
+        recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
       }
-      const dump = recoverError ? undefined : await mode.dump(ctx);
+      const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
       return {
-        ...(recoverError ? { recoverError } : {}),
+        ...(recoverError !== undefined ? { recoverError } : {}),
         ...(dump ? { dump } : {}),
         ...(raw ? { raw } : {}),
       };

@@ -33,7 +33,26 @@ export type NemesisEvent = {
   fault?: FaultKind;
 };
 
-export type HistoryEvent = EngineEvent | NemesisEvent;
+/**
+ * Inserted by the harness: powercut's tracer stopped the engine here (every thread, with no help
+ * from the engine) for the nemesis to act. `event` is what stopped it (`ack`, `answers`,
+ * `fdatasync`, `failed-sync`, ..., or `now` for a timed stop); `op` the op id of the line that
+ * completed an `ack`/`answers` stop; `exact` false when the stop came later than the event
+ * (an engine writing its stdout by an untraced syscall).
+ */
+export type StopEvent = {
+  type: 'stop';
+  t: number;
+  label: string;
+  event: string;
+  n?: number;
+  op?: number;
+  path?: string;
+  ret?: number;
+  exact: boolean;
+};
+
+export type HistoryEvent = EngineEvent | NemesisEvent | StopEvent;
 
 /** One page of an engine's `dump`: a value, never written (null), or a detected corruption. */
 export type DumpEntry = { page: number; value: string | null } | { page: number; error: string };

@@ -53,7 +53,7 @@ export class HistoryIndex {
         }
         return;
       }
-      if (e.type === 'mark' || e.id === undefined) return;
+      if (e.type === 'mark' || e.type === 'stop' || e.id === undefined) return;
       const t = this.times.get(e.id) ?? {};
       if (e.type === 'invoke') t.invoke ??= i;
       else if (e.type === 'ok') t.ok ??= i;

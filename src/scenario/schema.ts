@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { anomalyKinds } from '../model/verdict.ts';
 import { internalMarks, type EngineModeName } from '../engine/engine.ts';
+import { stopEvents } from '../model/stop-events.ts';
 
 /**
  * The scenario language (YAML files in scenarios/). Strict everywhere: an unknown key is an
@@ -75,8 +76,20 @@ const externalEngine = z
     message: 'an external engine needs `command` or `upload`',
   });
 
+/**
+ * A point the tracer stops the engine at (any engine, no extension needed): its Nth ack, or
+ * its Nth syscall of a kind, before or after the call.
+ */
+const eventPoint = z.strictObject({
+  at: z.enum(stopEvents),
+  occurrence: z.number().int().min(1).default(1),
+  when: z.enum(['before', 'after']).default('after'),
+});
+const afterOp = z.strictObject({ afterOp: z.number().int().min(0) });
+
 const armPoint = z.union([
-  z.strictObject({ afterOp: z.number().int().min(0) }),
+  afterOp,
+  eventPoint,
   z.strictObject({ atMark: z.string().min(1), occurrence: z.number().int().min(1).default(1) }),
   z.strictObject({ afterSeconds: z.number().min(0) }),
 ]);
@@ -86,14 +99,19 @@ const fault = z.strictObject({
   /** When to load the flakey table (on demand, via suspend --nolockfs / load / resume). */
   arm: armPoint.optional(),
   /** When to reload the linear table again (error windows; fsyncgate). Default: at the crash. */
-  disarm: z.strictObject({ afterOp: z.number().int().min(0) }).optional(),
+  disarm: z.union([afterOp, eventPoint]).optional(),
   /** dm-flakey's own time-based schedule (seconds up, seconds down), instead of `arm`. */
   schedule: z
     .strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) })
     .optional(),
+  /**
+   * corrupt_bio_byte: which byte of every write bio (1-based) is stored as `value`. Without
+   * `byte`, each trial draws one from its seed in 1..64 + workload.valueSize: the first bytes of
+   * a page, where engines keep their headers and values, whatever their layout.
+   */
   corrupt: z
     .strictObject({
-      byte: z.number().int().min(1).default(1),
+      byte: z.number().int().min(1).optional(),
       value: z.number().int().min(0).max(255).default(0),
     })
     .optional(),
@@ -180,6 +198,20 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
         ? 'arming at a mark needs an engine that pauses there: declare `supports: [pause-at]` on the engine (docs/engine-protocol.md) or arm with afterOp'
         : undefined;
     if (message) ctx.addIssue({ code: 'custom', path: ['fault', 'arm', 'atMark'], message });
+  }
+  for (const key of ['arm', 'disarm'] as const) {
+    const point = s.fault[key];
+    if (
+      point &&
+      'at' in point &&
+      point.when === 'before' &&
+      (point.at === 'ack' || point.at === 'failed-sync')
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fault', key, 'when'],
+        message: `${point.at} is known only once it happened: use when: after`,
+      });
   }
   for (const key of ['explore', 'maxStates'] as const) {
     if (flakey && s.fault[key] !== undefined)

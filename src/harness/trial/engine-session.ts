@@ -1,29 +1,56 @@
-import type { EngineEvent, HistoryEvent, NemesisEvent } from '../../model/history.ts';
+import type { EngineEvent, HistoryEvent, NemesisEvent, StopEvent } from '../../model/history.ts';
 import type { InputLine } from '../../model/workload.ts';
 import { HarnessError } from '../errors.ts';
 import type { RemoteProcess, Target } from '../target/target.ts';
+import { parseTracerLine } from './syscall-stop.ts';
 
 type Waiter = { test: () => boolean; resolve: () => void; reject: (error: Error) => void };
 
 /**
- * One running `ENGINE run` inside the target: feeds workload lines to its stdin, collects the
- * events it prints into the history (with the harness's nemesis events inserted in order), and
- * lets the trial wait until the engine reached a point.
+ * One running `ENGINE run` inside the target, under powercut's tracer: feeds workload lines to
+ * its stdin, collects the events it prints into the history (with the harness's nemesis events
+ * and the tracer's stops inserted in order), and lets the trial wait until the engine reached a
+ * point. When the tracer stops the engine, `onStop` acts (arms a fault) and the engine resumes.
  */
 export class EngineSession {
   readonly history: HistoryEvent[] = [];
   readonly badLines: string[] = [];
+  /** The tracer's notes (e.g. `inexact-mark`), with the op they concern. */
+  readonly notes: { note: string; op?: number }[] = [];
   private waiters: Waiter[] = [];
   private ended = false;
   private endError: Error | undefined;
   private readonly reader: Promise<void>;
+  private stops: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly process: RemoteProcess) {
+  private constructor(
+    private readonly process: RemoteProcess,
+    private readonly onStop: (stop: StopEvent) => Promise<void>,
+  ) {
     this.reader = this.readEvents();
   }
 
-  static async start(target: Target, command: string): Promise<EngineSession> {
-    return new EngineSession(await target.spawn(command));
+  /**
+   * Starts `command` (usually `tracedCommand(...)`). `onStop` runs for each stop of the tracer,
+   * one at a time, and the engine is resumed when it returns (also if it throws: the caller
+   * records its own failures).
+   */
+  static async start(
+    target: Target,
+    command: string,
+    o: { onStop?: (stop: StopEvent) => Promise<void> } = {},
+  ): Promise<EngineSession> {
+    return new EngineSession(await target.spawn(command), o.onStop ?? (async () => undefined));
+  }
+
+  /** A line for the tracer: `resume LABEL` (end a stop) or `stop LABEL` (stop the engine now). */
+  control(verb: 'resume' | 'stop', label: string): void {
+    if (!this.ended) this.process.stdin.write(`#powercut ${verb} ${label}\n`);
+  }
+
+  /** Resolves once every stop seen so far was handled and the engine resumed. */
+  stopsHandled(): Promise<void> {
+    return this.stops;
   }
 
   /** Writes one workload or control line. */
@@ -127,7 +154,20 @@ export class EngineSession {
       for await (const line of this.process.lines) {
         if (line.trim() === '') continue;
         const event = parseEvent(line);
+        const tracer = event ? null : parseTracerJson(line);
         if (event) this.history.push(event);
+        else if (tracer?.type === 'stop') {
+          this.history.push(tracer.stop);
+          const stop = tracer.stop;
+          this.stops = this.stops
+            .then(() => this.onStop(stop))
+            .catch(() => undefined)
+            .then(() => this.control('resume', stop.label));
+        } else if (tracer?.type === 'note')
+          this.notes.push({
+            note: tracer.note,
+            ...(tracer.op !== undefined ? { op: tracer.op } : {}),
+          });
         else this.badLines.push(line);
         this.wake();
       }
@@ -148,6 +188,17 @@ export class EngineSession {
 
   private endedBefore(what: string): HarnessError {
     return new HarnessError(`engine exited before reaching ${what}`, { cause: this.endError });
+  }
+}
+
+function parseTracerJson(line: string): ReturnType<typeof parseTracerLine> {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value && typeof value === 'object'
+      ? parseTracerLine(value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
   }
 }
 

@@ -3,10 +3,28 @@ import type { WorkloadOp } from '../../model/workload.ts';
 import type { EngineSession } from './engine-session.ts';
 
 /**
- * True once every op in `fed` that the engine will answer has been answered: writes (or, for
- * transactional engines, commits) have an ok/fail; writes of a still-open transaction only need
- * their invoke. This is the quiet point at which a fault is armed "after op N".
+ * What "the engine has answered every op in `fed`" means: writes (or, for transactional
+ * engines, commits) answered with ok/fail; writes of a still-open transaction only invoked.
+ * This is the point at which a fault is armed "after op N".
  */
+export function settleSets(
+  fed: readonly WorkloadOp[],
+  transactional: boolean,
+): { answers: number[]; invoked: number[] } {
+  const lastCommit = transactional ? fed.findLastIndex((op) => op.op === 'commit') : -1;
+  const answers: number[] = [];
+  const invoked: number[] = [];
+  fed.forEach((op, i) => {
+    if (op.op === 'mark') return;
+    if (!transactional) {
+      if (op.op === 'write') answers.push(op.id);
+    } else if (op.op === 'commit') answers.push(op.id);
+    else if (i > lastCommit) invoked.push(op.id);
+  });
+  return { answers, invoked };
+}
+
+/** True once every op in `fed` that the engine will answer has been answered (settleSets). */
 export function settled(
   history: readonly HistoryEvent[],
   fed: readonly WorkloadOp[],
@@ -18,13 +36,10 @@ export function settled(
     if (e.type === 'invoke') invoked.add(e.id);
     else if (e.type === 'ok' || e.type === 'fail') completed.add(e.id);
   }
-  const lastCommit = transactional ? fed.findLastIndex((op) => op.op === 'commit') : -1;
-  return fed.every((op, i) => {
-    if (op.op === 'mark') return true;
-    if (!transactional) return op.op !== 'write' || completed.has(op.id);
-    if (op.op === 'commit') return completed.has(op.id);
-    return i < lastCommit || invoked.has(op.id);
-  });
+  const sets = settleSets(fed, transactional);
+  return (
+    sets.answers.every((id) => completed.has(id)) && sets.invoked.every((id) => invoked.has(id))
+  );
 }
 
 /** True once the engine has taken (invoked) every write and commit in `fed`. */

@@ -16,6 +16,8 @@ const bundleFiles = [
   'powercut-engine.mjs',
   'powercut-explore.mjs',
   'powercut_native.node',
+  // The tracer every engine runs under (static: runs on any x86_64 Linux target).
+  'powercut-stop',
 ] as const;
 export const guestExplorerCommand = `node ${guestEngineDir}/powercut-explore.mjs serve`;
 

@@ -4,6 +4,7 @@ import type { Target } from '../target/target.ts';
 import { createFaultDevice, type FaultDevice } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
 import { quote } from './engine-command.ts';
+import { HarnessError } from '../errors.ts';
 
 /**
  * The per-trial rig inside the target: fault device (loop + dm table), filesystem, mount point.
@@ -11,7 +12,6 @@ import { quote } from './engine-command.ts';
  */
 export class TrialRig {
   readonly log: string[] = [];
-  private mounted = false;
 
   private constructor(
     private readonly target: Target,
@@ -23,11 +23,9 @@ export class TrialRig {
   static async create(
     target: Target,
     plan: TrialPlan,
-    runId: string,
     options: { logWrites?: boolean } = {},
   ): Promise<TrialRig> {
     const device = await createFaultDevice(target, {
-      runId,
       sizeBytes: plan.device.sizeMb * 1024 * 1024,
       sectorSize: plan.device.sectorSize,
       ...(options.logWrites ? { logWrites: true } : {}),
@@ -37,7 +35,8 @@ export class TrialRig {
       await mkfs(target, device, { fs: plan.filesystem.type });
       await rig.mountFs();
     } catch (error) {
-      await rig.destroy();
+      const failures = await rig.destroy();
+      if (failures.length > 0) rig.log.push(...failures.map((f) => `cleanup failed: ${f}`));
       throw error;
     }
     return rig;
@@ -75,22 +74,52 @@ export class TrialRig {
     await umount(this.target, this.mountPoint).catch((e: Error) =>
       this.log.push(`umount after crash: ${e.message}`),
     );
-    this.mounted = false;
   }
 
-  /** Back to the linear table, caches dropped, fsck (read-only), mounted again. */
-  async remountAfterCrash(): Promise<{ clean: boolean; output: string }> {
+  /** Back to the linear table, caches dropped, mounted again (which replays the journal). */
+  async remountAfterCrash(): Promise<void> {
     await this.device.disarm();
     await dropCaches(this.target);
-    const result = await fsck(this.target, this.device, this.plan.filesystem.type);
     await this.mountFs();
-    return result;
   }
 
-  async destroy(): Promise<void> {
-    if (this.mounted) await umount(this.target, this.mountPoint).catch(() => undefined);
-    this.mounted = false;
-    await this.device.destroy();
+  /**
+   * After recovery: unmount and check the filesystem read-only. Its journal was replayed by the
+   * mount, so the check sees what the kernel's own recovery left (fsck.ts: fs-corrupt).
+   */
+  async checkFilesystem(): Promise<{ clean: boolean; output: string }> {
+    await umount(this.target, this.mountPoint);
+    return fsck(this.target, this.device, this.plan.filesystem.type);
+  }
+
+  /**
+   * Runs a trial's body on this rig, then removes the rig. What could not be undone is attached
+   * to the result (`cleanupFailures`: a harness error for the trial) or to the error thrown.
+   */
+  async use<T extends { cleanupFailures?: string[]; log: string[] }>(
+    body: () => Promise<T>,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await body();
+    } catch (error) {
+      const failures = await this.destroy();
+      if (failures.length === 0) throw error;
+      throw new HarnessError(
+        `${(error as Error).message}; and cleanup failed: ${failures.join('; ')}`,
+        { cause: error },
+      );
+    }
+    const failures = await this.destroy();
+    if (failures.length === 0) return result;
+    result.log.push(...failures.map((f) => `cleanup failed: ${f}`));
+    return { ...result, cleanupFailures: failures };
+  }
+
+  /** Unmounts and removes the device; returns what could not be undone (reported, never hidden). */
+  async destroy(): Promise<string[]> {
+    // The device's own undo steps unmount (guarded, after killing our engine if it still runs).
+    return this.device.destroy();
   }
 
   private async mountFs(): Promise<void> {
@@ -100,6 +129,5 @@ export class TrialRig {
         ? { mountOptions: this.plan.filesystem.mountOptions }
         : {}),
     });
-    this.mounted = true;
   }
 }

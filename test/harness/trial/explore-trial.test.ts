@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
 import { logArtifact } from '../../../src/harness/trial/explore-trial.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
-import { guestWithEngines, plans, runId } from './vm-helpers.ts';
+import { guestWithEngines, plans } from './vm-helpers.ts';
 
 // Systematic crash states: each trial records its run with the real dm-log-writes target in the
 // embedded guest and checks every chosen state of the recording (dm snapshot, fsck, mount,
@@ -26,9 +26,7 @@ const summary = (r: TrialResult): string => {
 test.serial(
   '[vm] fsync passes every acknowledgement state; the replay equals the device',
   async (t) => {
-    const r = await runTrial(guest(), plans(scenario('mode: fsync', 'marks'))[0]!, {
-      runId: runId(),
-    });
+    const r = await runTrial(guest(), plans(scenario('mode: fsync', 'marks'))[0]!, {});
     t.log(summary(r));
     const e = r.exploration!;
     t.true(e.replayMatchesDevice);
@@ -49,7 +47,7 @@ test.serial('[vm] marks catch an fsync engine that acknowledges before fdatasync
   const r = await runTrial(
     guest(),
     plans(scenario('mode: fsync, bug: ack-before-sync', 'marks', 'ops: 6, pages: 6'))[0]!,
-    { runId: runId() },
+    {},
   );
   t.log(summary(r));
   const e = r.exploration!;
@@ -69,7 +67,7 @@ engine: { mode: cow, bug: cow-meta-before-data-sync }
 workload: { ops: 16, pages: 8, txnSize: 4 }
 fault: { kind: drop_writes, arm: { afterOp: 8 } }
 `)[0]!,
-      { runId: runId() },
+      {},
     );
     t.log(`drop window: anomalies [${window.verdict.anomalies.map((a) => a.kind).join(', ')}]`);
     t.deepEqual(window.verdict.anomalies, [], 'a single drop window misses this bug');
@@ -83,7 +81,7 @@ fault: { kind: drop_writes, arm: { afterOp: 8 } }
           'ops: 16, pages: 8, txnSize: 4',
         ),
       )[0]!,
-      { runId: runId() },
+      {},
     );
     t.log(summary(r));
     const e = r.exploration!;
@@ -128,7 +126,7 @@ engine: { mode: cow }
 workload: { ops: 12, pages: 8, txnSize: 4 }
 fault: { kind: log-writes, explore: 'reorder:1', maxStates: 40 }
 `)[0]!,
-    { runId: runId() },
+    {},
   );
   t.log(summary(r));
   const e = r.exploration!;
@@ -141,7 +139,7 @@ fault: { kind: log-writes, explore: 'reorder:1', maxStates: 40 }
 /** Explores the C example engine; checks what holds either way (replay, no failing state, every op acked). */
 async function exploreCEngine(
   t: ExecutionContext,
-  o: { pauseAt: boolean; ops: number; explore: 'flush' | 'marks' },
+  o: { ops: number; explore: 'flush' | 'marks' },
 ): Promise<TrialResult> {
   const r = await runTrial(
     guest(),
@@ -150,10 +148,10 @@ device: { sizeMb: 64 }
 engine:
   build: make -s -C examples/c-engine
   upload: examples/c-engine/build/engine
-${o.pauseAt ? '  supports: [pause-at]\n' : ''}workload: { ops: ${o.ops}, pages: 8 }
+workload: { ops: ${o.ops}, pages: 8 }
 fault: { kind: log-writes, explore: ${o.explore} }
 `)[0]!,
-    { runId: runId() },
+    {},
   );
   t.log(summary(r));
   t.true(r.exploration!.replayMatchesDevice);
@@ -165,19 +163,22 @@ fault: { kind: log-writes, explore: ${o.explore} }
 test.serial(
   "[vm] a user's engine (C, protocol v1, no --pause-at) is explored through its recover and dump commands",
   async (t) => {
-    const e = (await exploreCEngine(t, { pauseAt: false, ops: 10, explore: 'flush' })).exploration!;
-    // Its marks come after its acks (no pause), but they still come: the last state holds all.
+    const e = (await exploreCEngine(t, { ops: 10, explore: 'flush' })).exploration!;
     t.is(Math.max(...e.states.map((s) => s.acked)), 10);
     t.true(e.states.every((s) => s.recoverError === undefined));
   },
 );
 
 test.serial(
-  "[vm] a user's engine declaring supports: [pause-at] gets exact ack marks: one state per ack, each holding exactly the acks before it",
+  "[vm] a user's engine with no extension gets exact ack marks from the tracer: one state per ack, each holding exactly the acks before it",
   async (t) => {
-    const r = await exploreCEngine(t, { pauseAt: true, ops: 8, explore: 'marks' });
-    t.true(r.log.some((l) => l.includes('ack marks are exact')));
-    // The engine waited after every ack until its mark was logged, so no two acks share a state.
+    const r = await exploreCEngine(t, { ops: 8, explore: 'marks' });
+    t.false(
+      r.log.some((l) => l.includes('came later than their ack')),
+      r.log.join('\n'),
+    );
+    // The tracer stopped the engine after every ack until its mark was in the log, so no two
+    // acks share a state.
     const markStates = r.exploration!.states.filter((s) => s.boundary === 'mark');
     t.deepEqual(
       markStates.map((s) => s.acked).sort((a, b) => a - b),

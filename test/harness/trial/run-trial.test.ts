@@ -3,7 +3,7 @@ import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
-import { guestWithEngines, plans, runId } from './vm-helpers.ts';
+import { guestWithEngines, plans } from './vm-helpers.ts';
 
 // Real trials: the embedded QEMU guest, real dm-flakey, real filesystems. One guest per file,
 // trials in series (they share the guest).
@@ -23,7 +23,7 @@ fault: { kind: drop_writes, arm: { afterOp: 20 } }
 
 for (const fs of ['ext4', 'xfs']) {
   test.serial(`[vm] plain loses acknowledged writes in a drop window on ${fs}`, async (t) => {
-    const r = await runTrial(guest(), plans(dropScenario('plain', fs))[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(dropScenario('plain', fs))[0]!, {});
     t.log(summary(r));
     t.true(
       r.verdict.anomalies.some((a) => a.kind === 'lost-ack'),
@@ -35,9 +35,7 @@ for (const fs of ['ext4', 'xfs']) {
       `[vm] ${mode} loses nothing it acknowledged before the drop on ${fs}`,
       async (t) => {
         const extra = mode === 'group-commit' ? ', writers: 8' : '';
-        const r = await runTrial(guest(), plans(dropScenario(mode, fs, extra))[0]!, {
-          runId: runId(),
-        });
+        const r = await runTrial(guest(), plans(dropScenario(mode, fs, extra))[0]!, {});
         t.log(summary(r));
         t.deepEqual(r.verdict.anomalies, []);
         t.true(r.verdict.stats.acked > 0);
@@ -52,9 +50,11 @@ for (const fs of ['ext4', 'xfs']) {
 }
 
 test.serial('[vm] fsync on btrfs with O_DIRECT', async (t) => {
-  const r = await runTrial(guest(), plans(dropScenario('fsync', 'btrfs', ', direct: true'))[0]!, {
-    runId: runId(),
-  });
+  const r = await runTrial(
+    guest(),
+    plans(dropScenario('fsync', 'btrfs', ', direct: true'))[0]!,
+    {},
+  );
   t.log(summary(r));
   t.deepEqual(r.verdict.anomalies, []);
   t.true(r.verdict.stats.recoveredValues > 0);
@@ -68,7 +68,7 @@ engine: { mode: fsync }
 workload: { ops: 30, pages: 16 }
 fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
 `;
-    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, {});
     t.log(summary(r));
     const fails = r.history.events.filter((e) => e.type === 'fail');
     t.true(fails.length > 0, 'ops in the error window fail');
@@ -88,7 +88,7 @@ filesystem: { type: ext4, mountOptions: commit=60 }
 workload: { ops: 30, pages: 16 }
 fault: { kind: error_writes, arm: { afterOp: 10 }, disarm: { afterOp: 20 } }
 `;
-    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, {});
     t.log(summary(r));
     t.log(r.verdict.anomalies[0]?.message ?? 'no anomaly');
     t.true(kinds(r).includes('ack-after-eio'));
@@ -103,7 +103,7 @@ engine: { mode: cow }
 workload: { ops: 30, pages: 12, txnSize: 4 }
 fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 2 } }
 `;
-    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(yaml)[0]!, {});
     t.log(summary(r));
     const paused = r.history.events.filter(
       (e) => e.type === 'mark' && e.name === 'cow:before-meta' && e.paused,
@@ -122,7 +122,7 @@ engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build
 workload: { ops: 30, pages: 16 }
 fault: { kind: drop_writes, arm: { afterOp: 15 } }
 `;
-  const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId() });
+  const r = await runTrial(guest(), plans(yaml)[0]!, {});
   t.log(summary(r));
   t.is(r.verdict.stats.acked, 30);
   t.true(r.verdict.stats.recoveredValues > 0);
@@ -136,7 +136,7 @@ test.serial(
       "engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build/engine, supports: [pause-at] }";
     const scenario = (mark: string): string =>
       `${engine}\nworkload: { ops: 30, pages: 16 }\nfault: { kind: drop_writes, arm: { atMark: '${mark}', occurrence: 10 } }\n`;
-    const r = await runTrial(guest(), plans(scenario('ack'))[0]!, { runId: runId() });
+    const r = await runTrial(guest(), plans(scenario('ack'))[0]!, {});
     t.log(summary(r));
     const events = r.history.events;
     const paused = events.filter((e) => e.type === 'mark' && e.name === 'ack' && e.paused);
@@ -147,7 +147,7 @@ test.serial(
     t.is(r.verdict.stats.ackedWhileFaulty, 20);
     t.deepEqual(r.verdict.anomalies, []);
 
-    await t.throwsAsync(runTrial(guest(), plans(scenario('mydb:commit'))[0]!, { runId: runId() }), {
+    await t.throwsAsync(runTrial(guest(), plans(scenario('mydb:commit'))[0]!, {}), {
       instanceOf: HarnessError,
       message: /never paused at mark 'mydb:commit' .* the fault was never armed/,
     });
@@ -159,14 +159,12 @@ test.serial(
   async (t) => {
     const scenario = (pacing: string, seconds: number): string =>
       `engine: { mode: fsync }\nworkload: { ops: 6, pages: 4${pacing} }\nfault: { kind: drop_writes, arm: { afterSeconds: ${seconds} } }\n`;
-    await t.throwsAsync(runTrial(guest(), plans(scenario('', 30))[0]!, { runId: runId() }), {
+    await t.throwsAsync(runTrial(guest(), plans(scenario('', 30))[0]!, {}), {
       instanceOf: HarnessError,
       message:
         /^fault\.arm\.afterSeconds: the workload ended after [\d.]+ s, before the fault was due at 30 s/,
     });
-    const paced = await runTrial(guest(), plans(scenario(', opsPerSecond: 2', 1.5))[0]!, {
-      runId: runId(),
-    });
+    const paced = await runTrial(guest(), plans(scenario(', opsPerSecond: 2', 1.5))[0]!, {});
     t.log(summary(paced));
     t.true(paced.history.events.some((e) => e.type === 'nemesis' && e.action === 'arm'));
     t.true(paced.verdict.stats.ackedWhileFaulty > 0);
@@ -185,7 +183,7 @@ workload: { ops: 10, pages: 4 }
 fault: { kind: drop_writes, schedule: { up: 1, down: 1 } }
 expect: { lost-ack: none }
 `;
-    const r = await runTrial(guest(), plans(yaml)[0]!, { runId: runId(), timeoutMs: 5000 });
+    const r = await runTrial(guest(), plans(yaml)[0]!, { timeoutMs: 5000 });
     t.log(summary(r));
     t.deepEqual(r.verdict.anomalies, []);
     t.false(r.expectation.ok);
@@ -206,8 +204,8 @@ workload: { ops: 24, pages: 12, txnSize: 3 }
 fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 3 } }
 `;
     const plan = plans(yaml, 99)[0]!;
-    const a = await runTrial(guest(), plan, { runId: runId() });
-    const b = await runTrial(guest(), plan, { runId: runId() });
+    const a = await runTrial(guest(), plan, {});
+    const b = await runTrial(guest(), plan, {});
     t.deepEqual(a.ops, b.ops);
     t.deepEqual(a.dump, b.dump);
     t.deepEqual(a.verdict, b.verdict);
@@ -218,7 +216,7 @@ fault: { kind: drop_writes, arm: { atMark: 'cow:before-meta', occurrence: 3 } }
 test.serial(
   '[vm] an engine runs on a raw dm device too (no filesystem), buffered and O_DIRECT',
   async (t) => {
-    const device = await createFaultDevice(guest(), { runId: runId(), sizeBytes: 16 << 20 });
+    const device = await createFaultDevice(guest(), { sizeBytes: 16 << 20 });
     try {
       for (const direct of ['', ' --direct']) {
         const input = [1, 2, 3]
