@@ -12,7 +12,9 @@ export function formatTrialLine(result: TrialResult, ms: number): string {
     .map(([k, n]) => `${k} ${n}`);
   const found = counts.length > 0 ? counts.join(', ') : 'no anomalies';
   const why = result.expectation.ok ? '' : `  ← ${result.expectation.reasons.join('; ')}`;
-  const line = `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  acked ${verdict.stats.acked}/${verdict.stats.ops}, ${found}${
+  const lied = verdict.stats.ackedWhileFaulty;
+  const acked = `acked ${verdict.stats.acked}/${verdict.stats.ops}${lied > 0 ? ` (${lied} while the device lied)` : ''}`;
+  const line = `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  ${acked}, ${found}${
     result.recoverError ? `, recover failed: ${result.recoverError}` : ''
   }  (${(ms / 1000).toFixed(1)} s)${why}`;
   return result.exploration ? `${line}\n${formatExploration(result.exploration)}` : line;

@@ -4,7 +4,9 @@ export type AnomalyKind =
   | 'torn-undetected'
   | 'corrupt-undetected'
   | 'non-atomic'
-  | 'ack-after-eio';
+  | 'ack-after-eio'
+  | 'unrecoverable'
+  | 'fs-corrupt';
 
 export const anomalyKinds: readonly AnomalyKind[] = [
   'lost-ack',
@@ -13,6 +15,8 @@ export const anomalyKinds: readonly AnomalyKind[] = [
   'corrupt-undetected',
   'non-atomic',
   'ack-after-eio',
+  'unrecoverable',
+  'fs-corrupt',
 ];
 
 /** One explained violation: which ops, which page, what was expected and what was found. */

@@ -1,22 +1,31 @@
 import type { Anomaly } from '../model/verdict.ts';
 import type { HistoryIndex } from './history-index.ts';
 import { shown, type Recovered } from './recovered.ts';
-import { committedStates, lastInvokedCommit, lastProtectedCommit } from './transactions.ts';
+import {
+  committedStates,
+  lastInvokedCommit,
+  lastProtectedCommit,
+  supersededWhileLying,
+} from './transactions.ts';
 
 /**
  * non-atomic (transactional engines): the recovered state must equal the state after some
  * commit k, with k ≥ the last acknowledged commit and k ≤ the last invoked one. Not a mix of
- * two commits, not a torn transaction. Reports the closest k and the pages that differ.
+ * two commits, not a torn transaction. Reports the closest k and the pages that differ. When the
+ * last acknowledged commit was superseded by commits acknowledged while the device lied, pages
+ * the engine reports as corrupt are the device's doing and are not compared.
  */
 export function checkAtomicity(index: HistoryIndex, recovered: Map<number, Recovered>): Anomaly[] {
   const states = committedStates(index);
   const from = lastProtectedCommit(index);
   const to = Math.max(from, lastInvokedCommit(index));
+  const skipErrors = supersededWhileLying(index, from);
   let best: { k: number; state: Map<number, string>; diff: number[] } | undefined;
   for (let k = from; k <= to; k++) {
     for (const state of states[k]!) {
       const diff: number[] = [];
       for (const [page, r] of recovered) {
+        if (skipErrors && r.kind === 'error') continue;
         const want = state.get(page) ?? null;
         const have = r.kind === 'value' ? r.value : r.kind === 'null' ? null : undefined;
         if (have !== want) diff.push(page);

@@ -8,6 +8,8 @@ import { HistoryIndex } from './history-index.ts';
 import { checkIntegrity } from './integrity.ts';
 import { checkPhantom } from './phantom.ts';
 import { recoveredByPage } from './recovered.ts';
+import { checkFilesystem, type FsckOutcome } from './fs-corrupt.ts';
+import { checkUnrecoverable } from './unrecoverable.ts';
 
 export type CheckOptions = {
   /** cow-style engines: commits acknowledge transactions. */
@@ -17,6 +19,10 @@ export type CheckOptions = {
    * its two ping-pong slots). Lets the integrity check see damage returned as data.
    */
   rawPages?: ReadonlyMap<number, readonly Uint8Array[]>;
+  /** The engine's `recover` failed with this reason: the dump is not trusted (unrecoverable). */
+  recoverError?: string;
+  /** The read-only filesystem check after recovery (fs-corrupt when not clean). */
+  fsck?: FsckOutcome;
 };
 
 /**
@@ -30,6 +36,15 @@ export function check(
   options: CheckOptions,
 ): Verdict {
   const index = new HistoryIndex(history);
+  const stats = verdictStats(index, dump, options.transactional);
+  if (options.recoverError !== undefined) {
+    // An unusable store: nothing in the dump is evidence of anything.
+    const anomalies = [
+      ...checkUnrecoverable(index, options.recoverError, options.transactional),
+      ...checkFilesystem(options.fsck),
+    ];
+    return { valid: anomalies.length === 0, anomalies, stats };
+  }
   const recovered = recoveredByPage(dump);
   const honesty = checkErrorHonesty(index, recovered, options.transactional);
   const integrity = checkIntegrity(index, recovered, options.rawPages);
@@ -45,19 +60,24 @@ export function check(
     ...integrity.anomalies,
     ...(options.transactional ? checkAtomicity(index, recovered) : []),
     ...honesty.anomalies,
+    ...checkFilesystem(options.fsck),
   ];
-  const ackable = options.transactional ? index.commits : index.writes;
+  return { valid: anomalies.length === 0, anomalies, stats };
+}
+
+function verdictStats(
+  index: HistoryIndex,
+  dump: readonly DumpEntry[],
+  transactional: boolean,
+): Verdict['stats'] {
+  const ackable = transactional ? index.commits : index.writes;
   return {
-    valid: anomalies.length === 0,
-    anomalies,
-    stats: {
-      ops: ackable.length,
-      acked: ackable.filter((op) => index.acked(op.id)).length,
-      failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
-      pages: dump.length,
-      recoveredValues: dump.filter((e) => 'value' in e && e.value !== null).length,
-      checksumErrors: dump.filter((e) => 'error' in e).length,
-      ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
-    },
+    ops: ackable.length,
+    acked: ackable.filter((op) => index.acked(op.id)).length,
+    failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
+    pages: dump.length,
+    recoveredValues: dump.filter((e) => 'value' in e && e.value !== null).length,
+    checksumErrors: dump.filter((e) => 'error' in e).length,
+    ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
   };
 }

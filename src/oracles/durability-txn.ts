@@ -1,11 +1,18 @@
 import type { Anomaly } from '../model/verdict.ts';
 import type { HistoryIndex } from './history-index.ts';
 import { shown, type Recovered } from './recovered.ts';
-import { committedStates, lastInvokedCommit, lastProtectedCommit } from './transactions.ts';
+import {
+  committedStates,
+  lastInvokedCommit,
+  lastProtectedCommit,
+  supersededWhileLying,
+} from './transactions.ts';
 
 /**
  * lost-ack, transactional: after recovery every page must be at least as new as its value in
- * the last acknowledged commit K: its value must be what some commit k ≥ K left there.
+ * the last acknowledged commit K: its value must be what some commit k ≥ K left there. When K
+ * was superseded by commits acknowledged while the device lied, a page the engine reports as
+ * corrupt is the device's doing (see supersededWhileLying); an older value still counts.
  */
 export function checkTxnDurability(
   index: HistoryIndex,
@@ -17,6 +24,7 @@ export function checkTxnDurability(
   const states = committedStates(index);
   const last = Math.max(K, lastInvokedCommit(index));
   const commit = index.commits[K - 1]!;
+  const deviceDamageExempt = supersededWhileLying(index, K);
   const anomalies: Anomaly[] = [];
   // Every acknowledged commit up to K succeeded, so the state at K is unique.
   const atK = states[K]![0]!;
@@ -27,6 +35,7 @@ export function checkTxnDurability(
     for (let k = K; k <= last; k++)
       for (const state of states[k]!) acceptable.add(state.get(page) ?? null);
     const r = recovered.get(page);
+    if (r?.kind === 'error' && deviceDamageExempt) continue;
     const found = r?.kind === 'value' ? r.value : r?.kind === 'error' ? undefined : null;
     if (found !== undefined && acceptable.has(found)) continue;
     // A value nobody wrote to this page is phantom/integrity's finding, not a lost ack.

@@ -19,16 +19,7 @@ export function checkDurability(
   const anomalies: Anomaly[] = [];
   for (const [page, writes] of index.writesByPage) {
     if (skip.has(page)) continue;
-    // Under corruption, a write the engine believed durable lands damaged; the engine may then
-    // rightly reuse the space of the older copy it replaced. So an ack superseded by an ack made
-    // while corruption was armed is not held against the engine. (A dropped write changes
-    // nothing on disk, so under drop_writes the older copy must still be there.)
-    const allAcked = writes.filter((w) => index.acked(w.id));
-    const acked = allAcked.filter(
-      (a) =>
-        index.protectedAck(a.id) &&
-        !allAcked.some((b) => index.ackedWhileCorrupting(b.id) && index.precedes(a.id, b.id)),
-    );
+    const acked = heldAcks(index, writes);
     if (acked.length === 0) continue;
     const r = recovered.get(page);
     const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
@@ -43,6 +34,22 @@ export function checkDurability(
     anomalies.push(lostAck(index, newest, lost.length, shown(r), fromThisPage));
   }
   return anomalies;
+}
+
+/**
+ * The acknowledged writes (of one page) the engine is held to. Under corruption, a write the
+ * engine believed durable lands damaged; the engine may then rightly reuse the space of the
+ * older copy it replaced. So an ack superseded by an ack made while corruption was armed is not
+ * held against the engine, nor an ack made while the device lied. (A dropped write changes
+ * nothing on disk, so under drop_writes the older copy must still be there.)
+ */
+export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
+  const allAcked = writes.filter((w) => index.acked(w.id));
+  return allAcked.filter(
+    (a) =>
+      index.protectedAck(a.id) &&
+      !allAcked.some((b) => index.ackedWhileCorrupting(b.id) && index.precedes(a.id, b.id)),
+  );
 }
 
 function lostAck(

@@ -42,3 +42,16 @@ export function lastInvokedCommit(index: HistoryIndex): number {
   });
   return k;
 }
+
+/**
+ * Whether commit k was superseded by a commit acknowledged while the device lied (drop_writes
+ * or corrupt_bio_byte armed). A correct engine that believed those later commits durable may
+ * rightly reuse commit k's space (its meta slot, the pages it freed) for them, and the device
+ * then destroyed or never stored what it was given. So after such a commit, recovery showing a
+ * later state, no state at all (an unusable store) or a detected checksum error is the device's
+ * doing, not the engine's. An older state the engine could have kept, or damaged data returned
+ * as values, still counts.
+ */
+export function supersededWhileLying(index: HistoryIndex, k: number): boolean {
+  return index.commits.slice(k).some((c) => index.ackedWhileLying(c.id));
+}

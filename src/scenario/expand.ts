@@ -35,7 +35,13 @@ export function expandScenario(loaded: LoadedScenario, options: { baseSeed: numb
             },
             engine,
             workload: s.workload,
-            fault: { ...s.fault, kind },
+            fault: {
+              ...s.fault,
+              kind,
+              ...(kind === 'corrupt_bio_byte'
+                ? { corrupt: corruptionFor(s, baseSeed + n - 1) }
+                : {}),
+            },
             expect: {
               ...s.expect,
               ...(engine.kind === 'builtin' ? s.expectByMode?.[engine.mode] : {}),
@@ -73,4 +79,17 @@ function engineSpec(s: Scenario, modeOverride: EngineModeName | undefined): Engi
     batchMax: e.batchMax,
     ...(e.bug ? { bug: e.bug } : {}),
   };
+}
+
+/**
+ * The corrupted byte of a trial: the scenario's, or one drawn from the trial's seed in
+ * 1..64 + valueSize (headers and values, whatever the engine's layout). Stored in the plan, so
+ * a replay corrupts the same byte.
+ */
+export function corruptionFor(s: Scenario, seed: number): { byte: number; value: number } {
+  const value = s.fault.corrupt?.value ?? 0;
+  if (s.fault.corrupt?.byte !== undefined) return { byte: s.fault.corrupt.byte, value };
+  let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return { byte: 1 + ((x ^ (x >>> 16)) % (64 + s.workload.valueSize)), value };
 }

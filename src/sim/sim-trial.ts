@@ -17,6 +17,8 @@ export type SimTrialInput = {
     kind: 'drop_writes' | 'error_writes' | 'corrupt_bio_byte';
     atIo: number;
     untilIo?: number;
+    /** corrupt_bio_byte: the byte of each write changed (1-based; default 1). */
+    corruptByte?: number;
   };
   /** How many crash states to derive from the one run. */
   crashStates: number;
@@ -56,7 +58,7 @@ export async function runSimTrial(
     ? wrapIo(file, (n) => {
         const f = input.fault!;
         if (n === f.atIo) {
-          device.arm(f.kind);
+          device.arm(f.kind, f.corruptByte !== undefined ? { corruptByte: f.corruptByte } : {});
           nemesis('arm', f.kind);
         }
         if (f.untilIo !== undefined && n === f.untilIo) {
@@ -127,6 +129,7 @@ async function recoverAndCheck(
   const verdict = check(history, dump, {
     transactional: mode.transactional,
     ...(rawPages ? { rawPages } : {}),
+    ...(recoverError !== undefined ? { recoverError } : {}),
   });
   return { seed, history, dump, verdict, ...(recoverError ? { recoverError } : {}) };
 }

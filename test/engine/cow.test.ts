@@ -43,3 +43,32 @@ test('planted bug cow-overwrite-live is caught', async (t) => {
   t.log(found!.anomalies[0]!.message);
   t.true(found!.writes <= 4);
 });
+
+// A corrupting device under a correct copy-on-write engine: commits acknowledged while every
+// write is stored damaged. The engine, believing them durable, rightly reuses the meta slot and
+// pages of the last commit made before the corruption; the device destroyed them, not the engine.
+// Byte 40 of every write: inside a page's value (after the 32-byte header).
+const corruptingFrom = { kind: 'corrupt_bio_byte', min: 2, max: 30, corruptByte: 40 } as const;
+
+test('cow: corruption windows spanning many commits show no anomaly (the device is not blamed on the engine)', async (t) => {
+  const states = await assertNoAnomaly(
+    { mode: cowEngine, options: options(), faultFrom: corruptingFrom, maxOps: 24 },
+    ['lost-ack', 'non-atomic', 'phantom', 'corrupt-undetected', 'unrecoverable'],
+    60,
+  );
+  t.log(`${states} crash states checked`);
+  t.true(states >= 1000);
+});
+
+for (const bug of ['cow-overwrite-live', 'no-checksum'] as const) {
+  test(`planted bug ${bug} is still caught under corruption windows`, async (t) => {
+    const found = await findCounterexample(
+      { mode: cowEngine, options: withBug(options(), bug), faultFrom: corruptingFrom, maxOps: 24 },
+      ['non-atomic', 'lost-ack', 'corrupt-undetected', 'phantom', 'unrecoverable'],
+    );
+    t.truthy(found, 'fast-check must find the bug');
+    t.log(
+      `${found!.writes} write(s), fault at I/O ${found!.faultAt}, cut at ${found!.cut}: ${found!.anomalies[0]!.message}`,
+    );
+  });
+}

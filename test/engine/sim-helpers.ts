@@ -19,6 +19,13 @@ export type CrashSpec = {
   options: EngineOptions;
   tear?: boolean;
   fault?: SimTrialInput['fault'];
+  /** A fault armed at a generated I/O count in [min, max] (until the crash), instead of `fault`. */
+  faultFrom?: {
+    kind: NonNullable<SimTrialInput['fault']>['kind'];
+    min: number;
+    max: number;
+    corruptByte?: number;
+  };
   statesPerRun?: number;
   maxOps?: number;
 };
@@ -33,12 +40,15 @@ const trialArb = (spec: CrashSpec) =>
     }),
     cut: fc.nat(80),
     seed: fc.nat(),
+    faultAt: spec.faultFrom
+      ? fc.integer({ min: spec.faultFrom.min, max: spec.faultFrom.max })
+      : fc.constant(undefined),
   });
 
 /** Runs the engine under generated workloads × cut points × crash seeds; returns the anomaly kinds of the first failing state. */
 async function worst(
   spec: CrashSpec,
-  t: { ops: WorkloadOp[]; cut: number; seed: number },
+  t: { ops: WorkloadOp[]; cut: number; seed: number; faultAt: number | undefined },
   kinds: readonly AnomalyKind[],
 ) {
   const r = await runSimTrial({
@@ -50,6 +60,15 @@ async function worst(
     seed: t.seed,
     tear: spec.tear ?? true,
     ...(spec.fault ? { fault: spec.fault } : {}),
+    ...(spec.faultFrom && t.faultAt !== undefined
+      ? {
+          fault: {
+            kind: spec.faultFrom.kind,
+            atIo: t.faultAt,
+            ...(spec.faultFrom.corruptByte ? { corruptByte: spec.faultFrom.corruptByte } : {}),
+          },
+        }
+      : {}),
   });
   const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
   return { states: r.states.length, bad };

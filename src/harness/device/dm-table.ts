@@ -11,7 +11,7 @@ export type FlakeyFault = {
   kind: FaultKind;
   /** Time schedule in seconds (the seed's "5 s up, 1 s down"); default: down while loaded. */
   schedule?: { up: number; down: number };
-  corrupt?: { byte: number; value: number };
+  corrupt?: { byte?: number | undefined; value: number };
 };
 
 export function linearTable(sectors: number, device: string): string {
