@@ -2,6 +2,7 @@ import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { benchGuestEngines, type GuestEngineRow } from './guest-engines.ts';
+import { benchTracer, type TracerBench } from './tracer.ts';
 import { ownership } from '../src/harness/device/ownership.ts';
 import { resourceNames } from '../src/harness/device/names.ts';
 import { sweepStale } from '../src/harness/device/sweep.ts';
@@ -20,6 +21,7 @@ export type HarnessBench = {
   guestEngines: GuestEngineRow[];
   /** One log-writes trial (ext4 cow, reorder:1): crash states checked per second. */
   exploration: { states: number; seconds: number; statesPerSecond: number };
+  tracer: TracerBench;
 };
 
 /**
@@ -66,6 +68,7 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       { baseSeed: 1 },
     )[0]!;
     const explored = (await runTrial(target, explorePlan, {})).exploration!;
+    const tracer = await benchTracer(target, guestWrites * 2);
     return {
       bootSeconds,
       trials,
@@ -82,6 +85,7 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
         seconds: Number((explored.exploreMs / 1000).toFixed(1)),
         statesPerSecond: Number(explored.statesPerSecond.toFixed(2)),
       },
+      tracer,
     };
   } finally {
     await target.teardown();

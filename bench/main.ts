@@ -83,7 +83,7 @@ console.table(simRows);
 const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
-  const { phaseSeconds, guestEngines, exploration, ...rest } = harness;
+  const { phaseSeconds, guestEngines, exploration, tracer, ...rest } = harness;
   console.table([rest]);
   console.log('mean seconds per trial phase:');
   console.table([phaseSeconds]);
@@ -91,6 +91,10 @@ if (harness) {
   console.table(guestEngines);
   console.log('\nlog-writes exploration (ext4 cow, reorder:1):');
   console.table([exploration]);
+  console.log(
+    '\nThe tracer every engine runs under (C engine, pwrite + fdatasync per write, TCG): alone, traced, with an ack mark per ack, with a stop per ack handled over ssh:',
+  );
+  console.table([tracer]);
 }
 
 const machine = {

@@ -217,6 +217,8 @@ static int world_stopped;
 static char stopped_label[64];
 static char stdout_pipe_link[64];
 static const char *store_prefix;
+/* Work done at a stop only when a trigger needs it (each costs a syscall of the tracer's). */
+static int needs_dir_fsync, needs_failed_sync;
 static const char *mark_table;
 static int engine_in = -1, engine_out = -1;
 static char *to_engine;
@@ -542,9 +544,8 @@ static void on_entry(Thread *t, const struct __ptrace_syscall_info *info) {
       t->want_exit = 1;
       break;
     }
-    struct stat st;
-    if (fd_stat(t->tid, (long)a[0], &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
-        (!store_prefix || strncmp(link, store_prefix, strlen(store_prefix)) == 0)) {
+    /* A path (not pipe:[..], socket:[..], anon_inode:..) under the store: a store write. */
+    if (link[0] == '/' && (!store_prefix || strncmp(link, store_prefix, strlen(store_prefix)) == 0)) {
       snprintf(t->path, sizeof t->path, "%s", link);
       classes[nclasses++] = K_STORE_WRITE;
     }
@@ -553,16 +554,17 @@ static void on_entry(Thread *t, const struct __ptrace_syscall_info *info) {
   case C_FSYNC:
   case C_FDATASYNC:
   case C_OTHER_SYNC: {
-    struct stat st;
     if (nr != SYS_sync) fd_path(t->tid, (long)a[0], t->path, sizeof t->path);
     if (cls == C_FSYNC) classes[nclasses++] = K_FSYNC;
     if (cls == C_FDATASYNC) classes[nclasses++] = K_FDATASYNC;
     classes[nclasses++] = K_SYNC;
-    if (cls != C_OTHER_SYNC && fd_stat(t->tid, (long)a[0], &st) == 0 && S_ISDIR(st.st_mode)) {
+    struct stat st;
+    if (needs_dir_fsync && cls != C_OTHER_SYNC && fd_stat(t->tid, (long)a[0], &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
       t->dir_fsync = 1;
       classes[nclasses++] = K_DIR_FSYNC;
     }
-    t->want_exit = 1; /* to see failed syncs */
+    t->want_exit = needs_failed_sync; /* its result is needed only to see failed syncs */
     break;
   }
   case C_RENAME:
@@ -843,6 +845,11 @@ int main(int argc, char **argv) {
     } else usage();
   }
   if (i != argc - 1) usage();
+  for (int k = 0; k < ntriggers; k++) {
+    if (triggers[k].kind != T_SYSCALL) continue;
+    needs_dir_fsync |= triggers[k].cls == K_DIR_FSYNC;
+    needs_failed_sync |= triggers[k].cls == K_FAILED_SYNC;
+  }
   const char *command = argv[i];
   signal(SIGPIPE, SIG_IGN);
   if (pidfile) write_pidfile(pidfile);
