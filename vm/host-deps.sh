@@ -3,7 +3,8 @@
 # Idempotent: installs only what is missing (a no-op in well under a second when all is there).
 set -euo pipefail
 pkgs=(qemu-system-x86 busybox-static dmsetup util-linux e2fsprogs xfsprogs btrfs-progs
-  dropbear-bin psmisc openssh-client cpio kmod gzip xz-utils make gcc libc6-dev liburing-dev)
+  dropbear-bin psmisc openssh-client cpio kmod gzip xz-utils make gcc libc6-dev liburing-dev
+  libsqlite3-dev liblmdb-dev) # the last two: the SQLite and LMDB adapters (examples/)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -17,7 +17,23 @@ export function formatTrialLine(result: TrialResult, ms: number): string {
   const line = `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  ${acked}, ${found}${
     result.recoverError ? `, recover failed: ${result.recoverError}` : ''
   }  (${(ms / 1000).toFixed(1)} s)${why}`;
-  return result.exploration ? `${line}\n${formatExploration(result.exploration)}` : line;
+  const stderr = result.expectation.ok ? [] : stderrTail(result.engineStderr);
+  const withStderr =
+    stderr.length > 0
+      ? `${line}\n${stderr.map((l) => `       engine stderr: ${l}`).join('\n')}`
+      : line;
+  return result.exploration
+    ? `${withStderr}\n${formatExploration(result.exploration)}`
+    : withStderr;
+}
+
+/** The last few non-empty lines an engine wrote on stderr (shown when a trial fails). */
+export function stderrTail(stderr: string, lines = 3): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '' && !/^--- \w+ ---$/.test(l))
+    .slice(-lines);
 }
 
 /** The coverage of a log-writes trial: how many states, at which boundaries, how fast, which failed. */

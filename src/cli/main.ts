@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +13,8 @@ import { replayTrial } from './replay-command.ts';
 import { shrinkTrial } from './shrink-command.ts';
 import { writeStateImage } from './state-image-command.ts';
 import { startTarget } from '../harness/target/select.ts';
+import { buildUserEngine } from '../harness/trial/guest-engine.ts';
+import { uploadedPath } from '../scenario/uploaded-path.ts';
 import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
 
 const targetOption = new Option('-t, --target <kind>', 'where trials run').choices([
@@ -83,14 +86,18 @@ program
 
 program
   .command('validate')
-  .description('check scenario files without running anything')
+  .description(
+    "check scenario files without running a trial (a user engine's build is run and its upload checked)",
+  )
   .argument('[paths...]', 'scenario files or directories', ['scenarios'])
   .action(async (paths: string[]) => {
     let bad = 0;
     for (const file of await findScenarioFiles(paths)) {
       try {
         const loaded = await loadScenarioFile(file);
-        log(`ok ${file} (${expandScenario(loaded, { baseSeed: 0 }).length} trials)`);
+        const plans = expandScenario(loaded, { baseSeed: 0 });
+        await checkUserEngines(plans);
+        log(`ok ${file} (${plans.length} trials)`);
       } catch (error) {
         bad++;
         console.error(
@@ -98,8 +105,23 @@ program
         );
       }
     }
-    process.exitCode = bad > 0 ? 1 : 0;
+    // Bad input: exit 2, like every command.
+    process.exitCode = bad > 0 ? 2 : 0;
   });
+
+/** A user engine's build runs and produces its upload; an uploaded directory needs a command. */
+async function checkUserEngines(plans: readonly TrialPlan[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const { engine } of plans) {
+    if (engine.kind !== 'external' || seen.has(`${engine.build}\0${engine.upload}`)) continue;
+    seen.add(`${engine.build}\0${engine.upload}`);
+    const local = await buildUserEngine(engine);
+    if (local && statSync(local).isDirectory() && engine.command === uploadedPath(engine.upload!))
+      throw new Error(
+        `engine.upload: ${engine.upload} is a directory: say which program in it to run with engine.command (e.g. ${uploadedPath(engine.upload!)}/run)`,
+      );
+  }
+}
 
 program
   .command('list')
@@ -180,7 +202,7 @@ function describePlan(p: TrialPlan): string {
       : p.fault.schedule
         ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
         : JSON.stringify(p.fault.arm ?? 'at crash');
-  return `${p.filesystem.type} ${p.engine.kind === 'builtin' ? p.engine.mode : p.engine.command} ${p.fault.kind} ${arm} ops=${p.workload.ops} expect=${JSON.stringify(p.expect)}`;
+  return `${p.filesystem.type} ${p.engine.kind === 'builtin' ? p.engine.mode : p.engine.name} ${p.fault.kind} ${arm} ops=${p.workload.ops} expect=${JSON.stringify(p.expect)}`;
 }
 
 async function loadAll(paths: string[]): Promise<LoadedScenario[]> {
@@ -204,6 +226,11 @@ function parsePositive(value: string, what: string): number {
 }
 
 installSignalCleanup();
+// `powercut list | head`: a closed pipe ends the output, not the process with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 try {
   await program.parseAsync();
 } catch (error) {

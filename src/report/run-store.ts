@@ -58,10 +58,8 @@ export class RunStore {
       );
     for (const artifact of result.artifacts ?? [])
       await writeFileAtomic(join(dir, artifact.name), artifact.data);
-    await writeFileAtomic(
-      join(dir, 'harness.log'),
-      [...result.log, '--- engine stderr ---', result.engineStderr].join('\n') + '\n',
-    );
+    await writeFileAtomic(join(dir, 'harness.log'), result.log.join('\n') + '\n');
+    await writeFileAtomic(join(dir, 'engine-stderr.log'), result.engineStderr);
     return dir;
   }
 

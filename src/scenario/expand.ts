@@ -4,6 +4,7 @@ import type { Scenario } from './schema.ts';
 import type { EngineSpec, TrialPlan } from './trial-plan.ts';
 import { engineLabel } from './trial-plan.ts';
 import { uploadedPath } from './uploaded-path.ts';
+import { basename, dirname, resolve } from 'node:path';
 
 /**
  * Expands a scenario's matrix (fs × mode × fault) and `trials` into concrete trial plans.
@@ -15,38 +16,43 @@ export function expandScenario(loaded: LoadedScenario, options: { baseSeed: numb
   const baseSeed = s.workload.seed ?? options.baseSeed;
   const filesystems = s.matrix?.fs ?? [s.filesystem.type];
   const modes: (EngineModeName | undefined)[] = s.matrix?.mode ?? [undefined];
+  const variants: (EngineVariant | undefined)[] = s.matrix?.engine ?? [undefined];
+  const baseDir = resolve(dirname(loaded.file));
   const faults = s.matrix?.fault ?? [s.fault.kind];
   const plans: TrialPlan[] = [];
   for (const fs of filesystems) {
     for (const mode of modes) {
-      for (const kind of faults) {
-        const engine = engineSpec(s, mode);
-        for (let n = 1; n <= s.trials; n++) {
-          plans.push({
-            scenario: loaded.name,
-            file: loaded.file,
-            id: `${fs}-${engineLabel(engine)}-${kind}-${n}`.replace(/[^a-z0-9+._-]/gi, '_'),
-            seed: baseSeed + n - 1,
-            target: s.target,
-            device: s.device,
-            filesystem: {
-              type: fs,
-              ...(s.filesystem.mountOptions ? { mountOptions: s.filesystem.mountOptions } : {}),
-            },
-            engine,
-            workload: s.workload,
-            fault: {
-              ...s.fault,
-              kind,
-              ...(kind === 'corrupt_bio_byte'
-                ? { corrupt: corruptionFor(s, baseSeed + n - 1) }
-                : {}),
-            },
-            expect: {
-              ...s.expect,
-              ...(engine.kind === 'builtin' ? s.expectByMode?.[engine.mode] : {}),
-            },
-          });
+      for (const variant of variants) {
+        for (const kind of faults) {
+          const engine = engineSpec(s, mode, variant, baseDir);
+          for (let n = 1; n <= s.trials; n++) {
+            plans.push({
+              scenario: loaded.name,
+              file: loaded.file,
+              id: `${fs}-${engineLabel(engine)}-${kind}-${n}`.replace(/[^a-z0-9+._-]/gi, '_'),
+              seed: baseSeed + n - 1,
+              target: s.target,
+              device: s.device,
+              filesystem: {
+                type: fs,
+                ...(s.filesystem.mountOptions ? { mountOptions: s.filesystem.mountOptions } : {}),
+              },
+              engine,
+              workload: s.workload,
+              fault: {
+                ...s.fault,
+                kind,
+                ...(kind === 'corrupt_bio_byte'
+                  ? { corrupt: corruptionFor(s, baseSeed + n - 1) }
+                  : {}),
+              },
+              expect: {
+                ...s.expect,
+                ...(engine.kind === 'builtin' ? s.expectByMode?.[engine.mode] : {}),
+                ...variant?.expect,
+              },
+            });
+          }
         }
       }
     }
@@ -54,15 +60,28 @@ export function expandScenario(loaded: LoadedScenario, options: { baseSeed: numb
   return plans;
 }
 
-function engineSpec(s: Scenario, modeOverride: EngineModeName | undefined): EngineSpec {
+type EngineVariant = NonNullable<NonNullable<Scenario['matrix']>['engine']>[number];
+
+function engineSpec(
+  s: Scenario,
+  modeOverride: EngineModeName | undefined,
+  variant: EngineVariant | undefined,
+  baseDir: string,
+): EngineSpec {
   const e = s.engine;
   if (!('mode' in e)) {
+    const command = variant?.command ?? e.command ?? uploadedPath(e.upload!);
     return {
       kind: 'external',
-      command: e.command ?? uploadedPath(e.upload!),
+      name: variant?.name ?? e.name ?? defaultEngineName(command),
+      command,
       ...(e.upload ? { upload: e.upload } : {}),
       ...(e.build ? { build: e.build } : {}),
-      transactional: e.transactional,
+      baseDir,
+      env: { ...e.env, ...variant?.env },
+      args: variant?.args ?? e.args,
+      store: e.store,
+      transactional: variant?.transactional ?? e.transactional,
       direct: e.direct,
       pageSize: e.pageSize,
       writers: e.writers,
@@ -92,4 +111,14 @@ export function corruptionFor(s: Scenario, seed: number): { byte: number; value:
   let x = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
   return { byte: 1 + ((x ^ (x >>> 16)) % (64 + s.workload.valueSize)), value };
+}
+
+/** An engine's default name: its command's file name (`/opt/powercut/user/sqlite-engine` → `sqlite-engine`). */
+export function defaultEngineName(command: string): string {
+  const program = command
+    .trim()
+    .split(/\s+/)
+    .find((word) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(word));
+  const name = basename(program ?? 'engine').replace(/[^a-z0-9._-]/gi, '_');
+  return name === '' ? 'engine' : name.slice(0, 40);
 }

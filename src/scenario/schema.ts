@@ -51,30 +51,65 @@ const builtinEngine = z.strictObject({
 /** The engine protocol's optional extensions a user's engine can declare. */
 export const engineExtensions = ['pause-at'] as const;
 
+const engineName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, . _ - (it goes into trial ids)')
+  .max(40);
+const envVars = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'),
+  z.string(),
+);
+
+const externalEngineFields = {
+  /** Names the engine in trial ids and reports; default: the command's (or upload's) file name. */
+  name: engineName.optional(),
+  /**
+   * Command run inside the target (engine protocol v1), under `/bin/sh -c`; gets
+   * `run|recover|dump --store PATH ...`. Defaults to the uploaded file's path in the target.
+   */
+  command: z.string().min(1).optional(),
+  /**
+   * A local file or directory (relative to the scenario file) uploaded to the target's
+   * /opt/powercut/user/ (a directory keeps its name: binary, wrapper and data together).
+   */
+  upload: z.string().min(1).optional(),
+  /** Host command that produces `upload`, run in the scenario file's directory before the first trial. */
+  build: z.string().min(1).optional(),
+  transactional: z.boolean().default(false),
+  pageSize: z.number().int().min(512).max(65536).default(4096),
+  direct: z.boolean().default(false),
+  writers: z.number().int().min(1).max(256).default(1),
+  /** Environment variables for every verb (`run`, `recover`, `dump`). */
+  env: envVars.default({}),
+  /** Extra arguments appended to every verb's command line. */
+  args: z.array(z.string()).default([]),
+  /**
+   * `file`: a preallocated, zero-filled, synced store file (page stores). `directory`: an empty
+   * directory the engine owns: it creates, renames and deletes its own files there, and faults
+   * hit their data and their directory entries (docs/engine-protocol.md).
+   */
+  store: z.enum(['file', 'directory']).default('file'),
+  /**
+   * Optional protocol extensions the engine implements (docs/engine-protocol.md). `pause-at`
+   * lets a fault be armed at one of the engine's own marks.
+   */
+  supports: z.array(z.enum(engineExtensions)).default([]),
+};
 const externalEngine = z
-  .strictObject({
-    /**
-     * Command run inside the target (engine protocol v1); gets `run|recover|dump --store PATH ...`.
-     * Defaults to the uploaded file's path in the target.
-     */
-    command: z.string().min(1).optional(),
-    /** A local file (relative to the project) uploaded to the target's /opt/powercut/user/. */
-    upload: z.string().min(1).optional(),
-    /** Host command that produces `upload` (run in the project directory before the first trial). */
-    build: z.string().min(1).optional(),
-    transactional: z.boolean().default(false),
-    pageSize: z.number().int().min(512).max(65536).default(4096),
-    direct: z.boolean().default(false),
-    writers: z.number().int().min(1).max(256).default(1),
-    /**
-     * Optional protocol extensions the engine implements (docs/engine-protocol.md). `pause-at`
-     * lets a fault be armed at a workload mark and puts log-writes marks exactly at each ack.
-     */
-    supports: z.array(z.enum(engineExtensions)).default([]),
-  })
+  .strictObject(externalEngineFields)
   .refine((e) => e.command !== undefined || e.upload !== undefined, {
     message: 'an external engine needs `command` or `upload`',
   });
+
+/** One variant of a user's engine in `matrix.engine`: what differs, and what it is expected to do. */
+const engineVariant = z.strictObject({
+  name: engineName,
+  command: z.string().min(1).optional(),
+  env: envVars.optional(),
+  args: z.array(z.string()).optional(),
+  transactional: z.boolean().optional(),
+  expect: expectation.optional(),
+});
 
 /**
  * A point the tracer stops the engine at (any engine, no extension needed): its Nth ack, or
@@ -170,12 +205,30 @@ export const scenarioSchema = z.strictObject({
       fs: z.array(z.enum(filesystemTypes)).min(1).optional(),
       mode: z.array(z.enum(engineModes)).min(1).optional(),
       fault: z.array(z.enum(faultKinds)).min(1).optional(),
+      /** Variants of a user's engine (env, args, command), each with its own expectations. */
+      engine: z.array(engineVariant).min(1).optional(),
     })
     .optional(),
 });
 
 /** Fields that only make sense for one family of faults (flakey windows vs a log-writes recording). */
 export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
+  if (s.matrix?.engine && 'mode' in s.engine)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['matrix', 'engine'],
+      message: 'engine variants are for a user engine; a built-in engine varies with matrix.mode',
+    });
+  if (s.matrix?.engine) {
+    const names = s.matrix.engine.map((v) => v.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', 'engine'],
+        message: `engine variant ${JSON.stringify(twice)} is named twice (names go into trial ids)`,
+      });
+  }
   const kinds = s.matrix?.fault ?? [s.fault.kind];
   const recording = kinds.includes('log-writes');
   const flakey = kinds.some((k) => k !== 'log-writes');

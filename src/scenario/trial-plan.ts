@@ -18,9 +18,16 @@ export type BuiltinEngineSpec = {
 };
 export type ExternalEngineSpec = {
   kind: 'external';
+  /** In trial ids and reports. */
+  name: string;
   command: string;
   upload?: string;
   build?: string;
+  /** Where `build` runs and `upload` is found: the scenario file's directory (absolute). */
+  baseDir: string;
+  env: Record<string, string>;
+  args: readonly string[];
+  store: 'file' | 'directory';
   transactional: boolean;
   direct: boolean;
   pageSize: number;
@@ -51,7 +58,11 @@ export type TrialPlan = {
 export const engineLabel = (engine: EngineSpec): string =>
   engine.kind === 'builtin'
     ? `${engine.mode}${engine.direct ? '+direct' : ''}${engine.bug ? `!${engine.bug}` : ''}`
-    : 'external';
+    : engine.name;
+
+/** Whether the engine keeps its store in a directory of its own (else one preallocated file). */
+export const storeIsDirectory = (engine: EngineSpec): boolean =>
+  engine.kind === 'external' && engine.store === 'directory';
 
 /** Whether the engine pauses at `--pause-at` marks (built-ins always; a user's engine if declared). */
 export const canPause = (engine: EngineSpec): boolean =>

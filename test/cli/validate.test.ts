@@ -4,9 +4,9 @@ import { execa } from 'execa';
 const powercut = (...args: string[]) =>
   execa('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], { reject: false });
 
-test('validate prints file:line:col: field: message for each broken scenario and exits 1', async (t) => {
+test('validate prints file:line:col: field: message for each broken scenario and exits 2 (bad input)', async (t) => {
   const r = await powercut('validate', 'test/fixtures/scenarios/broken');
-  t.is(r.exitCode, 1);
+  t.is(r.exitCode, 2);
   const lines = r.stderr.trim().split('\n');
   t.deepEqual(lines, [
     'test/fixtures/scenarios/broken/bad-value.yaml:7:19: fault.arm.afterOp: Too small: expected number to be >=0',

@@ -21,7 +21,7 @@ export function builtinOptions(
   };
 }
 
-/** Bytes to preallocate for the engine's store. */
+/** Bytes to preallocate for the engine's store (a file store; a directory store has none). */
 export function storeSize(engine: EngineSpec, pages: number): number {
   if (engine.kind === 'builtin')
     return engineModes[engine.mode].storeSize(builtinOptions(engine, pages));
@@ -30,8 +30,9 @@ export function storeSize(engine: EngineSpec, pages: number): number {
 }
 
 /**
- * The command line of one protocol verb. External engines get only the v1 options; built-in
- * ones also get the compatible extensions (--pages, --pause-at, batch settings, --bug).
+ * The command line of one protocol verb. Every engine gets the v1 options and `--pages`; a
+ * user's engine its `env` (before the command: it runs under `sh -c`) and its `args` (after);
+ * built-in ones also the built-in extensions (--pause-at, batch settings, --bug).
  */
 export function engineCommand(
   engine: EngineSpec,
@@ -46,8 +47,11 @@ export function engineCommand(
   if (pauseAt.length > 0 && !canPause(engine))
     throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
   if (verb === 'run') for (const mark of pauseAt) args.push('--pause-at', mark);
-  if (engine.kind === 'external') return `${engine.command} ${args.map(quote).join(' ')}`;
   args.push('--pages', String(pages));
+  if (engine.kind === 'external') {
+    const env = Object.entries(engine.env).map(([k, v]) => `${k}=${quote(v)} `);
+    return `${env.join('')}${engine.command} ${[...args, ...engine.args].map(quote).join(' ')}`;
+  }
   if (verb === 'run') {
     args.push(
       '--batch-window-us',

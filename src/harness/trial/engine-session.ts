@@ -22,6 +22,7 @@ export class EngineSession {
   private endError: Error | undefined;
   private readonly reader: Promise<void>;
   private stops: Promise<void> = Promise.resolve();
+  private stderrAtEnd = '';
 
   private constructor(
     private readonly process: RemoteProcess,
@@ -175,6 +176,12 @@ export class EngineSession {
       this.endError = error as Error;
     } finally {
       this.ended = true;
+      // Its stderr says why it ended: wait for it briefly, to put it into the error.
+      const end = await Promise.race([
+        this.process.done.catch(() => undefined),
+        new Promise<undefined>((resolve) => void setTimeout(resolve, 2000)),
+      ]);
+      this.stderrAtEnd = end?.stderr ?? '';
       for (const w of this.waiters) w.reject(this.endedBefore('the expected point'));
       this.waiters = [];
     }
@@ -187,7 +194,14 @@ export class EngineSession {
   }
 
   private endedBefore(what: string): HarnessError {
-    return new HarnessError(`engine exited before reaching ${what}`, { cause: this.endError });
+    const tail = this.stderrAtEnd
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-5);
+    return new HarnessError(
+      `engine exited before reaching ${what}${tail.length > 0 ? `; its stderr: ${tail.join(' | ')}` : ' (it wrote nothing on stderr)'}`,
+      { cause: this.endError },
+    );
   }
 }
 

@@ -16,7 +16,7 @@ import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
-import { builtinOptions, engineCommand, storeSize } from './engine-command.ts';
+import { builtinOptions, engineCommand } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
 import { feedOps, finishWorkload } from './feed.ts';
 import { guestExplorerCommand, installUserEngine } from './guest-engine.ts';
@@ -91,9 +91,8 @@ export async function exploreTrial(
   const log = rig.log;
   const device = rig.faultDevice;
   return rig.use(async () => {
-    const storeName = 'store.db';
-    const store = `${rig.mountPoint}/${storeName}`;
-    await rig.preallocate(store, storeSize(plan.engine, pages));
+    const store = await rig.prepareStore(plan.engine, pages);
+    const storeName = store.slice(rig.mountPoint.length + 1);
     await device.mark(startMark);
     log.push(`recording with dm-log-writes to ${device.logLoopDevice}`);
 

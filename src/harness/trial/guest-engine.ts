@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
@@ -63,43 +63,75 @@ export async function installGuestEngine(target: Target): Promise<void> {
 }
 
 /**
- * For a scenario's own engine: runs its host `build` command (once per process), then uploads
- * the built file to /opt/powercut/user/ in the target if it changed.
+ * For a scenario's own engine: runs its host `build` command (once per process, in the
+ * scenario file's directory), then uploads `upload` (a file, or a directory with everything it
+ * needs) to /opt/powercut/user/ in the target if it changed.
  */
 export async function installUserEngine(
   target: Target,
-  engine: { upload?: string; build?: string },
+  engine: { upload?: string; build?: string; baseDir?: string },
 ): Promise<void> {
-  if (!engine.upload) return;
-  if (engine.build && !built.has(engine.build)) {
+  const local = await buildUserEngine(engine);
+  if (!local || !engine.upload) return;
+  const remotePath = uploadedPath(engine.upload);
+  const name = basename(remotePath);
+  if (!/^[\w.-]+$/.test(name) || name === '.' || name === '..')
+    throw new HarnessError(
+      `engine.upload: ${JSON.stringify(engine.upload)} has no usable file name`,
+    );
+  if (!statSync(local).isDirectory()) {
+    const hash = createHash('sha256')
+      .update(await readFile(local))
+      .digest('hex');
+    const remote = await target.exec(`sha256sum ${remotePath} 2>/dev/null`, { check: false });
+    if (!remote.stdout.startsWith(hash)) await target.upload(local, remotePath, 0o755);
+    return;
+  }
+  // A directory: one tar stream, replaced whole when any file in it changed.
+  const tar = await execa('tar', ['-C', dirname(local), '-cf', '-', basename(local)], {
+    encoding: 'buffer',
+  });
+  const hash = createHash('sha256').update(tar.stdout).digest('hex');
+  const stamp = `${dirname(remotePath)}/.${name}.sha256`;
+  const remote = await target.exec(`cat ${stamp} 2>/dev/null`, { check: false });
+  if (remote.stdout.trim() === hash) return;
+  await target.exec(
+    `mkdir -p ${dirname(remotePath)} && rm -rf ${remotePath} && tar -xf - -C ${dirname(remotePath)} && echo ${hash} > ${stamp}`,
+    { stdin: tar.stdout, timeoutMs: 300_000 },
+  );
+}
+
+/**
+ * Runs the engine's `build` (once per process) and returns the local path of its `upload`,
+ * both relative to the scenario file's directory. A failing build shows its whole output.
+ */
+export async function buildUserEngine(engine: {
+  upload?: string;
+  build?: string;
+  baseDir?: string;
+}): Promise<string | undefined> {
+  const baseDir = engine.baseDir ?? process.cwd();
+  if (engine.build && !built.has(`${baseDir}\0${engine.build}`)) {
     const result = await execa({
       shell: true,
-      cwd: projectRoot,
+      cwd: baseDir,
       reject: false,
       all: true,
     })`${engine.build}`;
     if (result.exitCode !== 0) {
       throw new HarnessError(
-        `engine build \`${engine.build}\` failed (exit ${result.exitCode}): ${String(result.all).trim().split('\n').at(-1)}`,
+        `engine.build \`${engine.build}\` (in ${baseDir}) failed with exit ${result.exitCode}:\n${String(result.all).trim()}`,
       );
     }
-    built.add(engine.build);
+    built.add(`${baseDir}\0${engine.build}`);
   }
-  // Absolute, or relative to the current directory, or to the powercut project (scenarios/).
-  const local =
-    [engine.upload, join(process.cwd(), engine.upload), join(projectRoot, engine.upload)].find(
-      (p) => isAbsolute(p) && existsSync(p),
-    ) ?? join(projectRoot, engine.upload);
+  if (!engine.upload) return undefined;
+  const local = isAbsolute(engine.upload) ? engine.upload : join(baseDir, engine.upload);
   if (!existsSync(local))
     throw new HarnessError(
-      `engine.upload: ${engine.upload} does not exist (add engine.build to make it)`,
+      `engine.upload: ${local} does not exist${engine.build ? ` after engine.build \`${engine.build}\`` : ' (add engine.build to make it)'}`,
     );
-  const remotePath = uploadedPath(engine.upload);
-  const hash = createHash('sha256')
-    .update(await readFile(local))
-    .digest('hex');
-  const remote = await target.exec(`sha256sum ${remotePath} 2>/dev/null`, { check: false });
-  if (!remote.stdout.startsWith(hash)) await target.upload(local, remotePath, 0o755);
+  return local;
 }
 
 const built = new Set<string>();

@@ -8,7 +8,7 @@ import type { ExplorationReport } from './explore-trial.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
-import { engineCommand, quote, recoverAndDumpCommand, storeSize } from './engine-command.ts';
+import { engineCommand, quote, recoverAndDumpCommand } from './engine-command.ts';
 import { EngineSession } from './engine-session.ts';
 import { feedOps, finishWorkload } from './feed.ts';
 import { FlakeyNemesis } from './nemesis.ts';
@@ -36,6 +36,7 @@ export type TrialResult = {
   expectation: { ok: boolean; reasons: string[] };
   recoverError?: string;
   fsck?: { clean: boolean; output: string };
+  /** What the engine wrote on stderr: its run, then its recover and dump (user engines). */
   engineStderr: string;
   phaseMs: Record<TrialPhase, number>;
   log: string[];
@@ -76,8 +77,7 @@ export async function runTrial(
   const rig = await TrialRig.create(target, plan);
   const log = rig.log;
   return rig.use(async () => {
-    const store = `${rig.mountPoint}/store.db`;
-    await rig.preallocate(store, storeSize(plan.engine, pages));
+    const store = await rig.prepareStore(plan.engine, pages);
     const nemesis = new FlakeyNemesis({ rig, fault, ops, transactional, clock, log });
     await nemesis.setup();
 
@@ -172,7 +172,14 @@ export async function runTrial(
       expectation,
       ...(recoverError ? { recoverError } : {}),
       fsck,
-      engineStderr: exit.stderr,
+      engineStderr: [
+        exit.stderr,
+        ...(plan.engine.kind === 'external'
+          ? [`--- recover ---\n${recover.stderr}`, `--- dump ---\n${dumpResult.stderr}`]
+          : recover.stderr.trim()
+            ? [`--- recover ---\n${recover.stderr}`]
+            : []),
+      ].join('\n'),
       phaseMs,
       log,
     };

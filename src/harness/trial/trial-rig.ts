@@ -3,8 +3,13 @@ import type { FlakeyFault } from '../device/dm-table.ts';
 import type { Target } from '../target/target.ts';
 import { createFaultDevice, type FaultDevice } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
-import { quote } from './engine-command.ts';
+import { quote, storeSize } from './engine-command.ts';
+import { storeIsDirectory, type EngineSpec } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
+
+/** The store's name under the mount point, for either kind of store. */
+export const fileStoreName = 'store.db';
+export const directoryStoreName = 'store';
 
 /**
  * The per-trial rig inside the target: fault device (loop + dm table), filesystem, mount point.
@@ -42,13 +47,24 @@ export class TrialRig {
     return rig;
   }
 
-  /** Zero-fills the store and syncs it, so its blocks and metadata are durable before any fault. */
-  async preallocate(store: string, bytes: number): Promise<void> {
-    const mb = Math.ceil(bytes / (1024 * 1024));
+  /**
+   * Makes the engine's store durable before any fault and returns its path: a zero-filled,
+   * synced file (`store.db`, page stores), or an empty directory (`store/`) whose own entry is
+   * synced, for an engine that creates its own files (store: directory).
+   */
+  async prepareStore(engine: EngineSpec, pages: number): Promise<string> {
+    if (storeIsDirectory(engine)) {
+      const dir = `${this.mountPoint}/${directoryStoreName}`;
+      await this.target.exec(`mkdir ${quote(dir)} && sync`, { timeoutMs: 120_000 });
+      return dir;
+    }
+    const store = `${this.mountPoint}/${fileStoreName}`;
+    const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
     await this.target.exec(
       `dd if=/dev/zero of=${quote(store)} bs=1M count=${mb} conv=fsync 2>/dev/null && sync ${quote(store)} 2>/dev/null; sync`,
       { timeoutMs: 120_000 },
     );
+    return store;
   }
 
   /** The fault device (loop devices, names) for steps that work on it directly. */

@@ -1,0 +1,43 @@
+import test from 'ava';
+import { join } from 'node:path';
+import { runTrial, type TrialResult } from '../../src/harness/trial/run-trial.ts';
+import { loadScenarioFile } from '../../src/scenario/load.ts';
+import { expandScenario } from '../../src/scenario/expand.ts';
+import { meetsExpectation } from '../../src/oracles/expectation.ts';
+import { guestWithEngines } from '../harness/trial/vm-helpers.ts';
+
+// Real databases that know nothing of powercut, through the shipped scenarios (the same files
+// `npm run crash` runs): one configuration that must stay durable and one that must lose
+// acknowledged commits, for SQLite and for LMDB, on ext4.
+const guest = guestWithEngines(test);
+
+const kinds = (r: TrialResult): string[] =>
+  [...new Set(r.verdict.anomalies.map((a) => a.kind))].sort();
+
+for (const [file, durable, lossy] of [
+  ['sqlite.yaml', 'sqlite-wal-full', 'sqlite-sync-off'],
+  ['lmdb.yaml', 'lmdb-default', 'lmdb-nometasync'],
+] as const) {
+  test.serial(
+    `[vm] scenarios/${file}: ${durable} loses nothing acknowledged, ${lossy} loses acknowledged commits, as documented`,
+    async (t) => {
+      const loaded = await loadScenarioFile(join('scenarios', file));
+      const plans = expandScenario(loaded, { baseSeed: 3 }).filter(
+        (p) => p.filesystem.type === 'ext4',
+      );
+      for (const [name, loses] of [
+        [durable, false],
+        [lossy, true],
+      ] as const) {
+        const plan = plans.find((p) => p.engine.kind === 'external' && p.engine.name === name)!;
+        const r = await runTrial(guest(), plan, {});
+        t.log(
+          `${plan.id}: acked ${r.verdict.stats.acked}/${r.verdict.stats.ops}, [${kinds(r)}] ${r.verdict.anomalies[0]?.message ?? ''}`,
+        );
+        t.is(kinds(r).includes('lost-ack'), loses, name);
+        t.true(meetsExpectation(r.verdict, plan.expect).ok, `${name}: as its scenario expects`);
+        t.is(r.recoverError, undefined);
+      }
+    },
+  );
+}
