@@ -4,8 +4,9 @@ import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
 import type { Target } from '../harness/target/target.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { expandScenario } from '../scenario/expand.ts';
-import { scenarioSchemaChecked, type ScenarioInput } from '../scenario/schema.ts';
-import { ScenarioError } from '../scenario/scenario-error.ts';
+import { stringify } from 'yaml';
+import { parseScenario } from '../scenario/load.ts';
+import type { ScenarioInput } from '../scenario/schema.ts';
 
 /** What `trial()` takes: the scenario language as an object (no matrix), plus an optional explicit workload. */
 export type TrialSpec = Omit<ScenarioInput, 'matrix' | 'trials' | 'workload'> & {
@@ -36,12 +37,8 @@ export async function trial(target: Target, spec: TrialSpec): Promise<TrialResul
       ...rest.workload,
     },
   };
-  const parsed = scenarioSchemaChecked.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ScenarioError('trial()', 0, 0, issue.path.join('.'), issue.message);
-  }
-  const loaded = { file: 'trial()', name: 'api', scenario: parsed.data, source: '' };
+  // The same checks and messages as a scenario file (positions refer to the spec as YAML).
+  const loaded = { ...parseScenario('trial()', stringify(input)), name: 'api', source: '' };
   const plan = expandScenario(loaded, { baseSeed: seed ?? 1 })[0]!;
   if (!installed.has(target)) {
     await installGuestEngine(target);

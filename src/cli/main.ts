@@ -1,6 +1,4 @@
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { installSignalCleanup } from '../harness/cleanup.ts';
 import { findScenarioFiles, InputError } from '../scenario/find.ts';
@@ -9,6 +7,7 @@ import { ScenarioError } from '../scenario/scenario-error.ts';
 import { expandScenario } from '../scenario/expand.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 import { runScenarios } from './run-command.ts';
+import { readStoredPlan } from './stored-trial.ts';
 import { replayTrial } from './replay-command.ts';
 import { shrinkTrial } from './shrink-command.ts';
 import { writeStateImage } from './state-image-command.ts';
@@ -29,11 +28,23 @@ const seedOption = new Option('-s, --seed <n>', 'base seed (printed by every run
 );
 const log = (line: string): void => console.log(line);
 
+/**
+ * Exit codes a scheduler can act on: 0 as expected, 1 a verdict differs from its expectation
+ * (a finding: do not retry), 2 bad input (a scenario, an option, a path), 3 a harness or
+ * infrastructure error (worth a retry).
+ */
+export const exitCodes = { ok: 0, finding: 1, badInput: 2, harness: 3 } as const;
+
 const program = new Command('powercut')
   .description(
     'crash-consistency and fault-injection trials for storage engines on a real kernel (dm-flakey)',
   )
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A bad option or argument is bad input (2), like a bad scenario; help and version are not.
+  .exitOverride((error) => {
+    if (error.exitCode === 0) process.exit(0);
+    process.exit(exitCodes.badInput);
+  });
 
 program
   .command('state-image')
@@ -80,7 +91,12 @@ program
         // listr2 on a terminal; plain lines otherwise (CI logs, pipes).
         progress: opts.progress !== false && !!process.stdout.isTTY && !process.env.CI,
       });
-      process.exitCode = outcome.unexpected > 0 || outcome.harnessErrors > 0 ? 1 : 0;
+      process.exitCode =
+        outcome.unexpected > 0
+          ? exitCodes.finding
+          : outcome.harnessErrors > 0
+            ? exitCodes.harness
+            : exitCodes.ok;
     },
   );
 
@@ -106,7 +122,7 @@ program
       }
     }
     // Bad input: exit 2, like every command.
-    process.exitCode = bad > 0 ? 2 : 0;
+    process.exitCode = bad > 0 ? exitCodes.badInput : exitCodes.ok;
   });
 
 /** A user engine's build runs and produces its upload; an uploaded directory needs a command. */
@@ -143,7 +159,7 @@ program
   .addOption(targetOption)
   .option('--store <dir>', 'where results are written', 'store')
   .action(async (dir: string, opts: { target?: 'auto'; store: string }) => {
-    const plan = JSON.parse(await readFile(join(dir, 'trial.json'), 'utf8')) as TrialPlan;
+    const plan = await readStoredPlan(dir);
     const same = await replayTrial(dir, plan, {
       ...(opts.target ? { target: opts.target } : {}),
       storeRoot: opts.store,
@@ -161,7 +177,7 @@ program
   .addOption(targetOption)
   .option('--max-trials <n>', 'real trials to spend at most', (v) => parseSeed(v), 40)
   .action(async (dir: string, opts: { target?: 'auto'; maxTrials: number }) => {
-    const plan = JSON.parse(await readFile(join(dir, 'trial.json'), 'utf8')) as TrialPlan;
+    const plan = await readStoredPlan(dir);
     const found = await shrinkTrial(plan, {
       ...(opts.target ? { target: opts.target } : {}),
       maxTrials: opts.maxTrials,
@@ -189,7 +205,7 @@ program
       const swept = await sweepStale(target);
       for (const line of describeSweep(swept)) log(line);
       if (swept.removed.length === 0 && swept.failed.length === 0) log('nothing stale');
-      if (swept.failed.length > 0) process.exitCode = 3;
+      if (swept.failed.length > 0) process.exitCode = exitCodes.harness;
     } finally {
       await target.teardown();
     }
@@ -235,9 +251,14 @@ try {
   await program.parseAsync();
 } catch (error) {
   // One line, no stack, for errors in the user's input; the stack only for our own bugs.
-  if (error instanceof ScenarioError || error instanceof InputError) console.error(error.message);
-  else if (error instanceof Error && error.name === 'HarnessError')
+  if (error instanceof ScenarioError || error instanceof InputError) {
+    console.error(error.message);
+    process.exitCode = exitCodes.badInput;
+  } else if (error instanceof Error && error.name === 'HarnessError') {
     console.error(`powercut: ${error.message}`);
-  else console.error(error);
-  process.exitCode = 2;
+    process.exitCode = exitCodes.harness;
+  } else {
+    console.error(error);
+    process.exitCode = exitCodes.harness;
+  }
 }

@@ -39,13 +39,29 @@ const expectation = z.strictObject(
 );
 
 const builtinEngine = z.strictObject({
-  mode: z.enum(engineModes),
-  direct: z.boolean().default(false),
-  pageSize: z.number().int().min(512).max(65536).default(4096),
-  writers: z.number().int().min(1).max(256).default(1),
-  batchWindowUs: z.number().int().min(0).max(1_000_000).default(200),
-  batchMax: z.number().int().min(1).max(4096).default(64),
-  bug: z.enum(plantedBugs).optional(),
+  mode: z
+    .enum(engineModes)
+    .describe(
+      'A built-in engine: plain (ack after pwrite), fsync (ack after fdatasync), group-commit, cow (LMDB-style).',
+    ),
+  direct: z.boolean().default(false).describe('Open the store with O_DIRECT (aligned buffers).'),
+  pageSize: z.number().int().min(512).max(65536).default(4096).describe('Page size in bytes.'),
+  writers: z
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(1)
+    .describe('group-commit: concurrent writers.'),
+  batchWindowUs: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(200)
+    .describe('group-commit: a batch closes this long after its first write...'),
+  batchMax: z.number().int().min(1).max(4096).default(64).describe('...or at this many writes.'),
+  bug: z.enum(plantedBugs).optional().describe('A planted bug, to see the checkers catch it.'),
 });
 
 /** The engine protocol's optional extensions a user's engine can declare. */
@@ -101,6 +117,9 @@ const externalEngine = z
     message: 'an external engine needs `command` or `upload`',
   });
 
+/** A built-in engine (it has `mode`) or a user's engine (`command`/`upload`). */
+export const engineBranches = [builtinEngine, externalEngine] as const;
+
 /** One variant of a user's engine in `matrix.engine`: what differs, and what it is expected to do. */
 const engineVariant = z.strictObject({
   name: engineName,
@@ -116,11 +135,26 @@ const engineVariant = z.strictObject({
  * its Nth syscall of a kind, before or after the call.
  */
 const eventPoint = z.strictObject({
-  at: z.enum(stopEvents),
-  occurrence: z.number().int().min(1).default(1),
-  when: z.enum(['before', 'after']).default('after'),
+  at: z
+    .enum(stopEvents)
+    .describe(
+      "The engine's Nth acknowledgement (ack) or syscall of a kind, counted from its start.",
+    ),
+  occurrence: z.number().int().min(1).default(1).describe('Which one (1 = the first).'),
+  when: z
+    .enum(['before', 'after'])
+    .default('after')
+    .describe('A syscall: stop before it runs, or after it returned.'),
 });
-const afterOp = z.strictObject({ afterOp: z.number().int().min(0) });
+const afterOp = z.strictObject({
+  afterOp: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'Right after the engine answered op N (and every op before it), before its next I/O.',
+    ),
+});
 
 const armPoint = z.union([
   afterOp,
@@ -130,11 +164,22 @@ const armPoint = z.union([
 ]);
 
 const fault = z.strictObject({
-  kind: z.enum(faultKinds),
+  kind: z
+    .enum(faultKinds)
+    .describe(
+      'What the device does: drop, error or corrupt writes (dm-flakey), or record every write (log-writes).',
+    ),
   /** When to load the flakey table (on demand, via suspend --nolockfs / load / resume). */
-  arm: armPoint.optional(),
+  arm: armPoint
+    .optional()
+    .describe('When the fault starts: afterOp, at (ack or a syscall), afterSeconds, or atMark.'),
   /** When to reload the linear table again (error windows; fsyncgate). Default: at the crash. */
-  disarm: z.union([afterOp, eventPoint]).optional(),
+  disarm: z
+    .union([afterOp, eventPoint])
+    .optional()
+    .describe(
+      'When the fault ends again (default: at the crash); at: failed-sync makes a transient EIO.',
+    ),
   /** dm-flakey's own time-based schedule (seconds up, seconds down), instead of `arm`. */
   schedule: z
     .strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) })
@@ -149,7 +194,10 @@ const fault = z.strictObject({
       byte: z.number().int().min(1).optional(),
       value: z.number().int().min(0).max(255).default(0),
     })
-    .optional(),
+    .optional()
+    .describe(
+      "corrupt_bio_byte: byte (1-based, default drawn from the trial's seed) of every write stored as value.",
+    ),
   /**
    * `log-writes` only: which crash states of the recording to check: `flush` (every flush/FUA),
    * `marks` (every acknowledgement), `reorder:N` (flush states, plus up to N unflushed writes
@@ -160,7 +208,13 @@ const fault = z.strictObject({
     .regex(/^(flush|marks|reorder:[1-9]\d?)$/, 'must be flush, marks or reorder:N (N 1-99)')
     .optional(),
   /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
-  maxStates: z.number().int().min(1).max(100_000).optional(),
+  maxStates: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe('log-writes: check at most this many states (a seeded sample beyond it).'),
 });
 
 export const scenarioSchema = z.strictObject({
@@ -169,7 +223,12 @@ export const scenarioSchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9._-]*$/)
     .optional(),
   description: z.string().optional(),
-  target: z.enum(['auto', 'qemu', 'vagrant', 'ssh', 'local']).default('auto'),
+  target: z
+    .enum(['auto', 'qemu', 'vagrant', 'ssh', 'local'])
+    .default('auto')
+    .describe(
+      'Where trials run (auto: local dm-flakey, else a running Vagrant VM, else the embedded guest).',
+    ),
   device: z
     .strictObject({
       sizeMb: z.number().int().min(16).max(8192).default(512),
@@ -185,19 +244,52 @@ export const scenarioSchema = z.strictObject({
         .optional(),
     })
     .default({ type: 'ext4' }),
-  engine: z.union([builtinEngine, externalEngine]),
+  engine: z
+    .union(engineBranches)
+    .describe(
+      "The engine under test: a built-in mode, or a user's engine speaking the engine protocol.",
+    ),
   workload: z.strictObject({
-    ops: z.number().int().min(1).max(100_000),
-    pages: z.number().int().min(1).max(1000).default(64),
-    valueSize: z.number().int().min(8).max(2048).default(16),
-    txnSize: z.number().int().min(1).max(256).default(4),
-    seed: z.number().int().optional(),
+    ops: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .describe('Write ops (commits come on top for transactional engines).'),
+    pages: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(64)
+      .describe('Logical pages the writes go to.'),
+    valueSize: z.number().int().min(8).max(2048).default(16).describe('Characters per value.'),
+    txnSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(4)
+      .describe('Transactional engines: at most this many writes per commit.'),
+    seed: z
+      .number()
+      .int()
+      .optional()
+      .describe("The workload's seed (default: the run's, printed)."),
     /** Feed ops at this rate (the time-schedule experiment needs the loop to span seconds). */
     opsPerSecond: z.number().positive().optional(),
   }),
   fault: fault,
-  trials: z.number().int().min(1).max(1000).default(1),
-  expect: expectation.default({}),
+  trials: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(1)
+    .describe('Trials per matrix cell; trial n uses seed + n - 1.'),
+  expect: expectation
+    .default({})
+    .describe('Per anomaly: none (must not appear), some (must appear), any (not judged).'),
   /** Per-mode overrides of `expect` (a matrix over modes expects different things of each). */
   expectByMode: z.partialRecord(z.enum(engineModes), expectation).optional(),
   matrix: z
@@ -213,6 +305,54 @@ export const scenarioSchema = z.strictObject({
 
 /** Fields that only make sense for one family of faults (flakey windows vs a log-writes recording). */
 export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
+  const issue = (path: (string | number)[], message: string): void =>
+    ctx.addIssue({ code: 'custom', path, message });
+  // Points that cannot be reached: a trial would run without its fault (or never disarm).
+  const transactional = 'mode' in s.engine ? s.engine.mode === 'cow' : s.engine.transactional;
+  const writes = s.workload.ops;
+  // Ops fed to the engine: the writes, plus (transactional) at least one commit per txnSize writes.
+  const minOps = writes + (transactional ? Math.ceil(writes / s.workload.txnSize) : 0);
+  // Acknowledged ops: every write, or (transactional) at most one commit per write.
+  const ackable = writes;
+  for (const key of ['arm', 'disarm'] as const) {
+    const point = s.fault[key];
+    if (point && 'afterOp' in point && point.afterOp > minOps)
+      issue(
+        ['fault', key, 'afterOp'],
+        `${point.afterOp} is past the end of the workload (${minOps} ops${transactional ? `: ${writes} writes and at least ${minOps - writes} commits` : ''}): the fault would never ${key === 'arm' ? 'be armed' : 'be disarmed'} where asked; use at most ${minOps}`,
+      );
+    if (point && 'at' in point && point.at === 'ack' && point.occurrence > ackable)
+      issue(
+        ['fault', key, 'occurrence'],
+        `${point.occurrence} acknowledgements cannot happen: the workload has ${ackable} ${transactional ? 'commits at most' : 'writes'}`,
+      );
+  }
+  if (s.fault.schedule && s.fault.arm)
+    issue(
+      ['fault', 'schedule'],
+      "schedule and arm are two ways to say when the fault is on: use one (schedule: dm-flakey's own up/down intervals; arm: a point in the workload)",
+    );
+  if (s.fault.disarm && !s.fault.arm)
+    issue(['fault', 'disarm'], 'disarm without arm: nothing was armed to disarm');
+  const arm = s.fault.arm;
+  const disarm = s.fault.disarm;
+  if (arm && disarm && 'afterOp' in arm && 'afterOp' in disarm && disarm.afterOp <= arm.afterOp)
+    issue(
+      ['fault', 'disarm', 'afterOp'],
+      `${disarm.afterOp} is not after arm.afterOp ${arm.afterOp}: the fault would be disarmed before (or as) it is armed`,
+    );
+  if (!('mode' in s.engine)) {
+    if (s.matrix?.mode)
+      issue(
+        ['matrix', 'mode'],
+        'matrix.mode varies a built-in engine; a user engine varies with matrix.engine',
+      );
+    if (s.expectByMode)
+      issue(
+        ['expectByMode'],
+        "expectByMode is for built-in engines; give a user engine's variants their own expect in matrix.engine",
+      );
+  }
   if (s.matrix?.engine && 'mode' in s.engine)
     ctx.addIssue({
       code: 'custom',
@@ -240,7 +380,6 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
         message: `log-writes records the whole run and explores its crash states: it takes no ${key}`,
       });
   }
-  const arm = s.fault.arm;
   if (arm && 'atMark' in arm) {
     const engine = s.engine;
     const modes = 'mode' in engine ? (s.matrix?.mode ?? [engine.mode]) : [];

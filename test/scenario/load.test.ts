@@ -6,12 +6,44 @@ import { findScenarioFiles } from '../../src/scenario/find.ts';
 
 const broken = 'test/fixtures/scenarios/broken';
 
+// One fixture per class of mistake: where it is reported, and that the message names the
+// offending key or value.
 const cases: [string, number, number, string, RegExp][] = [
-  ['bad-yaml.yaml', 3, 1, '', /invalid YAML/],
-  ['unknown-key.yaml', 3, 3, 'engine.colour', /unknown key/],
-  ['wrong-type.yaml', 4, 8, 'workload.ops', /expected number/],
-  ['unknown-fault.yaml', 7, 9, 'fault.kind', /must be one of "drop_writes"/],
-  ['bad-value.yaml', 7, 19, 'fault.arm.afterOp', /.+/],
+  ['unknown-key.yaml', 3, 3, 'engine.colour', /unknown key "colour" \(allowed here: mode, /],
+  ['wrong-type.yaml', 4, 8, 'workload.ops', /expected a number, got a string: "ten"/],
+  [
+    'unknown-fault.yaml',
+    7,
+    9,
+    'fault.kind',
+    /unknown value "drop_everything": must be "drop_writes", /,
+  ],
+  ['unknown-value.yaml', 6, 9, 'fault.kind', /unknown value "melt_disk"/],
+  ['bad-value.yaml', 7, 19, 'fault.arm.afterOp', /-3 is too small: must be ≥ 0/],
+  [
+    'arm-past-end.yaml',
+    7,
+    19,
+    'fault.arm.afterOp',
+    /500 is past the end of the workload \(20 ops\).*at most 20/,
+  ],
+  [
+    'ack-past-end.yaml',
+    7,
+    31,
+    'fault.arm.occurrence',
+    /30 acknowledgements cannot happen: the workload has 20 writes/,
+  ],
+  ['schedule-and-arm.yaml', 8, 13, 'fault.schedule', /schedule and arm .* use one/],
+  ['disarm-before-arm.yaml', 8, 22, 'fault.disarm.afterOp', /5 is not after arm.afterOp 10/],
+  ['matrix-mode-user-engine.yaml', 8, 9, 'matrix.mode', /a user engine varies with matrix.engine/],
+  [
+    'missing-upload.yaml',
+    2,
+    11,
+    'engine.upload',
+    /"build\/my-engine-that-is-not-there" does not exist .* add engine.build/,
+  ],
 ];
 
 for (const [file, line, col, field, message] of cases) {
@@ -27,6 +59,25 @@ for (const [file, line, col, field, message] of cases) {
     t.false(error.message.includes('\n'), 'one line');
   });
 }
+
+test('every mistake of a file is reported, in file order, each with the near miss it was meant to be', async (t) => {
+  const file = join(broken, 'two-mistakes.yaml');
+  const error = await t.throwsAsync(loadScenarioFile(file), { instanceOf: ScenarioError });
+  t.deepEqual(error.message.split('\n'), [
+    `${file}:3:9: engine.mode: unknown value "fsnyc" (did you mean "fsync"?): must be "plain", "fsync", "group-commit" or "cow"`,
+    `${file}:7:3: fault.kindd: unknown key "kindd" (did you mean "kind"?)`,
+  ]);
+  t.is(error.problems.length, 2);
+});
+
+test('YAML syntax errors: every one, each located', async (t) => {
+  const error = await t.throwsAsync(loadScenarioFile(join(broken, 'bad-yaml.yaml')), {
+    instanceOf: ScenarioError,
+  });
+  t.true(error.problems.length >= 1);
+  t.like(error.problems[0], { line: 3, col: 1, field: '' });
+  t.true(error.problems.every((p) => p.message.startsWith('invalid YAML: ')));
+});
 
 test('every shipped scenario validates', async (t) => {
   const files = await findScenarioFiles(['scenarios']);
@@ -95,7 +146,7 @@ test('log-writes takes explore, not arm; flakey faults take arm, not explore', (
       ),
     { instanceOf: ScenarioError },
   );
-  t.regex(mode.message, /fault\.explore: must be flush, marks or reorder:N/);
+  t.regex(mode.message, /fault\.explore: "all" is not valid: must be flush, marks or reorder:N/);
 });
 
 test('a fault armed at a mark the engine never reaches is rejected before any trial runs', (t) => {
