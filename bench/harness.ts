@@ -1,6 +1,13 @@
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
+import type { Target } from '../src/harness/target/target.ts';
+import { startVagrantTarget, vagrantRunning } from '../src/harness/target/vagrant.ts';
+import type { TrialPlan } from '../src/scenario/trial-plan.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 import { benchGuestEngines, type GuestEngineRow } from './guest-engines.ts';
 import { benchTracer, type TracerBench } from './tracer.ts';
 import { ownership } from '../src/harness/device/ownership.ts';
@@ -22,6 +29,18 @@ export type HarnessBench = {
   /** One log-writes trial (ext4 cow, reorder:1): crash states checked per second. */
   exploration: { states: number; seconds: number; statesPerSecond: number };
   tracer: TracerBench;
+  /** The same trials on the project's Vagrant VM, when one is running (`vagrant up`). */
+  vagrant?: VagrantBench;
+};
+
+export type VagrantBench = {
+  trials: number;
+  meanTrialSeconds: number;
+  /** Vagrant trial time over the embedded guest's, in this run. */
+  ratioToEmbedded: number;
+  phaseSeconds: Record<TrialPhase, number>;
+  /** One `true` over ssh, each target: the per-command cost that differs most. */
+  execRoundTripMs: { vagrant: number; embedded: number };
 };
 
 /**
@@ -42,17 +61,8 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       ),
       { baseSeed: 1 },
     )[0]!;
-    const phaseSeconds = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<
-      TrialPhase,
-      number
-    >;
-    const start = Date.now();
-    for (let i = 0; i < trials; i++) {
-      await sweepStale(target);
-      const r = await runTrial(target, plan, {});
-      for (const p of trialPhases) phaseSeconds[p] += r.phaseMs[p] / 1000 / trials;
-    }
-    const meanTrialSeconds = (Date.now() - start) / 1000 / trials;
+    const { meanTrialSeconds, phaseSeconds } = await timeTrials(target, plan, trials);
+    const embeddedExecMs = await execRoundTrip(target);
     const shellStart = Date.now();
     const own = resourceNames((await ownership(target)).newRunId());
     await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
@@ -69,6 +79,9 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
     )[0]!;
     const explored = (await runTrial(target, explorePlan, {})).exploration!;
     const tracer = await benchTracer(target, guestWrites * 2);
+    const vagrant = (await vagrantRunning(projectRoot))
+      ? await benchVagrant(plan, trials, meanTrialSeconds, embeddedExecMs)
+      : undefined;
     return {
       bootSeconds,
       trials,
@@ -86,6 +99,56 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
         statesPerSecond: Number(explored.statesPerSecond.toFixed(2)),
       },
       tracer,
+      ...(vagrant ? { vagrant } : {}),
+    };
+  } finally {
+    await target.teardown();
+  }
+}
+
+/** Runs `plan` n times (a sweep before each); mean seconds per trial and per phase. */
+async function timeTrials(
+  target: Target,
+  plan: TrialPlan,
+  n: number,
+): Promise<{ meanTrialSeconds: number; phaseSeconds: Record<TrialPhase, number> }> {
+  const phaseSeconds = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<
+    TrialPhase,
+    number
+  >;
+  const start = Date.now();
+  for (let i = 0; i < n; i++) {
+    await sweepStale(target);
+    const r = await runTrial(target, plan, {});
+    for (const p of trialPhases) phaseSeconds[p] += r.phaseMs[p] / 1000 / n;
+  }
+  for (const p of trialPhases) phaseSeconds[p] = Number(phaseSeconds[p].toFixed(2));
+  return { meanTrialSeconds: (Date.now() - start) / 1000 / n, phaseSeconds };
+}
+
+async function execRoundTrip(target: Target): Promise<number> {
+  const start = Date.now();
+  for (let i = 0; i < 10; i++) await target.exec('true');
+  return Math.round((Date.now() - start) / 10);
+}
+
+/** The same trials on the project's running Vagrant VM, beside the embedded guest's. */
+async function benchVagrant(
+  plan: TrialPlan,
+  trials: number,
+  embeddedTrialSeconds: number,
+  embeddedExecMs: number,
+): Promise<VagrantBench> {
+  const target = await startVagrantTarget(projectRoot);
+  try {
+    await installGuestEngine(target);
+    const timed = await timeTrials(target, plan, trials);
+    return {
+      trials,
+      meanTrialSeconds: Number(timed.meanTrialSeconds.toFixed(2)),
+      ratioToEmbedded: Number((timed.meanTrialSeconds / embeddedTrialSeconds).toFixed(2)),
+      phaseSeconds: timed.phaseSeconds,
+      execRoundTripMs: { vagrant: await execRoundTrip(target), embedded: embeddedExecMs },
     };
   } finally {
     await target.teardown();

@@ -83,7 +83,7 @@ console.table(simRows);
 const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
-  const { phaseSeconds, guestEngines, exploration, tracer, ...rest } = harness;
+  const { phaseSeconds, guestEngines, exploration, tracer, vagrant, ...rest } = harness;
   console.table([rest]);
   console.log('mean seconds per trial phase:');
   console.table([phaseSeconds]);
@@ -95,6 +95,21 @@ if (harness) {
     '\nThe tracer every engine runs under (C engine, pwrite + fdatasync per write, TCG): alone, traced, with an ack mark per ack, with a stop per ack handled over ssh:',
   );
   console.table([tracer]);
+  if (vagrant) {
+    const { phaseSeconds: vagrantPhases, execRoundTripMs, ...v } = vagrant;
+    console.log(
+      '\nThe same trials on the Vagrant VM (libvirt, same run), beside the embedded guest:',
+    );
+    console.table([{ ...v, embeddedTrialSeconds: rest.meanTrialSeconds }]);
+    console.table([vagrantPhases]);
+    console.log(
+      `exec round trip: vagrant ${execRoundTripMs.vagrant} ms, embedded ${execRoundTripMs.embedded} ms`,
+    );
+  } else {
+    console.log(
+      '\n(no Vagrant VM running: `vagrant up` to measure the Vagrant target beside the embedded guest)',
+    );
+  }
 }
 
 const machine = {

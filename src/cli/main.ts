@@ -74,18 +74,37 @@ program
   .addOption(targetOption)
   .addOption(seedOption)
   .option('--store <dir>', 'where results are written', 'store')
-  .option('--only <text>', 'only trials whose id contains this text')
+  .option(
+    '--only <text>',
+    'only trials whose <scenario>/<trial id> contains this text (repeatable: any of them)',
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
+  .option(
+    '--skip <text>',
+    'not trials whose <scenario>/<trial id> contains this text (repeatable)',
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
   .option('--no-progress', 'plain lines instead of live progress')
   .action(
     async (
       paths: string[],
-      opts: { target?: 'auto'; seed?: number; store: string; only?: string; progress?: boolean },
+      opts: {
+        target?: 'auto';
+        seed?: number;
+        store: string;
+        only: string[];
+        skip: string[];
+        progress?: boolean;
+      },
     ) => {
       const scenarios = await loadAll(paths);
       const outcome = await runScenarios(scenarios, {
         ...(opts.target ? { target: opts.target } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-        ...(opts.only ? { filter: opts.only } : {}),
+        only: opts.only,
+        skip: opts.skip,
         storeRoot: opts.store,
         log,
         // listr2 on a terminal; plain lines otherwise (CI logs, pipes).

@@ -16,8 +16,10 @@ export type RunOptions = {
   target?: TargetKind;
   seed?: number;
   storeRoot: string;
-  /** Only trials whose id contains this text. */
-  filter?: string;
+  /** Only trials whose `<scenario>/<trial id>` contains one of these texts (all if empty). */
+  only?: readonly string[];
+  /** Not trials whose `<scenario>/<trial id>` contains one of these texts. */
+  skip?: readonly string[];
   /** Live progress (listr2) instead of plain lines: for a terminal. */
   progress?: boolean;
   log: (line: string) => void;
@@ -34,9 +36,7 @@ export async function runScenarios(
   options.log(`seed ${baseSeed} (rerun with --seed ${baseSeed})`);
   const planned = scenarios.map((s) => ({
     loaded: s,
-    plans: expandScenario(s, { baseSeed }).filter(
-      (p) => !options.filter || p.id.includes(options.filter),
-    ),
+    plans: expandScenario(s, { baseSeed }).filter((p) => selected(`${s.name}/${p.id}`, options)),
   }));
   const kind = options.target ?? pickTargetKind(planned.flatMap((p) => p.plans));
   const bootStart = Date.now();
@@ -109,6 +109,16 @@ async function runOne(
     options.log(`ERROR ${plan.id} seed=${plan.seed}: ${message}`);
     return { error: message.split('\n')[0] ?? message };
   }
+}
+
+/** Whether a trial (`<scenario>/<trial id>`) is selected by --only and --skip. */
+export function selected(
+  name: string,
+  o: { only?: readonly string[]; skip?: readonly string[] },
+): boolean {
+  const only = o.only ?? [];
+  if (only.length > 0 && !only.some((text) => name.includes(text))) return false;
+  return !(o.skip ?? []).some((text) => name.includes(text));
 }
 
 function pickTargetKind(plans: TrialPlan[]): TargetKind {

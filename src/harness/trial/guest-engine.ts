@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,9 @@ import { uploadedPath } from '../../scenario/uploaded-path.ts';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const guestEngineDir = '/opt/powercut';
-export const guestEngineCommand = `node ${guestEngineDir}/powercut-engine.mjs`;
+/** The node the built-in engines run on in a target: its own, or the host's, uploaded. */
+export const guestNode = `${guestEngineDir}/bin/node`;
+export const guestEngineCommand = `${guestNode} ${guestEngineDir}/powercut-engine.mjs`;
 
 const bundleFiles = [
   'powercut-engine.mjs',
@@ -19,7 +21,7 @@ const bundleFiles = [
   // The tracer every engine runs under (static: runs on any x86_64 Linux target).
   'powercut-stop',
 ] as const;
-export const guestExplorerCommand = `node ${guestEngineDir}/powercut-explore.mjs serve`;
+export const guestExplorerCommand = `${guestNode} ${guestEngineDir}/powercut-explore.mjs serve`;
 
 let bundled: Promise<string> | undefined;
 
@@ -46,6 +48,7 @@ export function buildGuestBundle(): Promise<string> {
  */
 export async function installGuestEngine(target: Target): Promise<void> {
   const dir = await buildGuestBundle();
+  await installNode(target);
   const remote = await target.exec(
     `cd ${guestEngineDir} 2>/dev/null && sha256sum ${bundleFiles.join(' ')} 2>/dev/null`,
     {
@@ -60,6 +63,25 @@ export async function installGuestEngine(target: Target): Promise<void> {
       await target.upload(join(dir, file), `${guestEngineDir}/${file}`, 0o755);
     }
   }
+}
+
+/**
+ * Makes `/opt/powercut/bin/node` a node that runs in the target: the target's own (a link), or
+ * else the host's binary, uploaded, as the embedded guest gets it (a Debian 12 target has the
+ * same glibc and libstdc++). The engines' bundle and addon are Node-API, so either runs them.
+ */
+async function installNode(target: Target): Promise<void> {
+  const probe = await target.exec(
+    `if ${guestNode} --version >/dev/null 2>&1; then echo ready; elif n=$(command -v node); then mkdir -p ${dirname(guestNode)} && ln -sf "$n" ${guestNode} && echo linked; else echo missing; fi`,
+    { check: false },
+  );
+  if (probe.stdout.trim() !== 'missing') return;
+  await target.upload(realpathSync(process.execPath), guestNode, 0o755);
+  const check = await target.exec(`${guestNode} --version 2>&1`, { check: false });
+  if (check.code !== 0)
+    throw new HarnessError(
+      `the target has no node, and this host's node does not run there (${check.stdout.trim().split('\n')[0]}): install nodejs in the target`,
+    );
 }
 
 /**
