@@ -7,7 +7,7 @@ export { assertVerdict, explainVerdict, VerdictError } from './api/assert-verdic
 export { startTarget, type TargetKind } from './harness/target/select.ts';
 export { startQemuTarget } from './harness/target/qemu.ts';
 export type { Target } from './harness/target/target.ts';
-export type { TrialResult } from './harness/trial/run-trial.ts';
+export type { TrialResult } from './model/trial-result.ts';
 export {
   workloadArb,
   faultPointArb,

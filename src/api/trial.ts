@@ -1,6 +1,7 @@
 import { sweepStale } from '../harness/device/sweep.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
+import { runTrial } from '../harness/trial/run-trial.ts';
+import type { TrialResult } from '../model/trial-result.ts';
 import type { Target } from '../harness/target/target.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { expandScenario } from '../scenario/expand.ts';

@@ -1,5 +1,5 @@
-import type { TrialResult } from '../harness/trial/run-trial.ts';
-import type { ExplorationReport } from '../harness/trial/explore-trial.ts';
+import type { TrialResult } from '../model/trial-result.ts';
+import type { ExplorationReport } from '../model/trial-result.ts';
 import { anomalyKinds } from '../model/verdict.ts';
 
 /** One console line per trial: outcome, id, seed, what was acked and what was found. */

@@ -1,5 +1,5 @@
 import { Listr } from 'listr2';
-import type { TrialPhase, TrialResult } from '../harness/trial/run-trial.ts';
+import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 
 type RunOne = (

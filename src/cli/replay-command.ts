@@ -8,6 +8,7 @@ import type { TrialPlan } from '../scenario/trial-plan.ts';
 import type { Verdict } from '../model/verdict.ts';
 import { RunStore } from '../report/run-store.ts';
 import { formatTrialLine } from './format.ts';
+import { readStoredWorkload } from './stored-trial.ts';
 
 /**
  * Re-runs a stored trial (same plan: seed, workload, fault and arm point) and reports whether
@@ -24,7 +25,9 @@ export async function replayTrial(
     await installGuestEngine(target);
     await sweepStale(target);
     const started = Date.now();
-    const result = await runTrial(target, plan, {});
+    // Exactly the ops the stored trial ran (workload.jsonl), not ones regenerated from the seed.
+    const ops = await readStoredWorkload(dir);
+    const result = await runTrial(target, plan, { ...(ops ? { ops } : {}) });
     const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, new Date());
     await store.init(await readFile(join(dir, '..', 'scenario.yaml'), 'utf8').catch(() => ''));
     await store.writeTrial(result);

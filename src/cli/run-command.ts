@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HarnessError } from '../harness/errors.ts';
-import { runTrial, type TrialPhase, type TrialResult } from '../harness/trial/run-trial.ts';
+import { runTrial } from '../harness/trial/run-trial.ts';
+import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
 import { withProgress } from './progress.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';

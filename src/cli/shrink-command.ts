@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { sweepStale } from '../harness/device/sweep.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { runTrial, type TrialResult } from '../harness/trial/run-trial.ts';
+import { runTrial } from '../harness/trial/run-trial.ts';
+import type { TrialResult } from '../model/trial-result.ts';
 import { workloadShape } from '../harness/trial/workload-gen.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';
 import type { WorkloadOp } from '../model/workload.ts';

@@ -11,8 +11,8 @@ export type FaultKind =
  * only the moments it was surely live (narrowed). Transitions take time (a table reload, a
  * kernel timer), so the harness records each edge on the side this asks for.
  */
-export const isLyingFault = (kind: FaultKind): boolean =>
-  kind === 'drop_writes' || kind === 'corrupt_bio_byte';
+export const lyingFaults: readonly FaultKind[] = ['drop_writes', 'corrupt_bio_byte', 'power_cut'];
+export const isLyingFault = (kind: FaultKind): boolean => lyingFaults.includes(kind);
 
 /**
  * Events an engine writes on stdout, one JSON line each, flushed at once (engine protocol v1).

@@ -1,11 +1,8 @@
-import type { FaultKind, History } from '../model/history.ts';
+import { lyingFaults, type FaultKind, type History } from '../model/history.ts';
 import type { CommitOp, WriteOp } from '../model/workload.ts';
 
 export type OpTimes = { invoke?: number; ok?: number; fail?: number };
 export type Window = { fault: FaultKind; from: number; to: number };
-
-/** Faults under which the device acknowledges writes it does not store faithfully. */
-const lyingFaults: readonly FaultKind[] = ['drop_writes', 'corrupt_bio_byte', 'power_cut'];
 
 /**
  * Indexes a history once for every checker: each op's invoke/ok/fail event positions, the

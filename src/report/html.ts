@@ -1,5 +1,5 @@
-import type { ExplorationReport } from '../harness/trial/explore-trial.ts';
-import type { TrialResult } from '../harness/trial/run-trial.ts';
+import type { ExplorationReport } from '../model/trial-result.ts';
+import type { TrialResult } from '../model/trial-result.ts';
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

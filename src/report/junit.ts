@@ -1,4 +1,4 @@
-import type { TrialResult } from '../harness/trial/run-trial.ts';
+import type { TrialResult } from '../model/trial-result.ts';
 
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,6 +1,6 @@
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TrialResult } from '../harness/trial/run-trial.ts';
+import type { TrialResult } from '../model/trial-result.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { htmlReport } from './html.ts';
 import { junitXml } from './junit.ts';

@@ -31,14 +31,14 @@ export const plantedBugs = [
 ] as const;
 
 const expectValue = z.enum(['none', 'some', 'any']);
-const expectation = z.strictObject(
+export const expectation = z.strictObject(
   Object.fromEntries(anomalyKinds.map((k) => [k, expectValue.optional()])) as Record<
     (typeof anomalyKinds)[number],
     z.ZodOptional<typeof expectValue>
   >,
 );
 
-const builtinEngine = z.strictObject({
+export const builtinEngine = z.strictObject({
   mode: z
     .enum(engineModes)
     .describe(
@@ -76,7 +76,7 @@ const envVars = z.record(
   z.string(),
 );
 
-const externalEngineFields = {
+export const externalEngineFields = {
   /** Names the engine in trial ids and reports; default: the command's (or upload's) file name. */
   name: engineName.optional(),
   /**

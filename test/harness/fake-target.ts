@@ -19,11 +19,21 @@ export class FakeTarget implements Target {
   readonly description = 'fake target';
   readonly commands: string[] = [];
   readonly spawned: string[] = [];
+  /** `start <command>` and `end <command>`, in the order they happened (to see overlaps). */
+  readonly timeline: string[] = [];
 
-  constructor(private readonly responders: Responder[] = []) {}
+  constructor(
+    private readonly responders: Responder[] = [],
+    /** How long a command takes (default: no time at all). */
+    private readonly takes: (command: string) => number = () => 0,
+  ) {}
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     this.commands.push(command);
+    this.timeline.push(`start ${command}`);
+    const ms = this.takes(command);
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    this.timeline.push(`end ${command}`);
     const answer = this.responders.map((r) => r(command)).find((a) => a !== undefined) ?? {};
     const result = { command, code: answer.code ?? 0, stdout: answer.stdout ?? '', stderr: '' };
     if ((options.check ?? true) && result.code !== 0)

@@ -122,6 +122,14 @@ export async function createFaultDevice(
       });
     }
 
+    // One table change at a time, in the order asked: an arm still in flight (its feature
+    // probe, its suspend/load/resume) can never interleave with the plug pull or a disarm.
+    let queue: Promise<unknown> = Promise.resolve();
+    const serially = (change: () => Promise<void>): Promise<void> => {
+      const next = queue.then(change);
+      queue = next.catch(() => undefined);
+      return next;
+    };
     const reload = async (table: string): Promise<void> => {
       // --nolockfs: do not freeze/flush the filesystem first, which would defeat the power cut.
       await target.exec(
@@ -141,17 +149,20 @@ export async function createFaultDevice(
           throw new HarnessError(`invalid mark name ${JSON.stringify(name)}`);
         await target.exec(`dmsetup message ${names.table} 0 mark ${name}`);
       },
-      arm: async (fault) => {
-        const features = await flakeyFeatures(target);
-        if (
-          !features.has(fault.kind === 'power_cut' ? 'drop_writes' : fault.kind) &&
-          fault.kind !== 'error_reads'
-        ) {
-          throw new HarnessError(`fault ${fault.kind} is not supported by this kernel's dm-flakey`);
-        }
-        await reload(flakeyTable(sectors, loop, fault, features.has('error_reads')));
-      },
-      disarm: () => reload(linearTable(sectors, loop)),
+      arm: (fault) =>
+        serially(async () => {
+          const features = await flakeyFeatures(target);
+          if (
+            !features.has(fault.kind === 'power_cut' ? 'drop_writes' : fault.kind) &&
+            fault.kind !== 'error_reads'
+          ) {
+            throw new HarnessError(
+              `fault ${fault.kind} is not supported by this kernel's dm-flakey`,
+            );
+          }
+          await reload(flakeyTable(sectors, loop, fault, features.has('error_reads')));
+        }),
+      disarm: () => serially(() => reload(linearTable(sectors, loop))),
       destroy: () => undo.run(),
     };
   } catch (error) {

@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
-import type { Anomaly, Verdict } from '../../model/verdict.ts';
+import type { Verdict } from '../../model/verdict.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
 import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
@@ -10,7 +10,6 @@ import {
   exploreStates,
   formatExploreMode,
   parseExploreMode,
-  type CrashState,
 } from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
@@ -21,7 +20,10 @@ import { EngineSession } from './engine-session.ts';
 import { feedOps, finishWorkload } from './feed.ts';
 import { guestExplorerCommand, installUserEngine } from './guest-engine.ts';
 import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
-import type { RunTrialOptions, TrialResult } from './run-trial.ts';
+import type { RunTrialOptions } from './trial-options.ts';
+import type { ExplorationReport, ExploredState, TrialResult } from '../../model/trial-result.ts';
+
+export type { ExplorationReport, ExploredState } from '../../model/trial-result.ts';
 import { PhaseClock } from './phase-clock.ts';
 import { tracedCommand } from './syscall-stop.ts';
 import { TrialRig } from './trial-rig.ts';
@@ -30,38 +32,6 @@ import { generateWorkload } from './workload-gen.ts';
 /** The mark put into the log just before the engine starts: states before it are mkfs's. */
 export const startMark = 'powercut:start';
 export const defaultMaxStates = 400;
-
-export type ExploredState = {
-  id: string;
-  boundary: CrashState['boundary'];
-  /** Acknowledgements this state had to hold (their marks precede it in the log). */
-  acked: number;
-  valid: boolean;
-  anomalies: Anomaly[];
-  fsck: { clean: boolean; output: string };
-  recoverError?: string;
-  error?: string;
-  ms: number;
-};
-
-export type ExplorationReport = {
-  mode: string;
-  /** Entries in the log (mkfs included) and where the engine's run starts. */
-  logEntries: number;
-  startEntry: number;
-  sectorSize: number;
-  checked: number;
-  byBoundary: Partial<Record<CrashState['boundary'], number>>;
-  /** Set when more states existed than `maxStates`: the number a full exploration would check. */
-  sampledFrom?: number;
-  statesPerSecond: number;
-  exploreMs: number;
-  /** The whole log replayed onto an empty image equals the recorded device, byte for byte. */
-  replayMatchesDevice: boolean;
-  failing: (ExploredState & { reproduce: string })[];
-  errors: { id: string; message: string }[];
-  states: ExploredState[];
-};
 
 /** Name of the artifact holding the recorded log (gzip), written beside a failing trial's results. */
 export const logArtifact = 'log-writes.img.gz';

@@ -28,7 +28,8 @@ type Action = 'arm' | 'disarm';
  * exception, for marks only an engine knows.
  *
  * Lifecycle: setup (before the engine starts) → start(session) → onStop (each stop) → waitCut
- * (the feed's cuts) → finish (throws if a planned fault never happened) → crash.
+ * (the feed's cuts) → stop (no timer fires after it) → finish (throws if a planned fault
+ * failed or never happened) → the crash.
  */
 export class FlakeyNemesis {
   readonly stopPoints: StopPoint[] = [];
@@ -181,10 +182,18 @@ export class FlakeyNemesis {
     }
   }
 
-  /** After the workload: stops timers; a fault that failed or never happened fails the trial. */
-  async finish(): Promise<void> {
+  /** After the workload: no timer or mark resumer may start anything new. */
+  stop(): void {
     for (const stop of this.stopTimers) stop();
     this.stopTimers = [];
+  }
+
+  /**
+   * After the workload and every stop handled: a fault that failed or never happened fails the
+   * trial (a pass would be a lie).
+   */
+  async finish(): Promise<void> {
+    this.stop();
     if (this.errors.length > 0) throw new HarnessError(this.errors.join('; '));
     const arm = this.o.fault.arm;
     if (arm && !this.armed)

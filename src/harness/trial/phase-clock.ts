@@ -1,5 +1,6 @@
-export const trialPhases = ['device', 'workload', 'fault', 'recover', 'check'] as const;
-export type TrialPhase = (typeof trialPhases)[number];
+import { trialPhases, type TrialPhase } from '../../model/trial-result.ts';
+
+export { trialPhases, type TrialPhase };
 
 /** Where a trial spends its time: the current phase, and the milliseconds each one took. */
 export class PhaseClock {

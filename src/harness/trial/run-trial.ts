@@ -1,10 +1,7 @@
-import type { DumpEntry, FaultKind, History } from '../../model/history.ts';
-import type { Verdict } from '../../model/verdict.ts';
-import type { WorkloadOp } from '../../model/workload.ts';
+import type { FaultKind, History } from '../../model/history.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
 import type { FaultSpec, TrialPlan } from '../../scenario/trial-plan.ts';
-import type { ExplorationReport } from './explore-trial.ts';
 import { isTransactional } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
@@ -18,41 +15,13 @@ import { TrialRig } from './trial-rig.ts';
 import { generateWorkload } from './workload-gen.ts';
 import { installUserEngine } from './guest-engine.ts';
 import { exploreTrial } from './explore-trial.ts';
-import { PhaseClock, type TrialPhase } from './phase-clock.ts';
+import type { RunTrialOptions } from './trial-options.ts';
 
-export { trialPhases, type TrialPhase } from './phase-clock.ts';
+export type { RunTrialOptions } from './trial-options.ts';
+import { PhaseClock } from './phase-clock.ts';
+import type { TrialResult } from '../../model/trial-result.ts';
 
-export type TrialResult = {
-  plan: TrialPlan;
-  /** log-writes trials: the crash states explored and how each fared. */
-  exploration?: ExplorationReport;
-  /** Files kept with the trial's results (e.g. the recorded log, to rebuild a failing state). */
-  artifacts?: { name: string; data: Uint8Array }[];
-  ops: WorkloadOp[];
-  history: History;
-  dump: DumpEntry[];
-  verdict: Verdict;
-  /** Whether the verdict is what the scenario expects (e.g. plain: lost-ack some). */
-  expectation: { ok: boolean; reasons: string[] };
-  recoverError?: string;
-  fsck?: { clean: boolean; output: string };
-  /** What the engine wrote on stderr: its run, then its recover and dump (user engines). */
-  engineStderr: string;
-  phaseMs: Record<TrialPhase, number>;
-  log: string[];
-  /** Undo steps that failed after the trial (a harness error: something was left behind). */
-  cleanupFailures?: string[];
-};
-
-export type RunTrialOptions = {
-  onPhase?: (phase: TrialPhase) => void;
-  /** Per-step timeout for the engine (ms). */
-  timeoutMs?: number;
-  /** How long an engine may go without any event before the trial goes on without its answers. */
-  quietMs?: number;
-  /** Run this workload instead of the one the plan's seed generates (shrinking). */
-  ops?: WorkloadOp[];
-};
+export { trialPhases, type TrialPhase, type TrialResult } from '../../model/trial-result.ts';
 
 /**
  * One trial, Jepsen-style, on a real kernel: device + fs, the engine's write loop with the
@@ -105,6 +74,9 @@ export async function runTrial(
     }
     await feedOps(session, ops.slice(fed), plan.workload.opsPerSecond);
     const exit = await finishWorkload(session, ops, { transactional, quietMs, timeoutMs, log });
+    // In this order: no timer may ask for a stop once the last stop was handled, and no arm may
+    // still be in flight when the plug is pulled (reloads are serialised too: fault-device.ts).
+    nemesis.stop();
     await session.stopsHandled();
     // A pass would be a lie if the fault never happened (or failed to load).
     await nemesis.finish();

@@ -5,22 +5,28 @@ import { ownership } from '../../../src/harness/device/ownership.ts';
 import { FakeTarget } from '../fake-target.ts';
 
 /** A fake target whose losetup hands out /dev/loop7 (and /dev/loop8) over the files asked for. */
-function fakeMachine(fail: (command: string) => boolean = () => false): FakeTarget {
-  return new FakeTarget([
-    (c) => (fail(c) ? { code: 1 } : undefined),
-    (c) =>
-      c.includes(' flakey $L ')
-        ? { stdout: 'drop_writes\nerror_writes\ncorrupt_bio_byte\n' }
-        : undefined,
-    (c) => {
-      if (!c.includes('losetup --find --show')) return undefined;
-      const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
-      const loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
-      return {
-        stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
-      };
-    },
-  ]);
+function fakeMachine(
+  fail: (command: string) => boolean = () => false,
+  takes: (command: string) => number = () => 0,
+): FakeTarget {
+  return new FakeTarget(
+    [
+      (c) => (fail(c) ? { code: 1 } : undefined),
+      (c) =>
+        c.includes(' flakey $L ')
+          ? { stdout: 'drop_writes\nerror_writes\ncorrupt_bio_byte\n' }
+          : undefined,
+      (c) => {
+        if (!c.includes('losetup --find --show')) return undefined;
+        const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
+        const loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
+        return {
+          stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
+        };
+      },
+    ],
+    takes,
+  );
 }
 
 /**
@@ -88,4 +94,26 @@ test('a device whose creation fails half-way removes what it created and says wh
     'loop devices detached',
   );
   assertOnlyOwn(t, target, (await ownership(target)).ownerId);
+});
+
+test('table reloads never overlap: an arm still in flight finishes before the plug pull starts', async (t) => {
+  // Every reload takes 50 ms on this fake machine.
+  const slow = fakeMachine(undefined, (c) => (c.includes('dmsetup suspend') ? 50 : 0));
+  const device = await createFaultDevice(slow, { sizeBytes: 64 << 20 });
+  // An arm and the plug pull (an arm of drop_writes) asked for at once, then a disarm.
+  await Promise.all([
+    device.arm({ kind: 'error_writes' }),
+    device.arm({ kind: 'drop_writes' }),
+    device.disarm(),
+  ]);
+  const reloads = slow.timeline.filter((e) => e.includes('dmsetup suspend'));
+  t.is(reloads.length, 6);
+  for (let i = 0; i < reloads.length; i += 2) {
+    t.true(reloads[i]!.startsWith('start '), reloads.join('\n'));
+    t.true(reloads[i + 1]!.startsWith('end '), 'each reload ends before the next starts');
+  }
+  t.regex(reloads[0]!, /error_writes/, 'in the order asked');
+  t.regex(reloads[2]!, /drop_writes/);
+  t.regex(reloads[4]!, /linear/);
+  await device.destroy();
 });
