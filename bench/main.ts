@@ -8,6 +8,7 @@ import { benchHarness } from './harness.ts';
 import { benchSim } from './sim.ts';
 import { benchMmap } from './mmap.ts';
 import { benchPreadAsync } from './pread-async.ts';
+import { benchCliStart } from './cli-start.ts';
 import { plotSvg, type Panel } from './plot.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -76,6 +77,10 @@ const qdRows = await benchPreadAsync(dir, quick ? 64 : 256, quick ? 4000 : 20000
 console.log('\nSeed item 1: preadAsync, random 4 KiB O_DIRECT reads, thread pool vs io_uring:');
 console.table(qdRows);
 
+const cliRows = await benchCliStart(quick ? 5 : 9);
+console.log('\nCLI start (the compiled CLI, wall clock; goal: 300 ms):');
+console.table(cliRows);
+
 const simRows = await benchSim(quick ? 0.5 : 2);
 console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
 console.table(simRows);
@@ -130,6 +135,7 @@ writeFileSync(
       mmap: mmapRows,
       preadAsync: qdRows,
       sim: simRows,
+      cliStart: cliRows,
       harness,
     },
     null,

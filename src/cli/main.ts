@@ -2,19 +2,13 @@ import { statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { installSignalCleanup } from '../harness/cleanup.ts';
 import { findScenarioFiles, InputError } from '../scenario/find.ts';
-import { loadScenarioFile, type LoadedScenario } from '../scenario/load.ts';
+import type { LoadedScenario } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/scenario-error.ts';
-import { expandScenario } from '../scenario/expand.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
-import { runScenarios } from './run-command.ts';
-import { readStoredPlan } from './stored-trial.ts';
-import { replayTrial } from './replay-command.ts';
-import { shrinkTrial } from './shrink-command.ts';
-import { writeStateImage } from './state-image-command.ts';
-import { startTarget } from '../harness/target/select.ts';
-import { buildUserEngine } from '../harness/trial/guest-engine.ts';
 import { uploadedPath } from '../scenario/uploaded-path.ts';
-import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
+
+// Each command loads what it needs when it runs (the scenario language, ssh, the harness):
+// `powercut --help` loads none of it.
 
 const targetOption = new Option('-t, --target <kind>', 'where trials run').choices([
   'auto',
@@ -56,6 +50,7 @@ program
   .requiredOption('--size <bytes>', 'the device size in bytes', (v) => parsePositive(v, '--size'))
   .requiredOption('--out <file>', 'the image to write')
   .action(async (logPath: string, opts: { state: string; size: number; out: string }) => {
+    const { writeStateImage } = await import('./state-image-command.ts');
     const r = await writeStateImage({
       log: logPath,
       state: opts.state,
@@ -100,6 +95,7 @@ program
       },
     ) => {
       const scenarios = await loadAll(paths);
+      const { runScenarios } = await import('./run-command.ts');
       const outcome = await runScenarios(scenarios, {
         ...(opts.target ? { target: opts.target } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -126,6 +122,8 @@ program
   )
   .argument('[paths...]', 'scenario files or directories', ['scenarios'])
   .action(async (paths: string[]) => {
+    const { loadScenarioFile } = await import('../scenario/load.ts');
+    const { expandScenario } = await import('../scenario/expand.ts');
     let bad = 0;
     for (const file of await findScenarioFiles(paths)) {
       try {
@@ -150,6 +148,7 @@ async function checkUserEngines(plans: readonly TrialPlan[]): Promise<void> {
   for (const { engine } of plans) {
     if (engine.kind !== 'external' || seen.has(`${engine.build}\0${engine.upload}`)) continue;
     seen.add(`${engine.build}\0${engine.upload}`);
+    const { buildUserEngine } = await import('../harness/trial/guest-engine.ts');
     const local = await buildUserEngine(engine);
     if (local && statSync(local).isDirectory() && engine.command === uploadedPath(engine.upload!))
       throw new Error(
@@ -164,7 +163,9 @@ program
   .argument('[paths...]', 'scenario files or directories', ['scenarios'])
   .action(async (paths: string[]) => {
     for (const loaded of await loadAll(paths)) {
-      for (const plan of expandScenario(loaded, { baseSeed: 0 }))
+      for (const plan of (await import('../scenario/expand.ts')).expandScenario(loaded, {
+        baseSeed: 0,
+      }))
         log(`${loaded.name}/${plan.id}  ${describePlan(plan)}`);
     }
   });
@@ -178,6 +179,8 @@ program
   .addOption(targetOption)
   .option('--store <dir>', 'where results are written', 'store')
   .action(async (dir: string, opts: { target?: 'auto'; store: string }) => {
+    const { readStoredPlan } = await import('./stored-trial.ts');
+    const { replayTrial } = await import('./replay-command.ts');
     const plan = await readStoredPlan(dir);
     const same = await replayTrial(dir, plan, {
       ...(opts.target ? { target: opts.target } : {}),
@@ -196,6 +199,8 @@ program
   .addOption(targetOption)
   .option('--max-trials <n>', 'real trials to spend at most', (v) => parseSeed(v), 40)
   .action(async (dir: string, opts: { target?: 'auto'; maxTrials: number }) => {
+    const { readStoredPlan } = await import('./stored-trial.ts');
+    const { shrinkTrial } = await import('./shrink-command.ts');
     const plan = await readStoredPlan(dir);
     const found = await shrinkTrial(plan, {
       ...(opts.target ? { target: opts.target } : {}),
@@ -219,6 +224,8 @@ program
   )
   .addOption(targetOption)
   .action(async (opts: { target?: 'auto' }) => {
+    const { startTarget } = await import('../harness/target/select.ts');
+    const { describeSweep, sweepStale } = await import('../harness/device/sweep.ts');
     const target = await startTarget(opts.target ?? 'auto', { log });
     try {
       const swept = await sweepStale(target);
@@ -242,6 +249,7 @@ function describePlan(p: TrialPlan): string {
 
 async function loadAll(paths: string[]): Promise<LoadedScenario[]> {
   const loaded: LoadedScenario[] = [];
+  const { loadScenarioFile } = await import('../scenario/load.ts');
   for (const file of await findScenarioFiles(paths)) loaded.push(await loadScenarioFile(file));
   return loaded;
 }

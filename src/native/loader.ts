@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.ts';
 
 export type NativeBinding = {
   allocAligned(size: number, alignment: number): Buffer;
@@ -40,12 +41,13 @@ const fileName = 'powercut_native.node';
  */
 export function nativeCandidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  const root = join(here, '../..');
+  const root = packageRoot();
   return [
     process.env.POWERCUT_NATIVE,
     join(here, fileName),
-    join(root, 'native/build/Release', fileName),
-    join(root, 'native/build/Debug', fileName),
+    ...(root
+      ? [join(root, 'native/build/Release', fileName), join(root, 'native/build/Debug', fileName)]
+      : []),
   ].filter((p): p is string => !!p);
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
 import { preadAsync } from './index.ts';
 
 export type PreadBackend = 'pool' | 'io_uring';
@@ -28,9 +28,10 @@ let uring: UringBinding | null | undefined;
 /** The io_uring addon if it was built with liburing (Debian's liburing-dev), else null. */
 export function uringBinding(): UringBinding | null {
   if (uring !== undefined) return uring;
-  const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-  const path = join(root, 'native/build/Release/powercut_uring.node');
-  const binding = existsSync(path) ? (createRequire(import.meta.url)(path) as UringBinding) : null;
+  const root = packageRoot();
+  const path = root ? join(root, 'native/build/Release/powercut_uring.node') : undefined;
+  const binding =
+    path && existsSync(path) ? (createRequire(import.meta.url)(path) as UringBinding) : null;
   uring = binding?.available() ? binding : null;
   return uring;
 }

@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
+import { requirePackageRoot } from '../../package-root.ts';
 import { SshConnection } from './ssh-connection.ts';
 import { SshTarget } from './ssh.ts';
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const projectRoot = requirePackageRoot();
 
 export type QemuOptions = {
   /** An image directory from vm/build-image.sh; built (or found in the cache) when absent. */

@@ -1,7 +1,6 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
+import { requirePackageRoot } from '../../package-root.ts';
 import { LocalTarget } from './local.ts';
 import { startQemuTarget } from './qemu.ts';
 import { startSshTarget } from './ssh.ts';
@@ -11,7 +10,7 @@ import { startVagrantTarget, vagrantRunning } from './vagrant.ts';
 export type TargetKind = 'auto' | 'qemu' | 'vagrant' | 'ssh' | 'local';
 export type StartTargetOptions = { log?: (line: string) => void };
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const projectRoot = requirePackageRoot();
 
 /** True when this kernel can run trials itself: we are root and dm-flakey is available. */
 export async function localHasFlakey(): Promise<boolean> {

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
+import { requirePackageRoot } from '../../package-root.ts';
 import type { Target } from '../target/target.ts';
 import { uploadedPath } from '../../scenario/uploaded-path.ts';
 
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const projectRoot = requirePackageRoot();
 export const guestEngineDir = '/opt/powercut';
 /** The node the built-in engines run on in a target: its own, or the host's, uploaded. */
 export const guestNode = `${guestEngineDir}/bin/node`;
@@ -26,13 +26,16 @@ export const guestExplorerCommand = `${guestNode} ${guestEngineDir}/powercut-exp
 let bundled: Promise<string> | undefined;
 
 /**
- * Builds dist/guest/ (esbuild bundle of the engine CLI + the native addon) once per process:
- * always from the current sources (~0.1 s), so the guest never runs a stale engine.
+ * dist/guest/: the engine CLI and the explorer bundled, the native addon, the tracer. In a
+ * checkout it is rebuilt once per process from the current sources (~0.1 s), so the target
+ * never runs a stale engine; an installed package ships it built (`prepare`).
  */
 export function buildGuestBundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = join(projectRoot, 'dist/guest');
-    await execa('node', [join(projectRoot, 'scripts/bundle-guest.mjs')], { cwd: projectRoot });
+    const script = join(projectRoot, 'scripts/bundle-guest.mjs');
+    if (existsSync(script) && existsSync(join(projectRoot, 'src')))
+      await execa('node', [script], { cwd: projectRoot });
     for (const f of bundleFiles) {
       if (!existsSync(join(dir, f)))
         throw new HarnessError(`guest bundle incomplete: ${join(dir, f)} missing`);
