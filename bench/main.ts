@@ -9,6 +9,7 @@ import { benchSim } from './sim.ts';
 import { benchMmap } from './mmap.ts';
 import { benchPreadAsync } from './pread-async.ts';
 import { benchCliStart } from './cli-start.ts';
+import { benchRecordLayouts } from './slotted.ts';
 import { plotSvg, type Panel } from './plot.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -68,6 +69,12 @@ console.log(`\nEngines on a real file (${ops} writes of 4 KiB pages, this machin
 console.table(engineRows);
 console.log('\nGroup commit vs fsync-per-write at the same writer count (one run):');
 console.table(groupRows);
+
+const layoutRows = await benchRecordLayouts(dir, quick ? 200 : 800);
+console.log(
+  '\nSeed item 2: slotted pages vs fixed-size records (256 keys, values of 9-120 bytes, host disk):',
+);
+console.table(layoutRows);
 
 const mmapRows = benchMmap(dir, quick ? 64 : 512);
 console.log('\nSeed item 8: pread vs mmap (this machine, a file on the host disk):');
@@ -132,6 +139,7 @@ writeFileSync(
       machine,
       engines: engineRows,
       groupCommit: groupRows,
+      recordLayouts: layoutRows,
       mmap: mmapRows,
       preadAsync: qdRows,
       sim: simRows,

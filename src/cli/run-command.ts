@@ -49,6 +49,7 @@ export async function runScenarios(
   try {
     await installGuestEngine(target);
     for (const { loaded, plans } of planned) {
+      if (plans.length === 0) continue; // --only/--skip selected none of its trials
       const store = new RunStore(options.storeRoot, loaded.name, new Date());
       await store.init(loaded.source);
       options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);

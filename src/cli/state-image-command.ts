@@ -18,7 +18,10 @@ export async function writeStateImage(options: {
   out: string;
 }): Promise<{ applied: number; bytes: number }> {
   const state = parseStateId(options.state);
-  if (!state) throw new InputError(`--state: ${options.state} is not a state id (AT or AT~I.J)`);
+  if (!state)
+    throw new InputError(
+      `--state: ${options.state} is not a state id (AT, AT~I.J or AT^I:SECTORS)`,
+    );
   const raw = await readFile(options.log).catch((error: Error) => {
     throw new InputError(`${options.log}: ${error.message}`);
   });
@@ -35,6 +38,7 @@ export async function writeStateImage(options: {
       entries.slice(0, state.at),
       sectorSize,
       new Set(state.dropped),
+      state.torn,
     );
     return { applied: state.at - state.dropped.length, bytes };
   } finally {

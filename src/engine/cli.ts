@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { realClock } from './clock.ts';
-import type { EngineContext, EngineOptions, PlantedBug } from './engine.ts';
+import type { EngineContext, EngineOptions, PlantedBug, Protection } from './engine.ts';
 import { defaultEngineOptions } from './engine.ts';
 import { openStoreFile } from './file-store.ts';
 import { InputQueue } from './input-queue.ts';
@@ -22,6 +22,7 @@ type Flags = {
   batchWindowUs: number;
   batchMax: number;
   bug?: PlantedBug;
+  protection?: Protection;
   pauseAt: string[];
   thenDump?: boolean;
 };
@@ -53,6 +54,7 @@ function withCommonOptions(cmd: Command): Command {
       defaultEngineOptions.batchMaxOps,
     )
     .option('--bug <name>', 'a planted bug (tests of the checkers)')
+    .option('--protection <how>', 'slotted: none (in place) or doublewrite')
     .option('--then-dump', 'recover: print the dump after a successful recovery (one process)')
     .option(
       '--pause-at <mark>',
@@ -71,6 +73,7 @@ async function context(modeName: string, flags: Flags): Promise<EngineContext> {
     batchWindowUs: flags.batchWindowUs,
     batchMaxOps: flags.batchMax,
     ...(flags.bug ? { bug: flags.bug } : {}),
+    ...(flags.protection ? { protection: flags.protection } : {}),
   };
   const pages =
     flags.pages ?? derivePages(file.size(), (p) => mode.storeSize({ ...base, pages: p }));
@@ -104,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
   const [modeName = '', ...rest] = argv;
   const program = new Command(`powercut-engine ${modeName || '<mode>'}`)
     .description(
-      'built-in engines (plain, fsync, group-commit, cow) speaking the powercut engine protocol v1',
+      'built-in engines (plain, fsync, group-commit, cow, slotted) speaking the powercut engine protocol v1',
     )
     .exitOverride();
   for (const verb of ['run', 'recover', 'dump'] as const) {

@@ -27,6 +27,7 @@ type State = { meta: Meta; table: Uint32Array };
 export const cowEngine: EngineMode = {
   name: 'cow',
   transactional: true,
+  directLayout: false,
   storeSize: (o) => cowPhysicalPages(o) * o.pageSize,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);

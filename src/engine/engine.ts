@@ -3,8 +3,34 @@ import type { WorkloadOp } from '../model/workload.ts';
 import type { Clock } from './clock.ts';
 import type { StoreFile } from './store-file.ts';
 
-export type EngineModeName = 'plain' | 'fsync' | 'group-commit' | 'cow';
-export const engineModeNames: readonly EngineModeName[] = ['plain', 'fsync', 'group-commit', 'cow'];
+export type EngineModeName = 'plain' | 'fsync' | 'group-commit' | 'cow' | 'slotted';
+export const engineModeNames: readonly EngineModeName[] = [
+  'plain',
+  'fsync',
+  'group-commit',
+  'cow',
+  'slotted',
+];
+
+/**
+ * What the rest of powercut needs to know of each built-in mode without loading it: whether it
+ * acknowledges commits (transactional) and whether it keeps the ping-pong direct layout (the
+ * checker can then read both raw copies of a page). The modes themselves repeat these; a test
+ * holds them equal.
+ */
+export const engineTraits: Record<
+  EngineModeName,
+  { transactional: boolean; directLayout: boolean }
+> = {
+  plain: { transactional: false, directLayout: true },
+  fsync: { transactional: false, directLayout: true },
+  'group-commit': { transactional: false, directLayout: true },
+  cow: { transactional: true, directLayout: false },
+  slotted: { transactional: false, directLayout: false },
+};
+
+/** slotted: how an in-place page update survives a torn write (src/engine/slotted.ts). */
+export type Protection = 'none' | 'doublewrite';
 
 /**
  * Deliberately broken variants, used to prove the checkers catch real bugs:
@@ -34,6 +60,8 @@ export type EngineOptions = {
   /** Group commit: close a batch at this many writes. */
   batchMaxOps: number;
   bug?: PlantedBug;
+  /** slotted only: `none` (in place) or `doublewrite` (a copy first). Default `none`. */
+  protection?: Protection;
 };
 
 export const defaultEngineOptions: Omit<EngineOptions, 'pages'> = {
@@ -52,6 +80,7 @@ export const internalMarks: Record<EngineModeName, readonly string[]> = {
   fsync: ['ack'],
   'group-commit': ['ack', 'group:before-sync'],
   cow: ['ack', 'cow:before-meta'],
+  slotted: ['ack'],
 };
 
 /**
@@ -72,6 +101,11 @@ export interface EngineMode {
   readonly name: EngineModeName;
   /** Transactional engines ack `commit` ops; the others ack each write. */
   readonly transactional: boolean;
+  /**
+   * Logical page p kept in two ping-pong slots at 2p and 2p+1 (direct-layout.ts): the checker
+   * may then read both raw copies to see damage returned as data.
+   */
+  readonly directLayout: boolean;
   /** Smallest store (bytes) that holds `options.pages` logical pages. */
   storeSize(options: EngineOptions): number;
   run(

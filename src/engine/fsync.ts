@@ -10,6 +10,7 @@ import { eventEmitter } from './events.ts';
 export const fsyncEngine: EngineMode = {
   name: 'fsync',
   transactional: false,
+  directLayout: true,
   storeSize: directStoreSize,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);

@@ -17,6 +17,7 @@ type Pending = { op: WriteOp; done: (error?: unknown) => void };
 export const groupCommitEngine: EngineMode = {
   name: 'group-commit',
   transactional: false,
+  directLayout: true,
   storeSize: directStoreSize,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);

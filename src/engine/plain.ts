@@ -6,6 +6,7 @@ import { eventEmitter } from './events.ts';
 export const plainEngine: EngineMode = {
   name: 'plain',
   transactional: false,
+  directLayout: true,
   storeSize: directStoreSize,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);

@@ -43,7 +43,16 @@ export type ExplorerConfig = {
   rawBytes?: number;
 };
 
-export type StateRequest = { id: string; at: number; dropped: number[] };
+export type StateRequest = {
+  id: string;
+  at: number;
+  dropped: number[];
+  torn?: { entry: number; sectors: number };
+};
+
+/** The first log entry a state does not take whole: where the replayed base must stop. */
+const firstUnwhole = (s: StateRequest): number =>
+  Math.min(s.at, ...s.dropped, ...(s.torn ? [s.torn.entry] : []));
 
 export type StateReport = {
   type: 'state';
@@ -151,7 +160,7 @@ class Explorer {
   async check(state: StateRequest): Promise<StateReport> {
     const start = Date.now();
     const skip = new Set(state.dropped);
-    this.advance(Math.min(state.at, ...state.dropped));
+    this.advance(firstUnwhole(state));
     const c = this.config;
     // Attached once: current.img is only written while no snapshot exists, and the snapshot
     // reads it through the loop's bios (no block-device page cache to go stale).
@@ -171,6 +180,7 @@ class Explorer {
           this.entries.slice(this.currentAt, state.at),
           this.sectorSize,
           skip,
+          state.torn,
         );
         fsyncSync(fd);
       } finally {
@@ -316,9 +326,7 @@ async function main(): Promise<void> {
   try {
     out(explorer.index());
     const { states } = (await next()) as { states: StateRequest[] };
-    const order = [...states].sort(
-      (a, b) => Math.min(a.at, ...a.dropped) - Math.min(b.at, ...b.dropped),
-    );
+    const order = [...states].sort((a, b) => firstUnwhole(a) - firstUnwhole(b));
     for (const state of order) {
       try {
         out(await explorer.check(state));

@@ -21,7 +21,8 @@ const chunk = 1 << 20;
 /**
  * Replays entries onto an image (a file or block device open for writing): each write's data
  * goes to its sector, a discard zeroes its range (what a discarded range may read back as).
- * `skip` holds entry indexes left out (the unflushed writes a crash state drops).
+ * `skip` holds entry indexes left out (the unflushed writes a crash state drops); `torn`, one
+ * write that reached the disk only in part (its first `sectors` sectors).
  */
 export function applyEntries(
   readLog: LogReader,
@@ -29,11 +30,13 @@ export function applyEntries(
   entries: readonly LogEntry[],
   sectorSize: number,
   skip: ReadonlySet<number> = new Set(),
+  torn?: { entry: number; sectors: number },
 ): number {
   let bytes = 0;
   for (const e of entries) {
     if (!writesData(e) || skip.has(e.index)) continue;
-    const total = e.nrSectors * sectorSize;
+    const sectors = torn?.entry === e.index ? Math.min(torn.sectors, e.nrSectors) : e.nrSectors;
+    const total = sectors * sectorSize;
     for (let done = 0; done < total; done += chunk) {
       const n = Math.min(chunk, total - done);
       const at = e.sector * sectorSize + done;

@@ -8,33 +8,59 @@ import { writesData } from './format.ts';
  * - `marks`: after every mark (one per engine acknowledgement);
  * - `reorder:N`: the flush states, plus, for every group of writes that one flush made
  *   durable, each state in which up to N of them had not reached the disk when the power went
- *   (the device may persist unflushed writes in any order).
+ *   (the device may persist unflushed writes in any order);
+ * - `tear:N`: the flush states, plus, for every write of several sectors that a crash could
+ *   catch in flight (in an unflushed group), states in which only its first k sectors reached
+ *   the disk, at up to N sector boundaries: a write persisted in part, at the device's atomic
+ *   unit (its logical sector).
  */
-export type ExploreMode = { kind: 'flush' } | { kind: 'marks' } | { kind: 'reorder'; n: number };
+export type ExploreMode =
+  | { kind: 'flush' }
+  | { kind: 'marks' }
+  | { kind: 'reorder'; n: number }
+  | { kind: 'tear'; n: number };
 
 export type CrashState = {
-  /** `<at>` or `<at>~<dropped>.<dropped>`: with the base image and the log, reproduces the state. */
+  /**
+   * `<at>`, `<at>~<dropped>.<dropped>`, or `<at>^<entry>:<sectors>` (a torn write): with the
+   * base image and the log, reproduces the state.
+   */
   id: string;
   /** The log entries [0, at) are on disk, minus `dropped`. */
   at: number;
   dropped: number[];
+  /** A write that reached the disk only in part: its first `sectors` sectors. */
+  torn?: { entry: number; sectors: number };
   /** The boundary this state was chosen at. */
-  boundary: 'flush' | 'fua' | 'mark' | 'end' | 'reorder';
+  boundary: 'flush' | 'fua' | 'mark' | 'end' | 'reorder' | 'tear';
 };
 
 export function parseExploreMode(text: string): ExploreMode | undefined {
   if (text === 'flush' || text === 'marks') return { kind: text };
-  const m = /^reorder:([1-9]\d?)$/.exec(text);
-  return m ? { kind: 'reorder', n: Number(m[1]) } : undefined;
+  const m = /^(reorder|tear):([1-9]\d?)$/.exec(text);
+  return m ? { kind: m[1] as 'reorder' | 'tear', n: Number(m[2]) } : undefined;
 }
 
 export const formatExploreMode = (mode: ExploreMode): string =>
-  mode.kind === 'reorder' ? `reorder:${mode.n}` : mode.kind;
+  mode.kind === 'reorder' || mode.kind === 'tear' ? `${mode.kind}:${mode.n}` : mode.kind;
 
-export const stateId = (at: number, dropped: readonly number[]): string =>
-  dropped.length === 0 ? String(at) : `${at}~${dropped.join('.')}`;
+export const stateId = (
+  at: number,
+  dropped: readonly number[],
+  torn?: { entry: number; sectors: number },
+): string =>
+  torn
+    ? `${at}^${torn.entry}:${torn.sectors}`
+    : dropped.length === 0
+      ? String(at)
+      : `${at}~${dropped.join('.')}`;
 
-export function parseStateId(id: string): { at: number; dropped: number[] } | undefined {
+export function parseStateId(
+  id: string,
+): { at: number; dropped: number[]; torn?: { entry: number; sectors: number } } | undefined {
+  const t = /^(\d+)\^(\d+):(\d+)$/.exec(id);
+  if (t)
+    return { at: Number(t[1]), dropped: [], torn: { entry: Number(t[2]), sectors: Number(t[3]) } };
   const m = /^(\d+)(?:~(\d+(?:\.\d+)*))?$/.exec(id);
   if (!m) return undefined;
   return { at: Number(m[1]), dropped: m[2] ? m[2].split('.').map(Number) : [] };
@@ -93,6 +119,7 @@ export function exploreStates(
   }
   add(entries.length, 'end');
   const barrierStates = [...byAt.values()];
+  if (mode.kind === 'tear') return tearStates(entries.slice(from), mode.n, barrierStates, options);
   if (mode.kind !== 'reorder') return { states: barrierStates.sort((a, b) => a.at - b.at) };
 
   const groups = unflushedGroups(entries.slice(from)).map((group) => ({
@@ -127,6 +154,54 @@ export function exploreStates(
       (a, b) => a.at - b.at || a.dropped.length - b.dropped.length || a.id.localeCompare(b.id),
     ),
     ...(reorder.length < total ? { sampledFrom: barrierStates.length + total } : {}),
+  };
+}
+
+/**
+ * Torn-write states: each multi-sector write of an unflushed group, cut after k of its sectors
+ * (k at up to n evenly spaced boundaries), with every entry before it on disk and none after.
+ * Not extended past the next entries (a flush after it would have made it whole).
+ */
+function tearStates(
+  entries: readonly LogEntry[],
+  n: number,
+  barrierStates: CrashState[],
+  options: { maxStates: number; seed: number },
+): { states: CrashState[]; sampledFrom?: number } {
+  const torn: CrashState[] = [];
+  for (const group of unflushedGroups(entries)) {
+    for (const e of group) {
+      if (e.discard || e.nrSectors < 2) continue;
+      const cuts = Math.min(n, e.nrSectors - 1);
+      for (let i = 1; i <= cuts; i++) {
+        const sectors = Math.round((i * e.nrSectors) / (cuts + 1));
+        const t = { entry: e.index, sectors };
+        torn.push({
+          id: stateId(e.index + 1, [], t),
+          at: e.index + 1,
+          dropped: [],
+          torn: t,
+          boundary: 'tear',
+        });
+      }
+    }
+  }
+  const room = Math.max(0, options.maxStates - barrierStates.length);
+  let kept = torn;
+  if (torn.length > room) {
+    const random = mulberry32(options.seed);
+    const pool = [...torn];
+    for (let i = 0; i < room; i++) {
+      const j = i + Math.floor(random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    kept = pool.slice(0, room);
+  }
+  return {
+    states: [...barrierStates, ...kept].sort(
+      (a, b) => a.at - b.at || (a.torn?.sectors ?? 0) - (b.torn?.sectors ?? 0),
+    ),
+    ...(kept.length < torn.length ? { sampledFrom: barrierStates.length + torn.length } : {}),
   };
 }
 

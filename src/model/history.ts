@@ -54,8 +54,14 @@ export type StopEvent = {
 
 export type HistoryEvent = EngineEvent | NemesisEvent | StopEvent;
 
-/** One page of an engine's `dump`: a value, never written (null), or a detected corruption. */
-export type DumpEntry = { page: number; value: string | null } | { page: number; error: string };
+/**
+ * One page of an engine's `dump`: a value, never written (null), or a detected corruption.
+ * `physical` (optional): the physical page the engine keeps it on, when several logical pages
+ * share one (slotted pages): the checker then names the write that tore it.
+ */
+export type DumpEntry =
+  | { page: number; value: string | null; physical?: number }
+  | { page: number; error: string; physical?: number };
 
 /** Everything a checker needs: the ops fed to the engine and the events in the order they happened. */
 export type History = {

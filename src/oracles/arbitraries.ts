@@ -9,6 +9,8 @@ export type WorkloadShape = {
   transactional?: boolean;
   maxTxnSize?: number;
   valueSize?: number;
+  /** Values get a size drawn from valueSize..valueSizeMax (variable-length records). */
+  valueSizeMax?: number;
   /** Insert a workload mark after some writes. */
   marks?: boolean;
 };
@@ -32,8 +34,11 @@ export function workloadArb(shape: WorkloadShape): fc.Arbitrary<WorkloadOp[]> {
   return workloadStepsArb(shape).map((steps) => stepsToOps(steps, shape));
 }
 
-/** One generated write: its page, whether it closes a transaction, whether a mark follows. */
-export type WorkloadStep = { page: number; endTxn: boolean; mark: boolean };
+/**
+ * One generated write: its page, whether it closes a transaction, whether a mark follows, and
+ * (with a size distribution) its value's size.
+ */
+export type WorkloadStep = { page: number; endTxn: boolean; mark: boolean; size?: number };
 
 /**
  * The raw steps behind `workloadArb`. They can be shrunk without fast-check's context, so a
@@ -47,6 +52,9 @@ export function workloadStepsArb(shape: WorkloadShape): fc.Arbitrary<WorkloadSte
       (b) => (b ? 0 : 1),
     ),
     mark: shape.marks ? fc.boolean() : fc.constant(false),
+    ...(shape.valueSizeMax !== undefined && shape.valueSizeMax > (shape.valueSize ?? 0)
+      ? { size: fc.integer({ min: shape.valueSize ?? 0, max: shape.valueSizeMax }) }
+      : {}),
   });
   return fc.array(step, { minLength: shape.minOps ?? 1, maxLength: shape.maxOps });
 }
@@ -57,7 +65,7 @@ export function stepsToOps(steps: readonly WorkloadStep[], shape: WorkloadShape)
   let txnSize = 0;
   for (const [i, s] of steps.entries()) {
     id++;
-    ops.push({ op: 'write', id, page: s.page, value: makeValue(id, shape.valueSize) });
+    ops.push({ op: 'write', id, page: s.page, value: makeValue(id, s.size ?? shape.valueSize) });
     txnSize++;
     const last = i === steps.length - 1;
     if (shape.transactional && (s.endTxn || last || txnSize >= (shape.maxTxnSize ?? 8))) {

@@ -49,10 +49,14 @@ export function check(
   const honesty = checkErrorHonesty(index, recovered, options.transactional);
   const integrity = checkIntegrity(index, recovered, options.rawPages);
   const none = new Set<number>();
-  const durability = (options.transactional ? checkTxnDurability : checkDurability)(
-    index,
-    recovered,
-    none,
+  // Which logical pages share a physical one (slotted pages), from the dump.
+  const physicalOf = new Map(
+    dump.flatMap((e) => (e.physical !== undefined ? [[e.page, e.physical] as const] : [])),
+  );
+  const durability = (
+    options.transactional
+      ? checkTxnDurability(index, recovered, none)
+      : checkDurability(index, recovered, none, physicalOf)
   ).filter((a) => !honesty.explained.has(a.ops[0]!));
   const anomalies: Anomaly[] = [
     ...durability,

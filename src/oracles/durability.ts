@@ -15,6 +15,7 @@ export function checkDurability(
   index: HistoryIndex,
   recovered: Map<number, Recovered>,
   skip: Set<number>,
+  physicalOf: ReadonlyMap<number, number> = new Map(),
 ): Anomaly[] {
   const anomalies: Anomaly[] = [];
   for (const [page, writes] of index.writesByPage) {
@@ -31,7 +32,13 @@ export function checkDurability(
     const newest = lost.reduce((x, y) =>
       (index.times.get(x.id)?.ok ?? 0) > (index.times.get(y.id)?.ok ?? 0) ? x : y,
     );
-    anomalies.push(lostAck(index, newest, lost.length, shown(r), fromThisPage));
+    const anomaly = lostAck(index, newest, lost.length, shown(r), fromThisPage);
+    const tearer = r?.kind === 'error' ? tearingWrite(index, newest, physicalOf) : undefined;
+    if (tearer) {
+      anomaly.ops.push(tearer.id);
+      anomaly.message += `: its physical page ${physicalOf.get(newest.page)} is shared with page ${tearer.page}, and write ${tearer.id} to page ${tearer.page}, ${index.acked(tearer.id) ? 'acknowledged' : 'in flight'} after it, rewrote that physical page; a write torn by the crash takes every record on the page with it (collateral loss)`;
+    }
+    anomalies.push(anomaly);
   }
   return anomalies;
 }
@@ -50,6 +57,30 @@ export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): Write
       index.protectedAck(a.id) &&
       !allAcked.some((b) => index.ackedWhileCorrupting(b.id) && index.precedes(a.id, b.id)),
   );
+}
+
+/**
+ * The write that most likely tore the physical page a lost ack lived on: among writes started
+ * after that ack to other logical pages kept on the same physical page (slotted pages), the
+ * first one not acknowledged (the one in flight when the power went), else the last one.
+ */
+function tearingWrite(
+  index: HistoryIndex,
+  lost: WriteOp,
+  physicalOf: ReadonlyMap<number, number>,
+): WriteOp | undefined {
+  const physical = physicalOf.get(lost.page);
+  if (physical === undefined) return undefined;
+  const candidates = index.writes
+    .filter(
+      (w) =>
+        w.page !== lost.page &&
+        physicalOf.get(w.page) === physical &&
+        index.invoked(w.id) &&
+        index.precedes(lost.id, w.id),
+    )
+    .sort((a, b) => (index.times.get(a.id)?.invoke ?? 0) - (index.times.get(b.id)?.invoke ?? 0));
+  return candidates.find((w) => !index.acked(w.id)) ?? candidates.at(-1);
 }
 
 function lostAck(

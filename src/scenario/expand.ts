@@ -97,6 +97,7 @@ function engineSpec(
     batchWindowUs: e.batchWindowUs,
     batchMax: e.batchMax,
     ...(e.bug ? { bug: e.bug } : {}),
+    ...(e.protection ? { protection: e.protection } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { anomalyKinds } from '../model/verdict.ts';
-import { internalMarks, type EngineModeName } from '../engine/engine.ts';
+import { engineTraits, internalMarks, type EngineModeName } from '../engine/engine.ts';
 import { stopEvents } from '../model/stop-events.ts';
 
 /**
@@ -12,6 +12,7 @@ export const engineModes = [
   'fsync',
   'group-commit',
   'cow',
+  'slotted',
 ] as const satisfies readonly EngineModeName[];
 export const filesystemTypes = ['ext4', 'xfs', 'btrfs'] as const;
 export const faultKinds = [
@@ -62,6 +63,10 @@ export const builtinEngine = z.strictObject({
     .describe('group-commit: a batch closes this long after its first write...'),
   batchMax: z.number().int().min(1).max(4096).default(64).describe('...or at this many writes.'),
   bug: z.enum(plantedBugs).optional().describe('A planted bug, to see the checkers catch it.'),
+  protection: z
+    .enum(['none', 'doublewrite'])
+    .optional()
+    .describe('slotted: none (pages overwritten in place) or doublewrite (a synced copy first).'),
 });
 
 /** The engine protocol's optional extensions a user's engine can declare. */
@@ -205,7 +210,10 @@ const fault = z.strictObject({
    */
   explore: z
     .string()
-    .regex(/^(flush|marks|reorder:[1-9]\d?)$/, 'must be flush, marks or reorder:N (N 1-99)')
+    .regex(
+      /^(flush|marks|reorder:[1-9]\d?|tear:[1-9]\d?)$/,
+      'must be flush, marks, reorder:N or tear:N (N 1-99)',
+    )
     .optional(),
   /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
   maxStates: z
@@ -264,6 +272,13 @@ export const scenarioSchema = z.strictObject({
       .default(64)
       .describe('Logical pages the writes go to.'),
     valueSize: z.number().int().min(8).max(2048).default(16).describe('Characters per value.'),
+    valueSizeMax: z
+      .number()
+      .int()
+      .min(8)
+      .max(2048)
+      .optional()
+      .describe('Variable-length values: each write draws its size from valueSize..valueSizeMax.'),
     txnSize: z
       .number()
       .int()
@@ -308,7 +323,8 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
   const issue = (path: (string | number)[], message: string): void =>
     ctx.addIssue({ code: 'custom', path, message });
   // Points that cannot be reached: a trial would run without its fault (or never disarm).
-  const transactional = 'mode' in s.engine ? s.engine.mode === 'cow' : s.engine.transactional;
+  const transactional =
+    'mode' in s.engine ? engineTraits[s.engine.mode].transactional : s.engine.transactional;
   const writes = s.workload.ops;
   // Ops fed to the engine: the writes, plus (transactional) at least one commit per txnSize writes.
   const minOps = writes + (transactional ? Math.ceil(writes / s.workload.txnSize) : 0);
@@ -332,6 +348,25 @@ export const scenarioSchemaChecked = scenarioSchema.superRefine((s, ctx) => {
       ['fault', 'schedule'],
       "schedule and arm are two ways to say when the fault is on: use one (schedule: dm-flakey's own up/down intervals; arm: a point in the workload)",
     );
+  const w = s.workload;
+  if (w.valueSizeMax !== undefined && w.valueSizeMax < w.valueSize)
+    issue(['workload', 'valueSizeMax'], `${w.valueSizeMax} is below valueSize ${w.valueSize}`);
+  if ('mode' in s.engine && (s.matrix?.mode ?? [s.engine.mode]).includes('slotted')) {
+    // 16 records per page: each a 6-byte slot and its value, after a 32-byte header.
+    const fits = Math.floor((s.engine.pageSize - 32) / 16) - 6;
+    const biggest = w.valueSizeMax ?? w.valueSize;
+    if (biggest > fits)
+      issue(
+        ['workload', w.valueSizeMax !== undefined ? 'valueSizeMax' : 'valueSize'],
+        `${biggest} characters do not fit 16 records in a ${s.engine.pageSize}-byte slotted page: at most ${fits}`,
+      );
+  }
+  if (
+    'mode' in s.engine &&
+    s.engine.protection &&
+    !(s.matrix?.mode ?? [s.engine.mode]).includes('slotted')
+  )
+    issue(['engine', 'protection'], 'protection applies to mode slotted only');
   if (s.fault.disarm && !s.fault.arm)
     issue(['fault', 'disarm'], 'disarm without arm: nothing was armed to disarm');
   const arm = s.fault.arm;

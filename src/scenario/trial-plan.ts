@@ -1,4 +1,5 @@
-import type { EngineModeName, PlantedBug } from '../engine/engine.ts';
+import { engineTraits } from '../engine/engine.ts';
+import type { EngineModeName, PlantedBug, Protection } from '../engine/engine.ts';
 import type { AnomalyKind } from '../model/verdict.ts';
 import type { EngineExtension, Scenario } from './schema.ts';
 
@@ -15,6 +16,7 @@ export type BuiltinEngineSpec = {
   batchWindowUs: number;
   batchMax: number;
   bug?: PlantedBug;
+  protection?: Protection;
 };
 export type ExternalEngineSpec = {
   kind: 'external';
@@ -57,7 +59,7 @@ export type TrialPlan = {
 
 export const engineLabel = (engine: EngineSpec): string =>
   engine.kind === 'builtin'
-    ? `${engine.mode}${engine.direct ? '+direct' : ''}${engine.bug ? `!${engine.bug}` : ''}`
+    ? `${engine.mode}${engine.protection ? `+${engine.protection}` : ''}${engine.direct ? '+direct' : ''}${engine.bug ? `!${engine.bug}` : ''}`
     : engine.name;
 
 /** Whether the engine keeps its store in a directory of its own (else one preallocated file). */
@@ -69,4 +71,4 @@ export const canPause = (engine: EngineSpec): boolean =>
   engine.kind === 'builtin' || engine.supports.includes('pause-at');
 
 export const isTransactional = (engine: EngineSpec): boolean =>
-  engine.kind === 'builtin' ? engine.mode === 'cow' : engine.transactional;
+  engine.kind === 'builtin' ? engineTraits[engine.mode].transactional : engine.transactional;

@@ -108,24 +108,23 @@ async function recoverAndCheck(
     recoverError = (error as Error).message;
     dump = Array.from({ length: options.pages }, (_, page) => ({ page, error: 'unrecoverable' }));
   }
-  const rawPages =
-    mode.name === 'cow'
-      ? undefined
-      : new Map(
-          Array.from(
-            { length: options.pages },
-            (_, p) =>
-              [
-                p,
-                [0, 1].map((slot) =>
-                  image.subarray(
-                    slotOffset(p, slot as 0 | 1, options.pageSize),
-                    slotOffset(p, slot as 0 | 1, options.pageSize) + options.pageSize,
-                  ),
+  const rawPages = !mode.directLayout
+    ? undefined
+    : new Map(
+        Array.from(
+          { length: options.pages },
+          (_, p) =>
+            [
+              p,
+              [0, 1].map((slot) =>
+                image.subarray(
+                  slotOffset(p, slot as 0 | 1, options.pageSize),
+                  slotOffset(p, slot as 0 | 1, options.pageSize) + options.pageSize,
                 ),
-              ] as const,
-          ),
-        );
+              ),
+            ] as const,
+        ),
+      );
   const verdict = check(history, dump, {
     transactional: mode.transactional,
     ...(rawPages ? { rawPages } : {}),

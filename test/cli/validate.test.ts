@@ -16,7 +16,7 @@ test('validate prints file:line:col: field: message for every problem of every b
   t.is(files.filter((f) => f!.endsWith('two-mistakes.yaml')).length, 2);
   t.true(
     lines.includes(
-      'test/fixtures/scenarios/broken/unknown-key.yaml:3:3: engine.colour: unknown key "colour" (allowed here: mode, direct, pageSize, writers, batchWindowUs, batchMax, bug)',
+      'test/fixtures/scenarios/broken/unknown-key.yaml:3:3: engine.colour: unknown key "colour" (allowed here: mode, direct, pageSize, writers, batchWindowUs, batchMax, bug, protection)',
     ),
   );
   t.is(r.stdout, '', 'no file of them is ok');

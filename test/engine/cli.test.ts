@@ -72,7 +72,7 @@ test('an unknown mode and an unusable store fail with one line', async (t) => {
   t.is(r.exitCode, 1);
   t.regex(
     r.stderr.trim(),
-    /^unknown engine mode "nope": use one of plain, fsync, group-commit, cow$/,
+    /^unknown engine mode "nope": use one of plain, fsync, group-commit, cow, slotted$/,
   );
   const small = join(dir, 'small.db');
   writeFileSync(small, Buffer.alloc(4096));

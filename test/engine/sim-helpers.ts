@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { EngineMode, EngineOptions, PlantedBug } from '../../src/engine/engine.ts';
-import type { AnomalyKind } from '../../src/model/verdict.ts';
+import type { Anomaly, AnomalyKind } from '../../src/model/verdict.ts';
 import type { WorkloadOp } from '../../src/model/workload.ts';
 import { workloadArb } from '../../src/oracles/arbitraries.ts';
 import { runSimTrial, type SimTrialInput } from '../../src/sim/sim-trial.ts';
@@ -28,6 +28,8 @@ export type CrashSpec = {
   };
   statesPerRun?: number;
   maxOps?: number;
+  /** Variable-length values: sizes drawn from 9 (the shortest value) up to this. */
+  valueSizeMax?: number;
 };
 
 const trialArb = (spec: CrashSpec) =>
@@ -37,6 +39,7 @@ const trialArb = (spec: CrashSpec) =>
       maxOps: spec.maxOps ?? 16,
       transactional: spec.mode.transactional,
       maxTxnSize: 4,
+      ...(spec.valueSizeMax ? { valueSize: 9, valueSizeMax: spec.valueSizeMax } : {}),
     }),
     cut: fc.nat(80),
     seed: fc.nat(),
@@ -50,6 +53,7 @@ async function worst(
   spec: CrashSpec,
   t: { ops: WorkloadOp[]; cut: number; seed: number; faultAt: number | undefined },
   kinds: readonly AnomalyKind[],
+  accept: (anomaly: Anomaly) => boolean = () => true,
 ) {
   const r = await runSimTrial({
     mode: spec.mode,
@@ -70,7 +74,9 @@ async function worst(
         }
       : {}),
   });
-  const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
+  const bad = r.states.find((s) =>
+    s.verdict.anomalies.some((a) => kinds.includes(a.kind) && accept(a)),
+  );
   return { states: r.states.length, bad };
 }
 
@@ -96,18 +102,28 @@ export async function assertNoAnomaly(
  * Runs fast-check against a buggy engine: it must find a failing trial and shrink it.
  * Returns the shrunk counterexample (workload, cut point, seed) and its anomalies.
  */
-export async function findCounterexample(spec: CrashSpec, kinds: readonly AnomalyKind[]) {
+export async function findCounterexample(
+  spec: CrashSpec,
+  kinds: readonly AnomalyKind[],
+  /** Only anomalies this accepts count (default: any of `kinds`). */
+  accept: (anomaly: Anomaly) => boolean = () => true,
+) {
   const result = await fc.check(
-    fc.asyncProperty(trialArb(spec), async (t) => (await worst(spec, t, kinds)).bad === undefined),
+    fc.asyncProperty(
+      trialArb(spec),
+      async (t) => (await worst(spec, t, kinds, accept)).bad === undefined,
+    ),
     { numRuns: 300, seed: 20261124 },
   );
   if (!result.failed || !result.counterexample) return undefined;
   const [t] = result.counterexample;
-  const again = await worst(spec, t, kinds);
+  const again = await worst(spec, t, kinds, accept);
   return {
     ...t,
     writes: t.ops.filter((o) => o.op === 'write').length,
-    anomalies: again.bad?.verdict.anomalies ?? [],
+    anomalies: (again.bad?.verdict.anomalies ?? []).filter(
+      (a) => kinds.includes(a.kind) && accept(a),
+    ),
     numShrinks: result.numShrinks,
   };
 }

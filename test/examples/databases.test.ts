@@ -41,3 +41,27 @@ for (const [file, durable, lossy] of [
     },
   );
 }
+
+test.serial(
+  '[vm] slotted pages under torn writes (tear:2): unprotected loses acknowledged records of other keys, the doublewrite area loses nothing',
+  async (t) => {
+    for (const [file, loses] of [
+      ['slotted-torn-page.yaml', true],
+      ['slotted-doublewrite.yaml', false],
+    ] as const) {
+      const plan = expandScenario(await loadScenarioFile(join('scenarios', file)), {
+        baseSeed: 3,
+      })[0]!;
+      const r = await runTrial(guest(), { ...plan, fault: { ...plan.fault, maxStates: 40 } }, {});
+      const e = r.exploration!;
+      t.log(
+        `${file}: ${e.checked} states (${JSON.stringify(e.byBoundary)}), ${e.failing.length} failing`,
+      );
+      t.true((e.byBoundary.tear ?? 0) > 0, 'torn states were checked');
+      t.true(e.replayMatchesDevice);
+      t.is(kinds(r).includes('lost-ack'), loses, file);
+      t.true(meetsExpectation(r.verdict, plan.expect).ok, `${file}: as its scenario expects`);
+      if (loses) t.regex(r.verdict.anomalies[0]!.message, /collateral loss/);
+    }
+  },
+);

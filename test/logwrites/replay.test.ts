@@ -69,3 +69,20 @@ test('a discard over a range that is already zero writes nothing: a sparse image
   t.is(statSync(image).blocks, 0);
   t.is(statSync(image).size, 4 << 20);
 });
+
+test('a torn write is replayed in part: its first sectors new, the rest as they were', (t) => {
+  const log = syntheticLog([{ write: 0, data: filled(7, 4 * 512) }]);
+  const logPath = join(dir, 'torn-log');
+  writeFileSync(logPath, log);
+  const logFd = openSync(logPath, 'r');
+  const { entries } = parseLog(fdReader(logFd), log.length);
+  const path = join(dir, 'torn-img');
+  writeFileSync(path, Buffer.alloc(4 * 512, 0xee));
+  const fd = openSync(path, 'r+');
+  applyEntries(fdReader(logFd), fd, entries, 512, new Set(), { entry: 0, sectors: 3 });
+  closeSync(fd);
+  closeSync(logFd);
+  const image = readFileSync(path);
+  t.true(image.subarray(0, 3 * 512).every((b) => b === 7));
+  t.true(image.subarray(3 * 512).every((b) => b === 0xee));
+});

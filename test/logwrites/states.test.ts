@@ -110,3 +110,51 @@ test('beyond maxStates a seeded sample is kept, the same for the same seed', (t)
     t.is(s.at, 31);
   }
 });
+
+// An in-place page write of 8 sectors in flight (unflushed), after an acknowledged one.
+const pageWrites = entriesOf([
+  { mark: 'powercut:start' }, // 0
+  { write: 8, data: filled(1, 4096) }, // 1: page, 8 sectors
+  { flush: true }, // 2
+  { mark: 'ack:1' }, // 3
+  { write: 8, data: filled(2, 4096) }, // 4: the same page rewritten, never flushed
+  { write: 40, data: filled(3, 512) }, // 5: one sector: cannot tear
+  { mark: 'dm-log-writes-end' }, // 6
+]);
+
+test('tear:N states: a multi-sector write of an unflushed group persisted in part, at up to N sector boundaries', (t) => {
+  t.deepEqual(parseExploreMode('tear:3'), { kind: 'tear', n: 3 });
+  const { states } = exploreStates(
+    pageWrites,
+    { kind: 'tear', n: 3 },
+    { maxStates: 100, seed: 1, from: 1 },
+  );
+  const torn = states.filter((s) => s.boundary === 'tear');
+  t.deepEqual(
+    torn.map((s) => s.id),
+    ['2^1:2', '2^1:4', '2^1:6', '5^4:2', '5^4:4', '5^4:6'],
+    'each 8-sector write a crash could catch before its flush, cut after 2, 4 and 6 sectors; not the 1-sector one',
+  );
+  for (const s of torn) {
+    t.is(
+      s.at,
+      s.torn!.entry + 1,
+      'not moved past the entries after it (a flush would make it whole)',
+    );
+    t.deepEqual(acksBefore(pageWrites, s.at), s.at === 2 ? new Set() : new Set([1]));
+    t.deepEqual(parseStateId(s.id), { at: s.at, dropped: [], torn: s.torn });
+  }
+  t.true(
+    states.some((s) => s.boundary === 'flush'),
+    'the flush states too',
+  );
+  const one = exploreStates(
+    pageWrites,
+    { kind: 'tear', n: 1 },
+    { maxStates: 100, seed: 1, from: 1 },
+  );
+  t.deepEqual(
+    one.states.filter((s) => s.torn).map((s) => s.id),
+    ['2^1:4', '5^4:4'],
+  );
+});

@@ -82,3 +82,21 @@ test('fs-corrupt: a filesystem check that is not clean is an anomaly; a clean on
       .valid,
   );
 });
+
+test('slotted pages: a lost record names the write that tore its physical page, the one in flight', (t) => {
+  // Pages 0, 1, 2 share physical page 1. Write 1 (page 0) acked; write 2 (page 1) acked;
+  // write 3 (page 2) in flight at the crash; write 4 (page 1) never started.
+  const history = h('w1:p0', 'w2:p1', 'w3:p2', 'w4:p1').ev('i1 o1 i2 o2 i3 crash');
+  const dumped = [
+    { page: 0, error: 'checksum', physical: 1 },
+    { page: 1, error: 'checksum', physical: 1 },
+    { page: 2, error: 'checksum', physical: 1 },
+  ];
+  const v = check(history, dumped, { transactional: false });
+  const lost = v.anomalies.filter((a) => a.kind === 'lost-ack');
+  t.is(lost.length, 2);
+  for (const a of lost) {
+    t.regex(a.message, /write 3 to page 2, in flight after it, rewrote that physical page/);
+    t.true(a.ops.includes(3));
+  }
+});

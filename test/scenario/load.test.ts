@@ -64,7 +64,7 @@ test('every mistake of a file is reported, in file order, each with the near mis
   const file = join(broken, 'two-mistakes.yaml');
   const error = await t.throwsAsync(loadScenarioFile(file), { instanceOf: ScenarioError });
   t.deepEqual(error.message.split('\n'), [
-    `${file}:3:9: engine.mode: unknown value "fsnyc" (did you mean "fsync"?): must be "plain", "fsync", "group-commit" or "cow"`,
+    `${file}:3:9: engine.mode: unknown value "fsnyc" (did you mean "fsync"?): must be "plain", "fsync", "group-commit", "cow" or "slotted"`,
     `${file}:7:3: fault.kindd: unknown key "kindd" (did you mean "kind"?)`,
   ]);
   t.is(error.problems.length, 2);
@@ -146,7 +146,10 @@ test('log-writes takes explore, not arm; flakey faults take arm, not explore', (
       ),
     { instanceOf: ScenarioError },
   );
-  t.regex(mode.message, /fault\.explore: "all" is not valid: must be flush, marks or reorder:N/);
+  t.regex(
+    mode.message,
+    /fault\.explore: "all" is not valid: must be flush, marks, reorder:N or tear:N/,
+  );
 });
 
 test('a fault armed at a mark the engine never reaches is rejected before any trial runs', (t) => {

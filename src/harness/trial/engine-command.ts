@@ -18,6 +18,7 @@ export function builtinOptions(
     batchWindowUs: engine.batchWindowUs,
     batchMaxOps: engine.batchMax,
     ...(engine.bug ? { bug: engine.bug } : {}),
+    ...(engine.protection ? { protection: engine.protection } : {}),
   };
 }
 
@@ -61,6 +62,7 @@ export function engineCommand(
     );
   }
   if (engine.bug) args.push('--bug', engine.bug);
+  if (engine.protection) args.push('--protection', engine.protection);
   return `${guestEngineCommand} ${engine.mode} ${args.map(quote).join(' ')}`;
 }
 

@@ -1,3 +1,4 @@
+import { engineTraits } from '../../engine/engine.ts';
 import { gunzipSync } from 'node:zlib';
 import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
 import type { Verdict } from '../../model/verdict.ts';
@@ -220,7 +221,7 @@ async function checkRecordedStates(
   const pages = plan.workload.pages;
   const engine = plan.engine;
   const store = `${o.mountPoint}/${o.storeName}`;
-  const directLayout = engine.kind === 'builtin' && engine.mode !== 'cow';
+  const directLayout = engine.kind === 'builtin' && engineTraits[engine.mode].directLayout;
   const config: ExplorerConfig = {
     workDir: o.workDir,
     log: o.log,

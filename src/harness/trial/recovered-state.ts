@@ -22,9 +22,14 @@ export function parseDump(stdout: string, pages: number): DumpEntry[] {
     if (typeof e.page !== 'number' || !Number.isInteger(e.page) || e.page < 0) {
       throw new HarnessError(`dump line ${n + 1}: "page" must be a page number`);
     }
-    if (typeof e.error === 'string') byPage.set(e.page, { page: e.page, error: e.error });
+    const physical =
+      typeof e.physical === 'number' && Number.isInteger(e.physical)
+        ? { physical: e.physical }
+        : {};
+    if (typeof e.error === 'string')
+      byPage.set(e.page, { page: e.page, error: e.error, ...physical });
     else if (typeof e.value === 'string' || e.value === null)
-      byPage.set(e.page, { page: e.page, value: e.value });
+      byPage.set(e.page, { page: e.page, value: e.value, ...physical });
     else throw new HarnessError(`dump line ${n + 1}: needs "value" (string or null) or "error"`);
   }
   return Array.from({ length: pages }, (_, page) => byPage.get(page) ?? { page, error: 'missing' });

@@ -1,3 +1,4 @@
+import { engineTraits } from '../../engine/engine.ts';
 import type { FaultKind, History } from '../../model/history.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
@@ -115,7 +116,7 @@ export async function runTrial(
       );
     }
     const rawPages =
-      plan.engine.kind === 'builtin' && plan.engine.mode !== 'cow'
+      plan.engine.kind === 'builtin' && engineTraits[plan.engine.mode].directLayout
         ? await readRawPages(target, store, plan.engine.pageSize, pages)
         : undefined;
     const fsck = await rig.checkFilesystem();

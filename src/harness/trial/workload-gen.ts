@@ -24,5 +24,6 @@ export function workloadShape(plan: TrialPlan, minOps = plan.workload.ops): Work
     transactional: isTransactional(plan.engine),
     maxTxnSize: w.txnSize,
     valueSize: w.valueSize,
+    ...(w.valueSizeMax !== undefined ? { valueSizeMax: w.valueSizeMax } : {}),
   };
 }
