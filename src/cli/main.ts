@@ -20,6 +20,10 @@ const targetOption = new Option('-t, --target <kind>', 'where trials run').choic
 const seedOption = new Option('-s, --seed <n>', 'base seed (printed by every run)').argParser(
   parseSeed,
 );
+const shardOption = new Option(
+  '--shard <i/n|env>',
+  "only shard i of n (1-based; `env` reads the CI system's parallel-job variables)",
+);
 const log = (line: string): void => console.log(line);
 
 /**
@@ -81,6 +85,16 @@ program
     (v: string, acc: string[]) => [...acc, v],
     [] as string[],
   )
+  .addOption(shardOption)
+  .option(
+    '--shard-weights <results.json>',
+    "balance the shards by an earlier run's measured trial durations (a results.json)",
+  )
+  .option(
+    '--run-id <name>',
+    "this run's folder name in the store (default: its start time; give every shard the same one)",
+    parseRunId,
+  )
   .option('--no-progress', 'plain lines instead of live progress')
   .action(
     async (
@@ -91,14 +105,21 @@ program
         store: string;
         only: string[];
         skip: string[];
+        shard?: string;
+        shardWeights?: string;
+        runId?: string;
         progress?: boolean;
       },
     ) => {
       const scenarios = await loadAll(paths);
       const { runScenarios } = await import('./run-command.ts');
+      const shard = opts.shard ? await shardOf(opts.shard) : undefined;
       const outcome = await runScenarios(scenarios, {
         ...(opts.target ? { target: opts.target } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(shard ? { shard } : {}),
+        ...(opts.shardWeights ? { shardWeights: await weightsFrom(opts.shardWeights) } : {}),
+        ...(opts.runId ? { runId: opts.runId } : {}),
         only: opts.only,
         skip: opts.skip,
         storeRoot: opts.store,
@@ -161,13 +182,40 @@ program
   .command('list')
   .description('list the trials scenario files expand to')
   .argument('[paths...]', 'scenario files or directories', ['scenarios'])
-  .action(async (paths: string[]) => {
-    for (const loaded of await loadAll(paths)) {
-      for (const plan of (await import('../scenario/expand.ts')).expandScenario(loaded, {
-        baseSeed: 0,
-      }))
-        log(`${loaded.name}/${plan.id}  ${describePlan(plan)}`);
+  .addOption(shardOption)
+  .option('--shard-weights <results.json>', 'as for run: deal the shards by measured durations')
+  .action(async (paths: string[], opts: { shard?: string; shardWeights?: string }) => {
+    const { expandScenario } = await import('../scenario/expand.ts');
+    const { dealTrials, trialKey } = await import('./shard.ts');
+    const plans = (await loadAll(paths)).flatMap((loaded) =>
+      expandScenario(loaded, { baseSeed: 0 }),
+    );
+    let mine: Set<string> | undefined;
+    if (opts.shard) {
+      const shard = await shardOf(opts.shard);
+      const weights = opts.shardWeights ? await weightsFrom(opts.shardWeights) : undefined;
+      mine = new Set(dealTrials(plans.map(trialKey), shard.total, weights)[shard.index - 1]);
     }
+    for (const plan of plans)
+      if (!mine || mine.has(trialKey(plan))) log(`${trialKey(plan)}  ${describePlan(plan)}`);
+  });
+
+program
+  .command('merge')
+  .description(
+    'merge the stores of a sharded run (one --store per shard) into one store with one report',
+  )
+  .argument('<stores...>', "each shard's --store directory")
+  .requiredOption('--out <dir>', 'the merged store')
+  .action(async (stores: string[], opts: { out: string }) => {
+    const { mergeShards } = await import('./merge-command.ts');
+    const merged = await mergeShards(stores, opts.out, log);
+    process.exitCode =
+      merged.unexpected > 0
+        ? exitCodes.finding
+        : merged.harnessErrors > 0
+          ? exitCodes.harness
+          : exitCodes.ok;
   });
 
 program
@@ -252,6 +300,31 @@ async function loadAll(paths: string[]): Promise<LoadedScenario[]> {
   const { loadScenarioFile } = await import('../scenario/load.ts');
   for (const file of await findScenarioFiles(paths)) loaded.push(await loadScenarioFile(file));
   return loaded;
+}
+
+async function shardOf(text: string): Promise<import('./shard.ts').Shard> {
+  const { parseShard } = await import('./shard.ts');
+  return parseShard(text);
+}
+
+async function weightsFrom(file: string): Promise<Map<string, number>> {
+  const { readFile } = await import('node:fs/promises');
+  const { weightsFromResults } = await import('./shard.ts');
+  const text = await readFile(file, 'utf8').catch((error: Error) => {
+    throw new InputError(`--shard-weights: ${file}: ${error.message}`);
+  });
+  try {
+    return weightsFromResults(JSON.parse(text));
+  } catch (error) {
+    throw new InputError(`--shard-weights: ${file}: ${(error as Error).message}`);
+  }
+}
+
+/** A run id names a folder: no path separators, no dot-names. */
+function parseRunId(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(value))
+    throw new InvalidArgumentError('letters, digits, . _ - (a folder name)');
+  return value;
 }
 
 function parseSeed(value: string): number {

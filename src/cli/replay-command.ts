@@ -6,7 +6,7 @@ import { startTarget, type TargetKind } from '../harness/target/select.ts';
 import { sweepStale } from '../harness/device/sweep.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 import type { Verdict } from '../model/verdict.ts';
-import { RunStore } from '../report/run-store.ts';
+import { RunStore, runStamp } from '../report/run-store.ts';
 import { formatTrialLine } from './format.ts';
 import { readStoredWorkload } from './stored-trial.ts';
 
@@ -28,7 +28,7 @@ export async function replayTrial(
     // Exactly the ops the stored trial ran (workload.jsonl), not ones regenerated from the seed.
     const ops = await readStoredWorkload(dir);
     const result = await runTrial(target, plan, { ...(ops ? { ops } : {}) });
-    const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, new Date());
+    const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, runStamp(new Date()));
     await store.init(await readFile(join(dir, '..', 'scenario.yaml'), 'utf8').catch(() => ''));
     await store.writeTrial(result);
     options.log(formatTrialLine(result, Date.now() - started));

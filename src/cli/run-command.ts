@@ -7,7 +7,10 @@ import { installGuestEngine } from '../harness/trial/guest-engine.ts';
 import { startTarget, type TargetKind } from '../harness/target/select.ts';
 import type { Target } from '../harness/target/target.ts';
 import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
-import { RunStore } from '../report/run-store.ts';
+import { RunStore, runStamp } from '../report/run-store.ts';
+import { InputError } from '../scenario/find.ts';
+import { dealTrials, trialKey, type Shard } from './shard.ts';
+import { writeShardManifest } from './shard-manifest.ts';
 import { expandScenario } from '../scenario/expand.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
@@ -23,6 +26,12 @@ export type RunOptions = {
   skip?: readonly string[];
   /** Live progress (listr2) instead of plain lines: for a terminal. */
   progress?: boolean;
+  /** This run's folder name in the store (default: its start time). */
+  runId?: string;
+  /** Run only this shard's trials (dealt by dealTrials; the seed must be given). */
+  shard?: Shard;
+  /** Measured seconds per trial key, to balance the shards. */
+  shardWeights?: ReadonlyMap<string, number>;
   log: (line: string) => void;
 };
 
@@ -33,12 +42,33 @@ export async function runScenarios(
   scenarios: LoadedScenario[],
   options: RunOptions,
 ): Promise<RunOutcome> {
+  if (options.shard && options.seed === undefined)
+    throw new InputError(
+      '--shard needs --seed: every shard must expand the same plan (the same seed on every machine)',
+    );
   const baseSeed = options.seed ?? randomBytes(4).readUInt32BE() % 1_000_000;
   options.log(`seed ${baseSeed} (rerun with --seed ${baseSeed})`);
-  const planned = scenarios.map((s) => ({
+  const all = scenarios.map((s) => ({
     loaded: s,
     plans: expandScenario(s, { baseSeed }).filter((p) => selected(`${s.name}/${p.id}`, options)),
   }));
+  const everyPlan = all.flatMap((p) => p.plans);
+  const mine = options.shard
+    ? new Set(
+        dealTrials(everyPlan.map(trialKey), options.shard.total, options.shardWeights)[
+          options.shard.index - 1
+        ],
+      )
+    : undefined;
+  const planned = all.map((p) => ({
+    ...p,
+    plans: mine ? p.plans.filter((plan) => mine.has(trialKey(plan))) : p.plans,
+  }));
+  const runId = options.runId ?? runStamp(new Date());
+  if (options.shard)
+    options.log(
+      `shard ${options.shard.index}/${options.shard.total}: ${mine!.size} of ${everyPlan.length} trials`,
+    );
   const kind = options.target ?? pickTargetKind(planned.flatMap((p) => p.plans));
   const bootStart = Date.now();
   const target = await startTarget(kind, { log: options.log });
@@ -48,9 +78,21 @@ export async function runScenarios(
   const outcome: RunOutcome = { results: [], harnessErrors: 0, unexpected: 0 };
   try {
     await installGuestEngine(target);
+    if (options.shard)
+      await writeShardManifest(options.storeRoot, {
+        runId,
+        seed: baseSeed,
+        shard: options.shard,
+        plans: everyPlan,
+        assigned: [...mine!].sort(),
+        target: {
+          kind: target.kind,
+          kernel: (await target.exec('uname -r', { check: false })).stdout.trim(),
+        },
+      });
     for (const { loaded, plans } of planned) {
       if (plans.length === 0) continue; // --only/--skip selected none of its trials
-      const store = new RunStore(options.storeRoot, loaded.name, new Date());
+      const store = new RunStore(options.storeRoot, loaded.name, runId);
       await store.init(loaded.source);
       options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);
       const results: TrialResult[] = [];

@@ -5,6 +5,9 @@ import { writeFileAtomic } from './atomic-write.ts';
 import { htmlReport } from './html.ts';
 import { junitXml } from './junit.ts';
 
+/** A run's folder name from its start time: `2026-11-24T20-24-58-485Z`. */
+export const runStamp = (startedAt: Date): string => startedAt.toISOString().replace(/[:.]/g, '-');
+
 /**
  * The run store (Jepsen's `store/`): `store/<scenario>/<time>/<trial>/` holds everything
  * needed to understand and replay a trial; `store/<scenario>/latest` points at the newest run.
@@ -12,9 +15,9 @@ import { junitXml } from './junit.ts';
 export class RunStore {
   readonly dir: string;
 
-  constructor(root: string, scenario: string, startedAt: Date) {
-    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-    this.dir = join(root, scenario, stamp);
+  /** `run` names this run's folder: a run id (`--run-id`), or a time (`runStamp`). */
+  constructor(root: string, scenario: string, run: string) {
+    this.dir = join(root, scenario, run);
   }
 
   async init(scenarioSource: string): Promise<void> {
@@ -70,7 +73,10 @@ export class RunStore {
     errors: readonly { id: string; message: string }[],
   ): Promise<void> {
     const summary = results.map((r) => ({
+      key: `${r.plan.scenario}/${r.plan.id}`,
       id: r.plan.id,
+      // What the trial took (for balancing shards by measured durations: --shard-weights).
+      seconds: Number((Object.values(r.phaseMs).reduce((a, b) => a + b, 0) / 1000).toFixed(1)),
       seed: r.plan.seed,
       asExpected: r.expectation.ok,
       reasons: r.expectation.reasons,

@@ -7,7 +7,7 @@ import { check } from '../../src/oracles/check.ts';
 import { meetsExpectation } from '../../src/oracles/expectation.ts';
 import { htmlReport } from '../../src/report/html.ts';
 import { junitXml } from '../../src/report/junit.ts';
-import { RunStore } from '../../src/report/run-store.ts';
+import { RunStore, runStamp } from '../../src/report/run-store.ts';
 import { plans } from '../harness/trial/vm-helpers.ts';
 import type { History } from '../../src/model/history.ts';
 
@@ -75,7 +75,7 @@ test('HTML: self-contained, a timeline per trial with the fault window, lost ack
 
 test('the run store writes every file atomically and links latest', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'powercut-store-'));
-  const store = new RunStore(root, 'demo', new Date('2026-01-02T03:04:05Z'));
+  const store = new RunStore(root, 'demo', runStamp(new Date('2026-01-02T03:04:05Z')));
   await store.init('engine: { mode: fsync }\n');
   const r = result(false);
   const dir = await store.writeTrial(r);
