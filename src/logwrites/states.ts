@@ -1,6 +1,6 @@
 import { mulberry32 } from '../sim/prng.ts';
 import type { LogEntry } from './format.ts';
-import { writesData } from './format.ts';
+import { endMark, writesData } from './format.ts';
 
 /**
  * Which crash states to check, from a recorded log (the `explore` of a log-writes scenario):
@@ -113,7 +113,8 @@ export function exploreStates(
   for (const e of entries.slice(from)) {
     const after = e.index + 1;
     if (mode.kind === 'marks') {
-      if (e.mark !== undefined) add(after, 'mark');
+      // The kernel's own end mark is not an acknowledgement: the cut after it is the 'end' state.
+      if (e.mark !== undefined && e.mark !== endMark) add(after, 'mark');
     } else if (e.flush) add(after, 'flush');
     else if (e.fua) add(after, 'fua');
   }
