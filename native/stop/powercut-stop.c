@@ -176,6 +176,7 @@ typedef struct {
   long nr;          /* the syscall in flight */
   long restart_nr;  /* a syscall to be restarted: its re-entry is not counted again */
   int deliver_sig;
+  pid_t vfork_child; /* set from its vfork event until its vfork-done stop */
   char path[256];
 } Thread;
 /* Pointers, so that a Thread stays where it is while the table grows. */
@@ -361,6 +362,16 @@ static void resume(Thread *t) {
 
 static void handle_status(pid_t tid, int status);
 
+/*
+ * A vfork parent sleeps in the kernel until its child execs or exits: it cannot reach a
+ * ptrace stop while that child is held, yet it runs nothing either, so it counts as frozen.
+ */
+static int frozen(const Thread *t) {
+  if (t->stopped) return 1;
+  const Thread *child = t->vfork_child ? find_thread(t->vfork_child) : NULL;
+  return child && child->stopped;
+}
+
 /* Every thread of every traced process stopped (PTRACE_INTERRUPT), events held for later. */
 static void stop_world(void) {
   world_stopped = 1;
@@ -370,7 +381,7 @@ static void stop_world(void) {
       die("ptrace interrupt");
   for (;;) {
     int running = 0;
-    for (int i = 0; i < nthreads; i++) running += !threads[i]->stopped;
+    for (int i = 0; i < nthreads; i++) running += !frozen(threads[i]);
     if (!running) return;
     int status;
     pid_t tid = waitpid(-1, &status, __WALL);
@@ -667,7 +678,9 @@ static void handle_status(pid_t tid, int status) {
       unsigned long msg;
       if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) add_thread((pid_t)msg);
       t = find_thread(tid);
+      if (event == PTRACE_EVENT_VFORK) t->vfork_child = (pid_t)msg;
     }
+    if (event == PTRACE_EVENT_VFORK_DONE) t->vfork_child = 0;
     resume(t);
   } else if (event == PTRACE_EVENT_STOP) {
     resume(t); /* an interrupt, a new thread's first stop, or a group stop: go on */
@@ -884,7 +897,8 @@ int main(int argc, char **argv) {
   close(out[1]);
   close(sync_pipe[0]);
   long options = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE |
-                 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |
+                 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE |
+                 PTRACE_O_TRACEEXEC |
                  PTRACE_O_EXITKILL;
   if (ptrace(PTRACE_SEIZE, child, 0, options) < 0) die("ptrace seize");
   add_thread(child);

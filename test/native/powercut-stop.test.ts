@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +125,54 @@ test('answers: stops once every listed op was answered; "stop now" freezes it wh
   p.child.stdin.write('#powercut resume now\n');
   p.child.stdin.end();
   t.is(await p.exit, 0);
+});
+
+test("a stop while a vfork child has not exec'd yet: the parent, asleep in the kernel, counts as frozen", async (t) => {
+  // dash runs every external command through vfork: a stop that lands between the vfork and
+  // the exec once waited forever for the parent, which cannot stop until its child runs on.
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-stop-'));
+  const source = join(dir, 'engine.c');
+  writeFileSync(
+    source,
+    `#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(void) {
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    pid_t pid = vfork();
+    if (pid == 0) {
+      struct timespec ts = {1, 0};
+      nanosleep(&ts, 0); /* the stop lands here, before the exec */
+      execl("/bin/true", "true", (char *)0);
+      _exit(127);
+    }
+    printf("{\\"id\\":1,\\"type\\":\\"ok\\",\\"t\\":0}\\n");
+    fflush(stdout);
+  }
+  return 0;
+}
+`,
+  );
+  const engine = join(dir, 'engine');
+  execFileSync('cc', ['-O2', '-o', engine, source]);
+  const p = await run(['--', engine]);
+  p.child.stdin.write('x\n');
+  await sleep(300);
+  p.child.stdin.write('#powercut stop now\n');
+  const stopped = await Promise.race([
+    p.next(/"type":"stop"/).then(() => true),
+    sleep(20_000).then(() => false),
+  ]);
+  t.true(stopped, 'the stop was reported while the vfork child slept before its exec');
+  if (!stopped) {
+    p.child.kill('SIGKILL');
+    return;
+  }
+  p.child.stdin.write('#powercut resume now\n');
+  p.child.stdin.end();
+  await p.next(/"type":"ok"/);
+  t.is(await p.exit, 0, p.stderr());
 });
 
 test('every thread stops: a node engine whose worker thread writes continuously is frozen whole', async (t) => {
