@@ -47,10 +47,23 @@ export async function mount(
     throw new HarnessError(`invalid mount options ${JSON.stringify(options.mountOptions)}`);
   }
   const opts = options.mountOptions ? ` -o ${options.mountOptions}` : '';
-  await target.exec(
-    `mkdir -p ${mountPoint} && mount -t ${options.fs}${opts} ${device.path} ${mountPoint}`,
-    { timeoutMs: 120_000 },
-  );
+  const command = `mkdir -p ${mountPoint} && mount -t ${options.fs}${opts} ${device.path} ${mountPoint}`;
+  const result = await target.exec(command, { timeoutMs: 120_000, check: false });
+  if (result.code !== 0)
+    throw new MountFailed(
+      `\`${command}\` exited ${result.code ?? result.signal}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
+    );
+}
+
+/**
+ * mount ran and refused the filesystem (as opposed to the target being unreachable): after a
+ * crash, an outcome of the trial; before one, a harness error like any other.
+ */
+export class MountFailed extends HarnessError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MountFailed';
+  }
 }
 
 export async function umount(target: Target, mountPoint: string): Promise<void> {

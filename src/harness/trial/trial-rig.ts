@@ -108,6 +108,11 @@ export class TrialRig {
     return fsck(this.target, this.device, this.plan.filesystem.type);
   }
 
+  /** The same check when the filesystem did not mount after the crash (nothing to unmount). */
+  async checkUnmountedFilesystem(): Promise<{ clean: boolean; output: string }> {
+    return fsck(this.target, this.device, this.plan.filesystem.type);
+  }
+
   /**
    * Runs a trial's body on this rig, then removes the rig. What could not be undone is attached
    * to the result (`cleanupFailures`: a harness error for the trial) or to the error thrown.

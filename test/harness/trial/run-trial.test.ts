@@ -2,7 +2,13 @@ import test from 'ava';
 import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
+import {
+  recoverAfterCrash,
+  runTrial,
+  type TrialResult,
+} from '../../../src/harness/trial/run-trial.ts';
+import { TrialRig } from '../../../src/harness/trial/trial-rig.ts';
+import { check } from '../../../src/oracles/check.ts';
 import { guestWithEngines, plans } from './vm-helpers.ts';
 
 // Real trials: the embedded QEMU guest, real dm-flakey, real filesystems. One guest per file,
@@ -267,5 +273,47 @@ trials: 3
           `${kind}: ${r.verdict.anomalies.map((a) => a.message).join('; ')}`,
         );
     }
+  },
+);
+
+test.serial(
+  '[vm] a filesystem that no longer mounts after the crash is an outcome (recover failed, fs-corrupt), not a harness error',
+  async (t) => {
+    const plan = plans(dropScenario('fsync', 'ext4'))[0]!;
+    const rig = await TrialRig.create(guest(), plan);
+    const recovered = await rig.use(async () => {
+      const store = await rig.prepareStore(plan.engine, plan.workload.pages);
+      await rig.pullPlug();
+      // What a corrupting device can do to the filesystem's own metadata: its superblock gone.
+      await rig.disarm();
+      await guest().exec(
+        `dd if=/dev/zero of=${rig.faultDevice.path} bs=1024 seek=1 count=1 conv=fsync 2>/dev/null`,
+      );
+      return {
+        ...(await recoverAfterCrash(guest(), rig, plan, store, plan.workload.pages, 60_000)),
+        log: [],
+      };
+    });
+    t.regex(
+      recovered.recoverError!,
+      /^the ext4 filesystem did not mount after the crash \(`.*mount -t ext4 .*` exited \d+: /,
+    );
+    t.deepEqual(recovered.dump, []);
+    t.false(recovered.fsck.clean);
+    t.regex(recovered.fsck.output, /^mount failed: /);
+    // The checkers then see an unusable store and a corrupt filesystem.
+    const verdict = check(
+      {
+        ops: [{ op: 'write', id: 1, page: 0, value: 'w1' }],
+        events: [
+          { id: 1, type: 'invoke', t: 1 },
+          { id: 1, type: 'ok', t: 2 },
+          { type: 'nemesis', t: 3, action: 'crash' },
+        ],
+      },
+      recovered.dump,
+      { transactional: false, recoverError: recovered.recoverError!, fsck: recovered.fsck },
+    );
+    t.deepEqual(verdict.anomalies.map((a) => a.kind).sort(), ['fs-corrupt', 'unrecoverable']);
   },
 );
