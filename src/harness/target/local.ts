@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, copyFile, chmod, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -56,7 +57,8 @@ export class LocalTarget implements Target {
 
   async upload(localPath: string, remotePath: string, mode = 0o644): Promise<void> {
     await mkdir(dirname(remotePath), { recursive: true });
-    const tmp = `${remotePath}.upload.${process.pid}`;
+    // Unique per upload: several connections of one process may upload the same file at once.
+    const tmp = `${remotePath}.upload.${process.pid}.${randomBytes(4).toString('hex')}`;
     await copyFile(localPath, tmp);
     await chmod(tmp, mode);
     await rename(tmp, remotePath);

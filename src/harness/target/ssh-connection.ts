@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
@@ -161,7 +162,8 @@ export class SshConnection {
   async upload(localPath: string, remotePath: string, mode = 0o644): Promise<void> {
     const data = await readFile(localPath);
     const dir = remotePath.slice(0, remotePath.lastIndexOf('/')) || '/';
-    const tmp = `${remotePath}.upload.${process.pid}`;
+    // Unique per upload: several connections of one process may upload the same file at once.
+    const tmp = `${remotePath}.upload.${process.pid}.${randomBytes(4).toString('hex')}`;
     await this.exec(
       `mkdir -p ${shellQuote(dir)} && cat > ${shellQuote(tmp)} && chmod ${mode.toString(8)} ${shellQuote(tmp)} && mv ${shellQuote(tmp)} ${shellQuote(remotePath)}`,
       { stdin: data, timeoutMs: 300_000 },

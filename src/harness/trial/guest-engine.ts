@@ -112,16 +112,26 @@ export async function installUserEngine(
     if (!remote.stdout.startsWith(hash)) await target.upload(local, remotePath, 0o755);
     return;
   }
-  // A directory: one tar stream, replaced whole when any file in it changed.
+  // A directory: one tar stream, unpacked into a folder named by its hash, then a symlink moved
+  // over the path atomically: a trial running the old version on another slot keeps its files.
   const tar = await execa('tar', ['-C', dirname(local), '-cf', '-', basename(local)], {
     encoding: 'buffer',
   });
-  const hash = createHash('sha256').update(tar.stdout).digest('hex');
-  const stamp = `${dirname(remotePath)}/.${name}.sha256`;
-  const remote = await target.exec(`cat ${stamp} 2>/dev/null`, { check: false });
-  if (remote.stdout.trim() === hash) return;
+  const hash = createHash('sha256').update(tar.stdout).digest('hex').slice(0, 16);
+  const dir = dirname(remotePath);
+  const version = `.${name}.${hash}`;
+  const current = await target.exec(`readlink ${remotePath} 2>/dev/null`, { check: false });
+  if (current.stdout.trim() === version) return;
   await target.exec(
-    `mkdir -p ${dirname(remotePath)} && rm -rf ${remotePath} && tar -xf - -C ${dirname(remotePath)} && echo ${hash} > ${stamp}`,
+    [
+      'set -e',
+      `mkdir -p ${dir} && cd ${dir}`,
+      // Two slots may upload the same version at once: the first rename wins, same content.
+      `if [ ! -d ${version} ]; then t=${version}.tmp.$$; rm -rf $t; mkdir $t; tar -xf - -C $t; mv -T $t/${name} ${version} 2>/dev/null || true; rm -rf $t; else cat > /dev/null; fi`,
+      // A folder left by an older powercut (before versions) is replaced once.
+      `[ -L ${name} ] || rm -rf ${name}`,
+      `ln -s ${version} .${name}.link.$$ && mv -T .${name}.link.$$ ${name}`,
+    ].join('\n'),
     { stdin: tar.stdout, timeoutMs: 300_000 },
   );
 }
@@ -136,19 +146,12 @@ export async function buildUserEngine(engine: {
   baseDir?: string;
 }): Promise<string | undefined> {
   const baseDir = engine.baseDir ?? process.cwd();
-  if (engine.build && !built.has(`${baseDir}\0${engine.build}`)) {
-    const result = await execa({
-      shell: true,
-      cwd: baseDir,
-      reject: false,
-      all: true,
-    })`${engine.build}`;
-    if (result.exitCode !== 0) {
-      throw new HarnessError(
-        `engine.build \`${engine.build}\` (in ${baseDir}) failed with exit ${result.exitCode}:\n${String(result.all).trim()}`,
-      );
-    }
-    built.add(`${baseDir}\0${engine.build}`);
+  if (engine.build) {
+    // Once per process, even when several slots ask at once (one make, not two racing).
+    const key = `${baseDir}\0${engine.build}`;
+    const build = built.get(key) ?? runBuild(engine.build, baseDir);
+    built.set(key, build);
+    await build;
   }
   if (!engine.upload) return undefined;
   const local = isAbsolute(engine.upload) ? engine.upload : join(baseDir, engine.upload);
@@ -159,4 +162,12 @@ export async function buildUserEngine(engine: {
   return local;
 }
 
-const built = new Set<string>();
+const built = new Map<string, Promise<void>>();
+
+async function runBuild(command: string, baseDir: string): Promise<void> {
+  const result = await execa({ shell: true, cwd: baseDir, reject: false, all: true })`${command}`;
+  if (result.exitCode !== 0)
+    throw new HarnessError(
+      `engine.build \`${command}\` (in ${baseDir}) failed with exit ${result.exitCode}:\n${String(result.all).trim()}`,
+    );
+}
