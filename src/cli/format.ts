@@ -3,7 +3,7 @@ import type { ExplorationReport } from '../model/trial-result.ts';
 import { anomalyKinds } from '../model/verdict.ts';
 
 /** One console line per trial: outcome, id, seed, what was acked and what was found. */
-export function formatTrialLine(result: TrialResult, ms: number): string {
+export function formatTrialLine(result: TrialResult, ms: number, where = ''): string {
   const { verdict, plan } = result;
   const status = result.expectation.ok ? 'PASS' : 'FAIL';
   const counts = anomalyKinds
@@ -16,7 +16,7 @@ export function formatTrialLine(result: TrialResult, ms: number): string {
   const acked = `acked ${verdict.stats.acked}/${verdict.stats.ops}${lied > 0 ? ` (${lied} while the device lied)` : ''}`;
   const line = `${status} ${plan.id.padEnd(34)} seed=${plan.seed}  ${acked}, ${found}${
     result.recoverError ? `, recover failed: ${result.recoverError}` : ''
-  }  (${(ms / 1000).toFixed(1)} s)${why}`;
+  }  (${(ms / 1000).toFixed(1)} s${where})${why}`;
   const stderr = result.expectation.ok ? [] : stderrTail(result.engineStderr);
   const withStderr =
     stderr.length > 0

@@ -85,6 +85,11 @@ program
     (v: string, acc: string[]) => [...acc, v],
     [] as string[],
   )
+  .option(
+    '-j, --jobs <n>',
+    'trials at once: embedded guests booted in parallel, or connections to an ssh/vagrant/local target (default: qemu one per core as memory allows, else 1)',
+    (v) => parsePositive(v, '--jobs'),
+  )
   .addOption(shardOption)
   .option(
     '--shard-weights <results.json>',
@@ -105,6 +110,7 @@ program
         store: string;
         only: string[];
         skip: string[];
+        jobs?: number;
         shard?: string;
         shardWeights?: string;
         runId?: string;
@@ -120,6 +126,7 @@ program
         ...(shard ? { shard } : {}),
         ...(opts.shardWeights ? { shardWeights: await weightsFrom(opts.shardWeights) } : {}),
         ...(opts.runId ? { runId: opts.runId } : {}),
+        ...(opts.jobs ? { jobs: opts.jobs } : {}),
         only: opts.only,
         skip: opts.skip,
         storeRoot: opts.store,

@@ -1,41 +1,48 @@
 import { Listr } from 'listr2';
+import type { LoadedScenario } from '../scenario/load.ts';
 import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 
-type RunOne = (
-  plan: TrialPlan,
+type Queued = { loaded: LoadedScenario; plan: TrialPlan };
+type RunQueued = (
+  item: Queued,
   log: (line: string) => void,
-  onPhase: (phase: TrialPhase) => void,
+  onPhase: (phase: TrialPhase, slot: number) => void,
 ) => Promise<TrialResult | { error: string }>;
 
 /**
- * Runs trials one after the other under a listr2 task list: each trial's title shows its
- * current phase (device, workload, fault, recover, check), then its result line.
+ * Runs the queued trials under a listr2 task list, `concurrency` at a time: each running
+ * trial's title shows its guest and current phase (device, workload, fault, recover, check),
+ * then its result line.
  */
 export async function withProgress(
-  plans: readonly TrialPlan[],
-  runOne: RunOne,
-  record: (plan: TrialPlan, result: TrialResult | { error: string }) => void,
+  queue: readonly Queued[],
+  concurrency: number,
+  runQueued: RunQueued,
 ): Promise<void> {
   const list = new Listr(
-    plans.map((plan) => ({
-      title: plan.id,
-      task: async (_: unknown, task: { title: string; output: string }) => {
-        let last = '';
-        const result = await runOne(
-          plan,
-          (line) => {
-            last = line;
-            task.output = line;
-          },
-          (phase) => (task.title = `${plan.id}: ${phase}`),
-        );
-        record(plan, result);
-        task.title = last || plan.id;
-        if ('error' in result) throw new Error(result.error);
-      },
-    })),
-    { concurrent: false, exitOnError: false, rendererOptions: { collapseErrors: false } },
+    queue.map((item) => {
+      const name = `${item.loaded.name}/${item.plan.id}`;
+      return {
+        title: name,
+        task: async (_: unknown, task: { title: string; output: string }) => {
+          let last = '';
+          const result = await runQueued(
+            item,
+            (line) => {
+              last = line;
+              task.output = line;
+            },
+            (phase, slot) =>
+              (task.title =
+                concurrency > 1 ? `[guest ${slot + 1}] ${name}: ${phase}` : `${name}: ${phase}`),
+          );
+          task.title = last || name;
+          if ('error' in result) throw new Error(result.error);
+        },
+      };
+    }),
+    { concurrent: concurrency, exitOnError: false, rendererOptions: { collapseErrors: false } },
   );
   await list.run().catch(() => undefined);
 }

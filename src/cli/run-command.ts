@@ -4,7 +4,8 @@ import { runTrial } from '../harness/trial/run-trial.ts';
 import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
 import { withProgress } from './progress.ts';
 import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { startTarget, type TargetKind } from '../harness/target/select.ts';
+import type { TargetKind } from '../harness/target/select.ts';
+import { SlotPool, startSlots } from '../harness/target/slots.ts';
 import type { Target } from '../harness/target/target.ts';
 import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
 import { RunStore, runStamp } from '../report/run-store.ts';
@@ -32,12 +33,17 @@ export type RunOptions = {
   shard?: Shard;
   /** Measured seconds per trial key, to balance the shards. */
   shardWeights?: ReadonlyMap<string, number>;
+  /** Trials at once: guests booted (qemu) or connections (ssh, vagrant, local). */
+  jobs?: number;
   log: (line: string) => void;
 };
 
 export type RunOutcome = { results: TrialResult[]; harnessErrors: number; unexpected: number };
 
-/** Runs every trial of the given scenarios on one target (booted once, reused). */
+/**
+ * Runs every trial of the given scenarios on `jobs` slots (guests booted once and reused, or
+ * connections to one target), into one store and one report per scenario.
+ */
 export async function runScenarios(
   scenarios: LoadedScenario[],
   options: RunOptions,
@@ -70,14 +76,21 @@ export async function runScenarios(
       `shard ${options.shard.index}/${options.shard.total}: ${mine!.size} of ${everyPlan.length} trials`,
     );
   const kind = options.target ?? pickTargetKind(planned.flatMap((p) => p.plans));
+  const queue = planned.flatMap(({ loaded, plans }) => plans.map((plan) => ({ loaded, plan })));
   const bootStart = Date.now();
-  const target = await startTarget(kind, { log: options.log });
+  const { targets, jobs } = await startSlots(kind, options.jobs, {
+    log: options.log,
+    maxUseful: Math.max(1, queue.length),
+  });
+  const first = targets[0]!;
   options.log(
-    `target: ${target.description} (ready in ${((Date.now() - bootStart) / 1000).toFixed(1)} s)`,
+    targets.length === 1
+      ? `target: ${first.description} (ready in ${((Date.now() - bootStart) / 1000).toFixed(1)} s)`
+      : `targets: ${targets.length} of ${jobs} slots ready in ${((Date.now() - bootStart) / 1000).toFixed(1)} s: ${targets.map((t, i) => `[${i + 1}] ${t.description}`).join('; ')}`,
   );
   const outcome: RunOutcome = { results: [], harnessErrors: 0, unexpected: 0 };
   try {
-    await installGuestEngine(target);
+    await Promise.all(targets.map((t) => installGuestEngine(t)));
     if (options.shard)
       await writeShardManifest(options.storeRoot, {
         runId,
@@ -86,39 +99,85 @@ export async function runScenarios(
         plans: everyPlan,
         assigned: [...mine!].sort(),
         target: {
-          kind: target.kind,
-          kernel: (await target.exec('uname -r', { check: false })).stdout.trim(),
+          kind: first.kind,
+          kernel: (await first.exec('uname -r', { check: false })).stdout.trim(),
         },
       });
+    // One store per scenario, its reports written when its last trial is done.
+    const scenarioRuns = new Map<string, ScenarioRun>();
     for (const { loaded, plans } of planned) {
-      if (plans.length === 0) continue; // --only/--skip selected none of its trials
+      if (plans.length === 0) continue; // --only/--skip/--shard selected none of its trials
       const store = new RunStore(options.storeRoot, loaded.name, runId);
       await store.init(loaded.source);
       options.log(`${loaded.file}: ${plans.length} trial(s) → ${store.dir}`);
-      const results: TrialResult[] = [];
-      const errors: { id: string; message: string }[] = [];
-      const record = (plan: TrialPlan, result: TrialResult | { error: string }): void => {
-        if ('error' in result) errors.push({ id: plan.id, message: result.error });
-        else results.push(result);
-      };
-      if (options.progress) {
-        await withProgress(
-          plans,
-          (plan, log, onPhase) =>
-            runOne(target, store, plan, outcome, { ...options, log }, onPhase),
-          record,
-        );
-      } else {
-        for (const plan of plans) record(plan, await runOne(target, store, plan, outcome, options));
-      }
-      await store.writeReports(loaded.name, results, errors);
-      options.log(`  report: ${store.dir}/report.html (JUnit: junit.xml)`);
+      scenarioRuns.set(loaded.name, { store, left: plans.length, results: [], errors: [] });
     }
+    const pool = new SlotPool(targets);
+    const reports: string[] = [];
+    const label = (slot: number): string => (targets.length > 1 ? ` on guest ${slot + 1}` : '');
+    const runQueued = async (
+      { loaded, plan }: (typeof queue)[number],
+      log: (line: string) => void,
+      onPhase?: (phase: TrialPhase, slot: number) => void,
+    ): Promise<TrialResult | { error: string }> => {
+      let result: TrialResult | { error: string };
+      let held: { slot: number; value: Target } | undefined;
+      try {
+        held = await pool.acquire();
+      } catch {
+        result = { error: 'no target left to run it (every slot was lost)' };
+      }
+      if (held) {
+        const { slot, value: target } = held;
+        const store = scenarioRuns.get(loaded.name)!.store;
+        result = await runOne(target, store, plan, outcome, { ...options, log }, label(slot), (p) =>
+          onPhase?.(p, slot),
+        );
+        const lost = 'error' in result && !(await stillThere(target));
+        pool.release(slot, lost);
+        if (lost)
+          log(`slot ${slot + 1} (${target.description}) is gone: the next trials go to the others`);
+      }
+      const run = scenarioRuns.get(loaded.name)!;
+      if ('error' in result!) run.errors.push({ id: plan.id, message: result.error });
+      else run.results.push(result!);
+      if (--run.left === 0) {
+        await run.store.writeReports(loaded.name, byPlanOrder(run.results), run.errors);
+        reports.push(`  report: ${run.store.dir}/report.html (JUnit: junit.xml)`);
+      }
+      return result!;
+    };
+    if (options.progress) {
+      await withProgress(queue, targets.length, runQueued);
+    } else {
+      await Promise.all(queue.map((item) => runQueued(item, options.log)));
+    }
+    for (const line of reports) options.log(line);
   } finally {
-    await target.teardown();
+    await Promise.all(targets.map((t) => t.teardown()));
   }
-  options.log(formatSummary(outcome.results, outcome.harnessErrors));
+  options.log(formatSummary(byPlanOrder(outcome.results), outcome.harnessErrors));
   return outcome;
+}
+
+type ScenarioRun = {
+  store: RunStore;
+  left: number;
+  results: TrialResult[];
+  errors: { id: string; message: string }[];
+};
+
+/** Results in the order they were planned, whichever guest finished first. */
+const byPlanOrder = (results: readonly TrialResult[]): TrialResult[] =>
+  [...results].sort((a, b) => trialKey(a.plan).localeCompare(trialKey(b.plan)));
+
+/** Whether a slot's target still answers (after a trial's harness error). */
+async function stillThere(target: Target): Promise<boolean> {
+  try {
+    return (await target.exec('true', { timeoutMs: 30_000, check: false })).code === 0;
+  } catch {
+    return false;
+  }
 }
 
 async function runOne(
@@ -127,6 +186,7 @@ async function runOne(
   plan: TrialPlan,
   outcome: RunOutcome,
   options: RunOptions,
+  where: string,
   onPhase?: (phase: TrialPhase) => void,
 ): Promise<TrialResult | { error: string }> {
   const started = Date.now();
@@ -134,7 +194,7 @@ async function runOne(
     for (const line of describeSweep(await sweepStale(target))) options.log(`  ${line}`);
     const result = await runTrial(target, plan, { ...(onPhase ? { onPhase } : {}) });
     const dir = await store.writeTrial(result);
-    options.log(formatTrialLine(result, Date.now() - started));
+    options.log(formatTrialLine(result, Date.now() - started, where));
     if (!result.expectation.ok) options.log(`       details: ${dir}/verdict.json`);
     if (result.cleanupFailures) {
       // The verdict stands, but something of ours was left behind or the target was lost.
@@ -150,7 +210,7 @@ async function runOne(
     outcome.harnessErrors++;
     const message =
       error instanceof HarnessError ? error.message : String((error as Error)?.stack ?? error);
-    options.log(`ERROR ${plan.id} seed=${plan.seed}: ${message}`);
+    options.log(`ERROR ${plan.id} seed=${plan.seed}${where}: ${message}`);
     return { error: message.split('\n')[0] ?? message };
   }
 }

@@ -37,7 +37,7 @@ const outcomes = (s: Summary): Record<string, string> =>
     s.trials.map((r) => [r.key, r.error !== undefined ? 'error' : r.asExpected ? 'ok' : 'finding']),
   );
 
-test('[vm] two shards in two processes merge into the same trials and outcomes as one unsharded run', async (t) => {
+test('[vm] two shards in two processes merge into the same trials and outcomes as one unsharded run (on two slots of one ssh target)', async (t) => {
   t.timeout(20 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'powercut-shards-'));
   const scenario = join(dir, 'shards.yaml');
@@ -64,8 +64,10 @@ test('[vm] two shards in two processes merge into the same trials and outcomes a
     'nightly',
     '--no-progress',
   ];
-  const whole = await cli(['run', ...common, '--store', join(dir, 'whole')]);
+  // The unsharded run uses two slots on the one guest (two connections, --jobs 2).
+  const whole = await cli(['run', ...common, '--jobs', '2', '--store', join(dir, 'whole')]);
   t.is(whole.exitCode, 0, whole.all);
+  t.regex(whole.all, /^targets: 2 of 2 slots ready/m);
   const [one, two] = await Promise.all([
     cli(['run', ...common, '--shard', '1/2', '--store', join(dir, 'shard-1')]),
     cli(['run', ...common, '--shard', '2/2', '--store', join(dir, 'shard-2')]),

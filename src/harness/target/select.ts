@@ -8,7 +8,11 @@ import type { Target } from './target.ts';
 import { startVagrantTarget, vagrantRunning } from './vagrant.ts';
 
 export type TargetKind = 'auto' | 'qemu' | 'vagrant' | 'ssh' | 'local';
-export type StartTargetOptions = { log?: (line: string) => void };
+export type StartTargetOptions = {
+  log?: (line: string) => void;
+  /** qemu: a guest image directory already built (several guests boot from one build). */
+  imageDir?: string;
+};
 
 const projectRoot = requirePackageRoot();
 
@@ -67,14 +71,25 @@ export async function startTarget(
       });
     }
     case 'qemu':
-      return startQemuTarget({ ...(options.log ? { log: options.log } : {}) });
-    case 'auto': {
-      const chosen = await chooseAutoTarget({
-        localHasFlakey,
-        vagrantRunning: () => vagrantRunning(projectRoot),
+      return startQemuTarget({
+        ...(options.log ? { log: options.log } : {}),
+        ...(options.imageDir ? { imageDir: options.imageDir } : {}),
       });
-      options.log?.(`target auto: ${chosen}`);
-      return startTarget(chosen, options);
-    }
+    case 'auto':
+      return startTarget(await resolveTargetKind('auto', options), options);
   }
+}
+
+/** The concrete kind `auto` stands for here (other kinds stand for themselves). */
+export async function resolveTargetKind(
+  kind: TargetKind,
+  options: StartTargetOptions = {},
+): Promise<Exclude<TargetKind, 'auto'>> {
+  if (kind !== 'auto') return kind;
+  const chosen = await chooseAutoTarget({
+    localHasFlakey,
+    vagrantRunning: () => vagrantRunning(projectRoot),
+  });
+  options.log?.(`target auto: ${chosen}`);
+  return chosen;
 }
