@@ -14,7 +14,12 @@ export class LocalTarget implements Target {
   private readonly children = new Set<ChildProcess>();
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A timed command leads its own process group, so a timeout kills the whole tree.
+    const timed = options.timeoutMs !== undefined;
+    const child = spawn('sh', ['-c', command], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: timed,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -28,7 +33,11 @@ export class LocalTarget implements Target {
       ),
     );
     const result = options.timeoutMs
-      ? await withTimeout(done, options.timeoutMs, command, () => child.kill('SIGKILL'))
+      ? await withTimeout(done, options.timeoutMs, command, () => {
+          // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
+          if (child.exitCode === null && child.signalCode === null && child.pid)
+            process.kill(-child.pid, 'SIGKILL');
+        })
       : await done;
     return checkResult(result, options.check ?? true);
   }

@@ -89,7 +89,9 @@ export class SshConnection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    const channel = await this.channel(command);
+    const timed = options.timeoutMs !== undefined;
+    // A timed command names its process group first, so a timeout can kill all of it.
+    const channel = await this.channel(timed ? `${identifySelf}\n${command}` : command);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     channel.on('data', (d: Buffer) => stdout.push(d));
@@ -107,14 +109,18 @@ export class SshConnection {
           code,
           ...(signal ? { signal } : {}),
           stdout: Buffer.concat(stdout).toString(),
-          stderr: Buffer.concat(stderr).toString(),
+          stderr: splitIdentity(Buffer.concat(stderr).toString()).rest,
         }),
       ),
     );
     if (options.stdin !== undefined) channel.end(options.stdin);
     else channel.end();
-    const result = options.timeoutMs
-      ? await withTimeout(done, options.timeoutMs, command, () => channel.close())
+    const result = timed
+      ? await withTimeout(done, options.timeoutMs!, command, async () => {
+          channel.close();
+          const { identity } = splitIdentity(Buffer.concat(stderr).toString());
+          if (identity) await this.exec(killTreeScript(identity), { check: false });
+        })
       : await done;
     return checkResult(result, options.check ?? true);
   }
@@ -175,6 +181,53 @@ export class SshConnection {
   }
 }
 
+/**
+ * The first line of a timed command, in its own shell (builtins only: no process spawned):
+ * its pid and start time on stderr, for the kill should it time out.
+ */
+const identifySelf =
+  'read -r __pc_s < /proc/$$/stat; set -- ${__pc_s##*) }; echo "@powercut-exec $$ ${20}" >&2';
+
+type ExecIdentity = { pid: number; startTime: string };
+
+/** Takes the identity line out of a timed command's stderr. */
+export function splitIdentity(stderr: string): { identity?: ExecIdentity; rest: string } {
+  const match = /^@powercut-exec (\d+) (\d+)\n/.exec(stderr);
+  if (!match) return { rest: stderr };
+  return {
+    identity: { pid: Number(match[1]), startTime: match[2]! },
+    rest: stderr.slice(match[0].length),
+  };
+}
+
+/**
+ * Kills a timed-out command and everything it started: its shell (only while it is still the
+ * process that reported itself: same start time, so a recycled pid is never hit) and the
+ * shell's descendants, found by parent pid in /proc. Each is stopped as it is found, so none
+ * can start another behind the walk; then all are killed. The process group is no help here:
+ * dropbear leaves a session's shell in the group of its connection process.
+ */
+export function killTreeScript({ pid, startTime }: ExecIdentity): string {
+  if (!Number.isInteger(pid) || pid <= 1 || !/^\d+$/.test(startTime))
+    throw new HarnessError(`refusing to kill pid ${pid} (start time ${startTime})`);
+  return [
+    `read -r s 2>/dev/null < /proc/${pid}/stat || exit 0`,
+    'set -- ${s##*) }',
+    `[ "\${20}" = ${startTime} ] || exit 0`,
+    `kill -STOP ${pid}`,
+    `all=" ${pid} "; found=1`,
+    'while [ -n "$found" ]; do',
+    '  found=',
+    '  for f in /proc/[0-9]*/stat; do',
+    '    read -r s 2>/dev/null < $f || continue',
+    '    p=${f#/proc/}; p=${p%/stat}; set -- ${s##*) }',
+    '    case "$all" in *" $p "*) continue ;; *" $2 "*) all="$all$p "; kill -STOP $p 2>/dev/null; found=1 ;; esac',
+    '  done',
+    'done',
+    'kill -9 $all 2>/dev/null; true',
+  ].join('\n');
+}
+
 export const shellQuote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
 
 export function checkResult(result: ExecResult, check: boolean): ExecResult {
@@ -187,21 +240,34 @@ export function checkResult(result: ExecResult, check: boolean): ExecResult {
   return result;
 }
 
+/**
+ * Rejects after `ms` with a HarnessError naming `what`, once `onTimeout` (which ends the
+ * command: kills it, on the target too) has run; its own failure is not the error reported.
+ */
 export async function withTimeout<T>(
   promise: Promise<T>,
   ms: number,
   what: string,
-  onTimeout: () => void,
+  onTimeout: () => void | Promise<void>,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      onTimeout();
-      reject(new HarnessError(`\`${what}\` timed out after ${ms} ms`));
+      timedOut = true;
+      void (async () => {
+        try {
+          await onTimeout();
+        } catch {
+          // the timeout is what the caller needs to hear about
+        }
+        reject(new HarnessError(`\`${what}\` timed out after ${ms} ms`));
+      })();
     }, ms);
   });
   try {
-    return await Promise.race([promise, timeout]);
+    // Ending the command settles it too: once timed out, the timeout is the answer.
+    return await Promise.race([promise.then((value) => (timedOut ? timeout : value)), timeout]);
   } finally {
     clearTimeout(timer);
   }

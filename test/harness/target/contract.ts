@@ -16,3 +16,25 @@ export async function assertSpawnStreamsAndKills(
   t.deepEqual(seen, ['got a', 'got b']);
   t.not((await p.done).code, 0);
 }
+
+/**
+ * What every target's exec timeout must do: end the whole command on the target (its shell, a
+ * child in the foreground and one in the background), not only the channel to it.
+ */
+export async function assertTimeoutKillsTheCommandTree(
+  t: ExecutionContext,
+  target: Target,
+): Promise<void> {
+  await t.throwsAsync(target.exec('sleep 871 & sleep 872; echo never', { timeoutMs: 1500 }), {
+    message: /timed out after 1500 ms/,
+  });
+  let left = -1;
+  for (let attempt = 0; attempt < 40 && left !== 0; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    const r = await target.exec("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '", {
+      check: false,
+    });
+    left = (r.stdout.match(/sleep 87[12]/g) ?? []).length;
+  }
+  t.is(left, 0, 'no process of the timed-out command is left on the target');
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '../../../src/harness/target/local.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import { assertSpawnStreamsAndKills } from './contract.ts';
+import { assertSpawnStreamsAndKills, assertTimeoutKillsTheCommandTree } from './contract.ts';
 
 const target = new LocalTarget();
 
@@ -25,6 +25,9 @@ test('local exec timeout kills the command', async (t) => {
   });
   t.true(Date.now() - start < 2_000);
 });
+
+test('local exec timeout kills the whole command tree, background children too', (t) =>
+  assertTimeoutKillsTheCommandTree(t, target));
 
 test('local spawn streams lines from stdin and kill ends it', (t) =>
   assertSpawnStreamsAndKills(t, target));
