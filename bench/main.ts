@@ -1,5 +1,6 @@
-// npm run bench [-- --no-vm] [-- --quick]: measured numbers, printed as tables and written as
-// JSON to bench/results/latest.json. Performance is measured here, never asserted in tests.
+// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs]: measured numbers, printed as tables
+// and written as JSON to bench/results/latest.json (--only jobs: bench/results/jobs.json).
+// Performance is measured here, never asserted in tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -11,11 +12,37 @@ import { benchPreadAsync } from './pread-async.ts';
 import { benchCliStart } from './cli-start.ts';
 import { benchRecordLayouts } from './slotted.ts';
 import { plotSvg, type Panel } from './plot.ts';
+import { benchJobs, type JobsBenchRow } from './jobs.ts';
+import { defaultJobs } from '../src/harness/target/slots.ts';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const quick = args.has('--quick');
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 const dir = join('.cache', 'bench');
 const ops = quick ? 100 : 400;
+
+/** Trials at once on the embedded guest: one guest, two, and this host's default. */
+async function jobsSection(): Promise<JobsBenchRow[]> {
+  const rows = await benchJobs(quick ? 1 : 3, [...new Set([2, defaultJobs('qemu')])]);
+  console.log(
+    '\n`powercut run --jobs N` on the embedded guest (TCG), the same trials (ext4/xfs × plain/fsync) and seed each time:',
+  );
+  console.table(rows);
+  return rows;
+}
+
+if (only === 'jobs') {
+  const rows = await jobsSection();
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    'bench/results/jobs.json',
+    JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), jobs: rows }, null, 2) +
+      '\n',
+  );
+  console.log('wrote bench/results/jobs.json');
+  process.exit(0);
+}
 
 const engineRows: EngineBenchRow[] = [];
 for (const direct of [false, true]) {
@@ -124,6 +151,8 @@ if (harness) {
   }
 }
 
+const jobsRows = args.has('--no-vm') ? null : await jobsSection();
+
 const machine = {
   cpus: cpus().length,
   cpu: cpus()[0]?.model,
@@ -145,6 +174,7 @@ writeFileSync(
       sim: simRows,
       cliStart: cliRows,
       harness,
+      jobs: jobsRows,
     },
     null,
     2,
