@@ -1,6 +1,4 @@
-import { sweepStale } from '../harness/device/sweep.ts';
-import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { runTrial } from '../harness/trial/run-trial.ts';
+import { runTrialOn } from '../harness/trial/trial-target.ts';
 import type { TrialResult } from '../model/trial-result.ts';
 import type { Target } from '../harness/target/target.ts';
 import type { WorkloadOp } from '../model/workload.ts';
@@ -16,8 +14,6 @@ export type TrialSpec = Omit<ScenarioInput, 'matrix' | 'trials' | 'workload'> & 
   ops?: WorkloadOp[];
   seed?: number;
 };
-
-const installed = new WeakSet<Target>();
 
 /**
  * Runs one real trial on `target`: device + filesystem, the engine's write loop with the fault
@@ -41,10 +37,5 @@ export async function trial(target: Target, spec: TrialSpec): Promise<TrialResul
   // The same checks and messages as a scenario file (positions refer to the spec as YAML).
   const loaded = { ...parseScenario('trial()', stringify(input)), name: 'api', source: '' };
   const plan = expandScenario(loaded, { baseSeed: seed ?? 1 })[0]!;
-  if (!installed.has(target)) {
-    await installGuestEngine(target);
-    installed.add(target);
-  }
-  await sweepStale(target);
-  return runTrial(target, plan, { ...(ops ? { ops } : {}) });
+  return runTrialOn(target, plan, { ...(ops ? { ops } : {}) });
 }

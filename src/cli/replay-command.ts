@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runTrial } from '../harness/trial/run-trial.ts';
-import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { startTarget, type TargetKind } from '../harness/target/select.ts';
-import { sweepStale } from '../harness/device/sweep.ts';
+import { openTrialTarget, runTrialOn } from '../harness/trial/trial-target.ts';
+import type { TargetKind } from '../harness/target/select.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
 import type { Verdict } from '../model/verdict.ts';
 import { RunStore, runStamp } from '../report/run-store.ts';
@@ -20,14 +18,14 @@ export async function replayTrial(
   options: { target?: TargetKind; storeRoot: string; log: (line: string) => void },
 ): Promise<boolean> {
   const stored = JSON.parse(await readFile(join(dir, 'verdict.json'), 'utf8')) as Verdict;
-  const target = await startTarget(options.target ?? plan.target ?? 'auto', { log: options.log });
+  const target = await openTrialTarget(options.target ?? plan.target ?? 'auto', {
+    log: options.log,
+  });
   try {
-    await installGuestEngine(target);
-    await sweepStale(target);
     const started = Date.now();
     // Exactly the ops the stored trial ran (workload.jsonl), not ones regenerated from the seed.
     const ops = await readStoredWorkload(dir);
-    const result = await runTrial(target, plan, { ...(ops ? { ops } : {}) });
+    const result = await runTrialOn(target, plan, { ...(ops ? { ops } : {}), log: options.log });
     const store = new RunStore(options.storeRoot, `${plan.scenario}-replay`, runStamp(new Date()));
     await store.init(await readFile(join(dir, '..', 'scenario.yaml'), 'utf8').catch(() => ''));
     await store.writeTrial(result);

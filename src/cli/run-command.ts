@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { HarnessError } from '../harness/errors.ts';
-import { runTrial } from '../harness/trial/run-trial.ts';
 import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
 import { withProgress } from './progress.ts';
-import { installGuestEngine } from '../harness/trial/guest-engine.ts';
+import { prepareTarget, runTrialOn } from '../harness/trial/trial-target.ts';
 import type { TargetKind } from '../harness/target/select.ts';
 import { SlotPool, startSlots } from '../harness/target/slots.ts';
 import type { Target } from '../harness/target/target.ts';
-import { describeSweep, sweepStale } from '../harness/device/sweep.ts';
 import { RunStore, runStamp } from '../report/run-store.ts';
 import { InputError } from '../scenario/find.ts';
 import { dealTrials, trialKey, type Shard } from './shard.ts';
@@ -90,7 +88,7 @@ export async function runScenarios(
   );
   const outcome: RunOutcome = { results: [], harnessErrors: 0, unexpected: 0 };
   try {
-    await Promise.all(targets.map((t) => installGuestEngine(t)));
+    await Promise.all(targets.map((t) => prepareTarget(t)));
     if (options.shard)
       await writeShardManifest(options.storeRoot, {
         runId,
@@ -191,8 +189,10 @@ async function runOne(
 ): Promise<TrialResult | { error: string }> {
   const started = Date.now();
   try {
-    for (const line of describeSweep(await sweepStale(target))) options.log(`  ${line}`);
-    const result = await runTrial(target, plan, { ...(onPhase ? { onPhase } : {}) });
+    const result = await runTrialOn(target, plan, {
+      ...(onPhase ? { onPhase } : {}),
+      log: (line) => options.log(`  ${line}`),
+    });
     const dir = await store.writeTrial(result);
     options.log(formatTrialLine(result, Date.now() - started, where));
     if (!result.expectation.ok) options.log(`       details: ${dir}/verdict.json`);

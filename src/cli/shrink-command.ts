@@ -1,10 +1,8 @@
 import fc from 'fast-check';
-import { sweepStale } from '../harness/device/sweep.ts';
-import { installGuestEngine } from '../harness/trial/guest-engine.ts';
-import { runTrial } from '../harness/trial/run-trial.ts';
+import { openTrialTarget, runTrialOn } from '../harness/trial/trial-target.ts';
 import type { TrialResult } from '../model/trial-result.ts';
 import { workloadShape } from '../harness/trial/workload-gen.ts';
-import { startTarget, type TargetKind } from '../harness/target/select.ts';
+import type { TargetKind } from '../harness/target/select.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { stepsToOps, workloadStepsArb } from '../oracles/arbitraries.ts';
 import type { TrialPlan } from '../scenario/trial-plan.ts';
@@ -21,11 +19,12 @@ export async function shrinkTrial(
   plan: TrialPlan,
   options: { target?: TargetKind; maxTrials: number; log: (line: string) => void },
 ): Promise<{ ops: WorkloadOp[]; result: TrialResult } | undefined> {
-  const target = await startTarget(options.target ?? plan.target ?? 'auto', { log: options.log });
+  const target = await openTrialTarget(options.target ?? plan.target ?? 'auto', {
+    log: options.log,
+  });
   let trials = 0;
   let smallest: { ops: WorkloadOp[]; result: TrialResult } | undefined;
   try {
-    await installGuestEngine(target);
     const original = fc.sample(workloadStepsArb(workloadShape(plan)), {
       seed: plan.seed,
       numRuns: 1,
@@ -35,9 +34,8 @@ export async function shrinkTrial(
       if (trials >= options.maxTrials) return true;
       trials++;
       const ops = stepsToOps(steps, shape);
-      await sweepStale(target);
       const started = Date.now();
-      const result = await runTrial(target, plan, { ops });
+      const result = await runTrialOn(target, plan, { ops, log: options.log });
       options.log(
         `  [${trials}/${options.maxTrials}] ${ops.length} ops: ${formatTrialLine(result, Date.now() - started)}`,
       );
