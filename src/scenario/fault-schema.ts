@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { stopEvents } from '../model/stop-events.ts';
+
+/** The scenario language, part 2: the fault, and where it is armed and disarmed. */
+export const faultKinds = [
+  'drop_writes',
+  'error_writes',
+  'corrupt_bio_byte',
+  'error_reads',
+  'log-writes',
+] as const;
+/**
+ * A point the tracer stops the engine at (any engine, no extension needed): its Nth ack, or
+ * its Nth syscall of a kind, before or after the call.
+ */
+const eventPoint = z.strictObject({
+  at: z
+    .enum(stopEvents)
+    .describe(
+      "The engine's Nth acknowledgement (ack) or syscall of a kind, counted from its start.",
+    ),
+  occurrence: z.number().int().min(1).default(1).describe('Which one (1 = the first).'),
+  when: z
+    .enum(['before', 'after'])
+    .default('after')
+    .describe('A syscall: stop before it runs, or after it returned.'),
+});
+const afterOp = z.strictObject({
+  afterOp: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'Right after the engine answered op N (and every op before it), before its next I/O.',
+    ),
+});
+
+const armPoint = z.union([
+  afterOp,
+  eventPoint,
+  z.strictObject({ atMark: z.string().min(1), occurrence: z.number().int().min(1).default(1) }),
+  z.strictObject({ afterSeconds: z.number().min(0) }),
+]);
+
+export const fault = z.strictObject({
+  kind: z
+    .enum(faultKinds)
+    .describe(
+      'What the device does: drop, error or corrupt writes (dm-flakey), or record every write (log-writes).',
+    ),
+  /** When to load the flakey table (on demand, via suspend --nolockfs / load / resume). */
+  arm: armPoint
+    .optional()
+    .describe('When the fault starts: afterOp, at (ack or a syscall), afterSeconds, or atMark.'),
+  /** When to reload the linear table again (error windows; fsyncgate). Default: at the crash. */
+  disarm: z
+    .union([afterOp, eventPoint])
+    .optional()
+    .describe(
+      'When the fault ends again (default: at the crash); at: failed-sync makes a transient EIO.',
+    ),
+  /** dm-flakey's own time-based schedule (seconds up, seconds down), instead of `arm`. */
+  schedule: z
+    .strictObject({ up: z.number().int().min(0), down: z.number().int().min(1) })
+    .optional(),
+  /**
+   * corrupt_bio_byte: which byte of every write bio (1-based) is stored as `value`. Without
+   * `byte`, each trial draws one from its seed in 1..64 + workload.valueSize: the first bytes of
+   * a page, where engines keep their headers and values, whatever their layout.
+   */
+  corrupt: z
+    .strictObject({
+      byte: z.number().int().min(1).optional(),
+      value: z.number().int().min(0).max(255).default(0),
+    })
+    .optional()
+    .describe(
+      "corrupt_bio_byte: byte (1-based, default drawn from the trial's seed) of every write stored as value.",
+    ),
+  /**
+   * `log-writes` only: which crash states of the recording to check: `flush` (every flush/FUA),
+   * `marks` (every acknowledgement), `reorder:N` (flush states, plus up to N unflushed writes
+   * of a group lost).
+   */
+  explore: z
+    .string()
+    .regex(
+      /^(flush|marks|reorder:[1-9]\d?|tear:[1-9]\d?)$/,
+      'must be flush, marks, reorder:N or tear:N (N 1-99)',
+    )
+    .optional(),
+  /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
+  maxStates: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe('log-writes: check at most this many states (a seeded sample beyond it).'),
+});
