@@ -1,11 +1,17 @@
-import { statSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { installSignalCleanup } from '../harness/cleanup.ts';
 import { findScenarioFiles, InputError } from '../scenario/find.ts';
-import type { LoadedScenario } from '../scenario/load.ts';
 import { ScenarioError } from '../scenario/scenario-error.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
-import { uploadedPath } from '../scenario/uploaded-path.ts';
+import {
+  checkUserEngines,
+  describePlan,
+  loadAll,
+  parsePositive,
+  parseRunId,
+  parseSeed,
+  shardOf,
+  weightsFrom,
+} from './arguments.ts';
 
 // Each command loads what it needs when it runs (the scenario language, ssh, the harness):
 // `powercut --help` loads none of it.
@@ -170,21 +176,6 @@ program
     process.exitCode = bad > 0 ? exitCodes.badInput : exitCodes.ok;
   });
 
-/** A user engine's build runs and produces its upload; an uploaded directory needs a command. */
-async function checkUserEngines(plans: readonly TrialPlan[]): Promise<void> {
-  const seen = new Set<string>();
-  for (const { engine } of plans) {
-    if (engine.kind !== 'external' || seen.has(`${engine.build}\0${engine.upload}`)) continue;
-    seen.add(`${engine.build}\0${engine.upload}`);
-    const { buildUserEngine } = await import('../harness/trial/guest-engine.ts');
-    const local = await buildUserEngine(engine);
-    if (local && statSync(local).isDirectory() && engine.command === uploadedPath(engine.upload!))
-      throw new Error(
-        `engine.upload: ${engine.upload} is a directory: say which program in it to run with engine.command (e.g. ${uploadedPath(engine.upload!)}/run)`,
-      );
-  }
-}
-
 program
   .command('list')
   .description('list the trials scenario files expand to')
@@ -291,62 +282,6 @@ program
       await target.teardown();
     }
   });
-
-function describePlan(p: TrialPlan): string {
-  const arm =
-    p.fault.kind === 'log-writes'
-      ? `explore ${p.fault.explore ?? 'flush'}`
-      : p.fault.schedule
-        ? `schedule ${p.fault.schedule.up}s/${p.fault.schedule.down}s`
-        : JSON.stringify(p.fault.arm ?? 'at crash');
-  return `${p.filesystem.type} ${p.engine.kind === 'builtin' ? p.engine.mode : p.engine.name} ${p.fault.kind} ${arm} ops=${p.workload.ops} expect=${JSON.stringify(p.expect)}`;
-}
-
-async function loadAll(paths: string[]): Promise<LoadedScenario[]> {
-  const loaded: LoadedScenario[] = [];
-  const { loadScenarioFile } = await import('../scenario/load.ts');
-  for (const file of await findScenarioFiles(paths)) loaded.push(await loadScenarioFile(file));
-  return loaded;
-}
-
-async function shardOf(text: string): Promise<import('./shard.ts').Shard> {
-  const { parseShard } = await import('./shard.ts');
-  return parseShard(text);
-}
-
-async function weightsFrom(file: string): Promise<Map<string, number>> {
-  const { readFile } = await import('node:fs/promises');
-  const { weightsFromResults } = await import('./shard.ts');
-  const text = await readFile(file, 'utf8').catch((error: Error) => {
-    throw new InputError(`--shard-weights: ${file}: ${error.message}`);
-  });
-  try {
-    return weightsFromResults(JSON.parse(text));
-  } catch (error) {
-    throw new InputError(`--shard-weights: ${file}: ${(error as Error).message}`);
-  }
-}
-
-/** A run id names a folder: no path separators, no dot-names. */
-function parseRunId(value: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(value))
-    throw new InvalidArgumentError('letters, digits, . _ - (a folder name)');
-  return value;
-}
-
-function parseSeed(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new InvalidArgumentError('must be a non-negative integer');
-  return n;
-}
-
-function parsePositive(value: string, what: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new InvalidArgumentError(`${what} must be a positive integer`);
-  return n;
-}
 
 installSignalCleanup();
 // `powercut list | head`: a closed pipe ends the output, not the process with a stack trace.
