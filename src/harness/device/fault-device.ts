@@ -24,15 +24,29 @@ export interface FaultDevice {
   readonly mountPoint: string;
   readonly loopDevice: string;
   readonly names: ResourceNames;
-  /** log-writes devices: the loop device holding the log. */
-  readonly logLoopDevice?: string;
   arm(fault: FlakeyFault): Promise<void>;
-  /** log-writes devices: appends a mark to the log (`dmsetup message ... mark NAME`). */
-  mark(name: string): Promise<void>;
   disarm(): Promise<void>;
   /** Removes everything the device created, newest first; returns what could not be undone. */
   destroy(): Promise<string[]>;
 }
+
+/**
+ * A device that records every write with dm-log-writes (until armed: the plug pull replaces
+ * the recording table). Only it has marks: a flakey device cannot be asked for one.
+ */
+export interface LogWritesDevice extends FaultDevice {
+  /** The loop device holding the log. */
+  readonly logLoopDevice: string;
+  /** Appends a mark to the log (`dmsetup message ... mark NAME`). */
+  mark(name: string): Promise<void>;
+}
+
+type FaultDeviceOptions = {
+  sizeBytes: number;
+  sectorSize?: number;
+  /** Record every write with dm-log-writes (to a second loop device) instead of a linear table. */
+  logWrites?: boolean;
+};
 
 /**
  * Creates a fault device under a fresh run id of this process's ownership of `target`. Every
@@ -40,13 +54,16 @@ export interface FaultDevice {
  */
 export async function createFaultDevice(
   target: Target,
-  options: {
-    sizeBytes: number;
-    sectorSize?: number;
-    /** Record every write with dm-log-writes (to a second loop device) instead of a linear table. */
-    logWrites?: boolean;
-  },
-): Promise<FaultDevice> {
+  options: FaultDeviceOptions & { logWrites: true },
+): Promise<LogWritesDevice>;
+export async function createFaultDevice(
+  target: Target,
+  options: FaultDeviceOptions & { logWrites?: false },
+): Promise<FaultDevice>;
+export async function createFaultDevice(
+  target: Target,
+  options: FaultDeviceOptions,
+): Promise<FaultDevice | LogWritesDevice> {
   const names = resourceNames((await ownership(target)).newRunId());
   const undo = new UndoStack(`fault device ${names.table}`);
   const step = (label: string, script: string): void =>
@@ -136,19 +153,11 @@ export async function createFaultDevice(
         `dmsetup suspend --nolockfs ${names.table} && dmsetup load ${names.table} --table '${table}' && dmsetup resume ${names.table}`,
       );
     };
-    return {
+    const device: FaultDevice = {
       path: names.mapperPath,
       mountPoint: names.mountPoint,
       loopDevice: loop,
       names,
-      ...(logLoop ? { logLoopDevice: logLoop } : {}),
-      mark: async (name) => {
-        if (!logLoop)
-          throw new HarnessError('mark: this device does not record with dm-log-writes');
-        if (!/^[\w:.-]{1,64}$/.test(name))
-          throw new HarnessError(`invalid mark name ${JSON.stringify(name)}`);
-        await target.exec(`dmsetup message ${names.table} 0 mark ${name}`);
-      },
       arm: (fault) =>
         serially(async () => {
           const features = await flakeyFeatures(target);
@@ -165,6 +174,17 @@ export async function createFaultDevice(
       disarm: () => serially(() => reload(linearTable(sectors, loop))),
       destroy: () => undo.run(),
     };
+    if (!logLoop) return device;
+    const recording: LogWritesDevice = {
+      ...device,
+      logLoopDevice: logLoop,
+      mark: async (name) => {
+        if (!/^[\w:.-]{1,64}$/.test(name))
+          throw new HarnessError(`invalid mark name ${JSON.stringify(name)}`);
+        await target.exec(`dmsetup message ${names.table} 0 mark ${name}`);
+      },
+    };
+    return recording;
   } catch (error) {
     const failures = await undo.run();
     if (failures.length > 0)

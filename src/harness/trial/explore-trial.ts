@@ -58,7 +58,7 @@ export async function exploreTrial(
   const transactional = isTransactional(plan.engine);
   const pages = plan.workload.pages;
   if (plan.engine.kind === 'external') await installUserEngine(target, plan.engine);
-  const rig = await TrialRig.create(target, plan, { logWrites: true });
+  const rig = await TrialRig.createRecording(target, plan);
   const log = rig.log;
   const device = rig.faultDevice;
   return rig.use(async () => {

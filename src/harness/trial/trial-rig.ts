@@ -1,11 +1,20 @@
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import type { FlakeyFault } from '../device/dm-table.ts';
 import type { Target } from '../target/target.ts';
-import { createFaultDevice, type FaultDevice } from '../device/fault-device.ts';
+import {
+  createFaultDevice,
+  type FaultDevice,
+  type LogWritesDevice,
+} from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
 import { quote, storeSize } from './engine-command.ts';
 import { storeIsDirectory, type EngineSpec } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
+
+const sizeOf = (plan: TrialPlan) => ({
+  sizeBytes: plan.device.sizeMb * 1024 * 1024,
+  sectorSize: plan.device.sectorSize,
+});
 
 /** The store's name under the mount point, for either kind of store. */
 export const fileStoreName = 'store.db';
@@ -15,26 +24,35 @@ export const directoryStoreName = 'store';
  * The per-trial rig inside the target: fault device (loop + dm table), filesystem, mount point.
  * Everything it creates it destroys, also when the trial fails half-way.
  */
-export class TrialRig {
+export class TrialRig<Device extends FaultDevice = FaultDevice> {
   readonly log: string[] = [];
 
   private constructor(
     private readonly target: Target,
     private readonly plan: TrialPlan,
-    private readonly device: FaultDevice,
+    private readonly device: Device,
     readonly mountPoint: string,
   ) {}
 
-  static async create(
+  /** A rig on a dm-flakey device (linear until armed). */
+  static async create(target: Target, plan: TrialPlan): Promise<TrialRig> {
+    return TrialRig.around(target, plan, await createFaultDevice(target, sizeOf(plan)));
+  }
+
+  /** A rig on a device that records every write with dm-log-writes (it has marks). */
+  static async createRecording(
     target: Target,
     plan: TrialPlan,
-    options: { logWrites?: boolean } = {},
-  ): Promise<TrialRig> {
-    const device = await createFaultDevice(target, {
-      sizeBytes: plan.device.sizeMb * 1024 * 1024,
-      sectorSize: plan.device.sectorSize,
-      ...(options.logWrites ? { logWrites: true } : {}),
-    });
+  ): Promise<TrialRig<LogWritesDevice>> {
+    const device = await createFaultDevice(target, { ...sizeOf(plan), logWrites: true });
+    return TrialRig.around(target, plan, device);
+  }
+
+  private static async around<D extends FaultDevice>(
+    target: Target,
+    plan: TrialPlan,
+    device: D,
+  ): Promise<TrialRig<D>> {
     const rig = new TrialRig(target, plan, device, device.mountPoint);
     try {
       await mkfs(target, device, { fs: plan.filesystem.type });
@@ -68,7 +86,7 @@ export class TrialRig {
   }
 
   /** The fault device (loop devices, names) for steps that work on it directly. */
-  get faultDevice(): FaultDevice {
+  get faultDevice(): Device {
     return this.device;
   }
 

@@ -68,6 +68,14 @@ test('a fault device names only what its own run created, in every command up to
   t.notRegex(unmount, /fuser -\w*k/);
 });
 
+test('only a device that records with dm-log-writes has marks, in the types and at run time', async (t) => {
+  const flakey = await createFaultDevice(fakeMachine(), { sizeBytes: 64 << 20 });
+  // @ts-expect-error a dm-flakey device cannot be asked for a mark (tsc checks this line)
+  t.is(flakey.mark, undefined);
+  t.false('logLoopDevice' in flakey);
+  t.deepEqual(await flakey.destroy(), []);
+});
+
 test('undo steps run newest first, once, and every failure is reported while the rest still run', async (t) => {
   const target = fakeMachine((c) => c.includes('dmsetup info'));
   const device = await createFaultDevice(target, { sizeBytes: 64 << 20 });
