@@ -1,0 +1,222 @@
+import { engineTraits } from '../../engine/engine.ts';
+import { gunzipSync } from 'node:zlib';
+import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
+import type { Verdict } from '../../model/verdict.ts';
+import { check } from '../../oracles/check.ts';
+import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
+import type { ExplorerConfig, StateReport } from '../../logwrites/guest-explorer.ts';
+import { acksBefore, exploreStates, parseExploreMode } from '../../logwrites/states.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import { HarnessError } from '../errors.ts';
+import type { Target } from '../target/target.ts';
+import { builtinOptions, engineCommand } from './engine-command.ts';
+import { guestExplorerCommand } from './guest-engine.ts';
+import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
+import type { ExploredState, TrialResult } from '../../model/trial-result.ts';
+
+/**
+ * The checker side of a log-writes trial: the explorer client. It drives the guest explorer
+ * (src/logwrites/guest-explorer.ts) over a recorded log, one crash state after another, and
+ * checks each state it reports with the oracles; it also brings the log back for failing states.
+ */
+
+/** The mark put into the log just before the engine starts: states before it are mkfs's. */
+export const startMark = 'powercut:start';
+export const defaultMaxStates = 400;
+
+export type Explored = {
+  entries: LogEntry[];
+  sectorSize: number;
+  logBytes: number;
+  startEntry: number;
+  states: ExploredState[];
+  verdicts: { id: string; verdict: Verdict; dump: DumpEntry[]; fsck: ExploredState['fsck'] }[];
+  errors: { id: string; message: string }[];
+  sampledFrom?: number;
+  replayMatchesDevice: boolean;
+};
+
+/** Runs the guest explorer over the recorded log and checks every state it reports. */
+export async function checkRecordedStates(
+  target: Target,
+  plan: TrialPlan,
+  o: {
+    log: string;
+    data: string;
+    storeName: string;
+    transactional: boolean;
+    ops: TrialResult['ops'];
+    history: readonly HistoryEvent[];
+    mode: NonNullable<ReturnType<typeof parseExploreMode>>;
+    table: string;
+    mountPoint: string;
+    workDir: string;
+    timeoutMs: number;
+  },
+): Promise<Explored> {
+  const pages = plan.workload.pages;
+  const engine = plan.engine;
+  const store = `${o.mountPoint}/${o.storeName}`;
+  const directLayout = engine.kind === 'builtin' && engineTraits[engine.mode].directLayout;
+  const config: ExplorerConfig = {
+    workDir: o.workDir,
+    log: o.log,
+    data: o.data,
+    deviceBytes: plan.device.sizeMb * 1024 * 1024,
+    table: o.table,
+    mountPoint: o.mountPoint,
+    fs: plan.filesystem.type,
+    ...(plan.filesystem.mountOptions ? { mountOptions: plan.filesystem.mountOptions } : {}),
+    storeName: o.storeName,
+    engine:
+      engine.kind === 'builtin'
+        ? {
+            kind: 'builtin',
+            mode: engine.mode,
+            direct: engine.direct,
+            options: builtinOptions(engine, pages),
+          }
+        : {
+            kind: 'external',
+            recover: engineCommand(engine, 'recover', store, pages),
+            dump: engineCommand(engine, 'dump', store, pages),
+          },
+    ...(directLayout ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) } : {}),
+  };
+  const explorer = await target.spawn(guestExplorerCommand);
+  try {
+    const lines = explorer.lines[Symbol.asyncIterator]();
+    const next = async (what: string): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const r = await withTimeout(lines.next(), o.timeoutMs, what);
+        if (r.done) {
+          const end = await explorer.done;
+          throw new HarnessError(
+            `the crash-state explorer ended before ${what}: ${end.stderr.trim().split('\n').at(-1) ?? `exit ${end.code}`}`,
+          );
+        }
+        if (r.value.startsWith('{')) return JSON.parse(r.value) as Record<string, unknown>;
+      }
+    };
+    explorer.stdin.write(`${JSON.stringify(config)}\n`);
+    const index = (await next('the log index')) as {
+      sectorSize: number;
+      logBytes: number;
+      entries: [number, number, number, string | null][];
+    };
+    const entries: LogEntry[] = index.entries.map(([sector, nrSectors, flags, mark], i) => ({
+      index: i,
+      dataOffset: 0,
+      sector,
+      nrSectors,
+      flush: (flags & entryFlags.flush) !== 0,
+      fua: (flags & entryFlags.fua) !== 0,
+      discard: (flags & entryFlags.discard) !== 0,
+      metadata: (flags & entryFlags.metadata) !== 0,
+      ...(mark === null ? {} : { mark }),
+    }));
+    const start = entries.findIndex((e) => e.mark === startMark);
+    if (start < 0) throw new HarnessError(`the recorded log has no ${startMark} mark`);
+    if (entries.at(-1)?.mark !== endMark) {
+      throw new HarnessError(
+        `the recorded log does not end with ${endMark}: the log device filled up or logging failed`,
+      );
+    }
+    const chosen = exploreStates(entries, o.mode, {
+      maxStates: plan.fault.maxStates ?? defaultMaxStates,
+      seed: plan.seed,
+      from: start + 1,
+    });
+    explorer.stdin.write(`${JSON.stringify({ states: chosen.states })}\n`);
+    const byId = new Map(chosen.states.map((s) => [s.id, s]));
+    const result: Explored = {
+      entries,
+      sectorSize: index.sectorSize,
+      logBytes: index.logBytes,
+      startEntry: start,
+      states: [],
+      verdicts: [],
+      errors: [],
+      ...(chosen.sampledFrom ? { sampledFrom: chosen.sampledFrom } : {}),
+      replayMatchesDevice: false,
+    };
+    for (let n = 0; n < chosen.states.length; n++) {
+      const report = (await next(
+        `state ${n + 1} of ${chosen.states.length}`,
+      )) as unknown as StateReport;
+      const state = byId.get(report.id);
+      if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
+      if (report.error) {
+        result.errors.push({ id: report.id, message: report.error });
+        continue;
+      }
+      const acked = acksBefore(entries, state.at);
+      const history: History = {
+        ops: o.ops,
+        events: o.history.filter((e) => e.type !== 'ok' || acked.has(e.id)),
+      };
+      const dump =
+        report.dump ??
+        (report.dumpStdout !== undefined
+          ? parseDump(report.dumpStdout, pages)
+          : parseDump('', pages));
+      const rawPages =
+        report.raw && engine.kind === 'builtin'
+          ? rawPagesFromBytes(Buffer.from(report.raw, 'base64'), engine.pageSize, pages)
+          : undefined;
+      const verdict = check(history, dump, {
+        transactional: o.transactional,
+        ...(rawPages ? { rawPages } : {}),
+        ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
+        fsck: report.fsck,
+      });
+      result.verdicts.push({ id: state.id, verdict, dump, fsck: report.fsck });
+      result.states.push({
+        id: state.id,
+        boundary: state.boundary,
+        acked: acked.size,
+        valid: verdict.valid,
+        anomalies: verdict.anomalies,
+        fsck: report.fsck,
+        ...(report.recoverError ? { recoverError: report.recoverError } : {}),
+        ms: report.ms,
+      });
+    }
+    const done = (await next('the end of the exploration')) as { replayMatchesDevice: boolean };
+    result.replayMatchesDevice = done.replayMatchesDevice;
+    return result;
+  } finally {
+    explorer.stdin.end();
+    await withTimeout(explorer.done, 30_000, 'the explorer to exit').catch(() => explorer.kill());
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HarnessError(`timed out after ${ms} ms waiting for ${what}`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The used part of the log, gzip'd in the target and brought back (to rebuild states on the host). */
+export async function downloadLog(
+  target: Target,
+  logFile: string,
+  bytes: number,
+): Promise<Uint8Array> {
+  const r = await target.exec(`head -c ${bytes} ${logFile} | gzip -c | base64 -w 0`, {
+    timeoutMs: 300_000,
+  });
+  const gz = Buffer.from(r.stdout.trim(), 'base64');
+  if (gunzipSync(gz).length !== bytes)
+    throw new HarnessError(`downloaded log is not ${bytes} bytes long`);
+  return gz;
+}
