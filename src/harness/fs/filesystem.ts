@@ -2,20 +2,21 @@ import { HarnessError } from '../errors.ts';
 import type { FaultDevice } from '../device/fault-device.ts';
 import { verifyOwnLoop } from '../device/loop-check.ts';
 import type { Target } from '../target/target.ts';
+import { raw, sh } from '../target/shell.ts';
 
 export type FilesystemType = 'ext4' | 'xfs' | 'btrfs';
 
-const mkfsCommand: Record<FilesystemType, string> = {
-  ext4: 'mkfs.ext4 -F -q',
-  xfs: 'mkfs.xfs -f -q',
-  btrfs: 'mkfs.btrfs -f -q',
+const mkfsCommand: Record<FilesystemType, string[]> = {
+  ext4: ['mkfs.ext4', '-F', '-q'],
+  xfs: ['mkfs.xfs', '-f', '-q'],
+  btrfs: ['mkfs.btrfs', '-f', '-q'],
 };
 
 // Read-only checks: they report, never repair.
-const fsckCommand: Record<FilesystemType, string> = {
-  ext4: 'e2fsck -fn',
-  xfs: 'xfs_repair -n',
-  btrfs: 'btrfs check --readonly',
+const fsckCommand: Record<FilesystemType, string[]> = {
+  ext4: ['e2fsck', '-fn'],
+  xfs: ['xfs_repair', '-n'],
+  btrfs: ['btrfs', 'check', '--readonly'],
 };
 
 const mountOptionsPattern = /^[a-z0-9_=,.-]*$/i;
@@ -33,8 +34,12 @@ export async function mkfs(
   // ext4 zeroes its inode tables lazily, in the background after mount: writes no engine made
   // (eagerInit does it at mkfs time, for measurements).
   const eager =
-    options.eagerInit && options.fs === 'ext4' ? ' -E lazy_itable_init=0,lazy_journal_init=0' : '';
-  await target.exec(`${mkfsCommand[options.fs]}${eager} ${device.path}`, { timeoutMs: 180_000 });
+    options.eagerInit && options.fs === 'ext4'
+      ? ['-E', 'lazy_itable_init=0,lazy_journal_init=0']
+      : [];
+  await target.exec(sh`${mkfsCommand[options.fs]} ${eager} ${device.path}`, {
+    timeoutMs: 180_000,
+  });
 }
 
 export async function mount(
@@ -46,8 +51,8 @@ export async function mount(
   if (options.mountOptions && !mountOptionsPattern.test(options.mountOptions)) {
     throw new HarnessError(`invalid mount options ${JSON.stringify(options.mountOptions)}`);
   }
-  const opts = options.mountOptions ? ` -o ${options.mountOptions}` : '';
-  const command = `mkdir -p ${mountPoint} && mount -t ${options.fs}${opts} ${device.path} ${mountPoint}`;
+  const opts = options.mountOptions ? ['-o', options.mountOptions] : [];
+  const command = sh`mkdir -p ${mountPoint} && mount -t ${options.fs} ${opts} ${device.path} ${mountPoint}`;
   const result = await target.exec(command, { timeoutMs: 120_000, check: false });
   if (result.code !== 0)
     throw new MountFailed(
@@ -67,7 +72,7 @@ export class MountFailed extends HarnessError {
 }
 
 export async function umount(target: Target, mountPoint: string): Promise<void> {
-  await target.exec(`umount ${mountPoint}`, { timeoutMs: 120_000 });
+  await target.exec(sh`umount ${mountPoint}`, { timeoutMs: 120_000 });
 }
 
 /** After reloading the table: stale cached pages/metadata must not hide what is on disk. */
@@ -83,7 +88,7 @@ export async function dropCaches(target: Target): Promise<void> {
  * nothing about the filesystem.
  */
 export function fsckScript(fs: FilesystemType, devicePath: string): string {
-  return `${fsckCommand[fs]} ${devicePath} 2>&1`;
+  return sh`${fsckCommand[fs]} ${devicePath} ${raw('2>&1')}`;
 }
 
 /** What fsckScript's exit code and output mean. */

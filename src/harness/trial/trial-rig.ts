@@ -7,7 +7,8 @@ import {
   type LogWritesDevice,
 } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
-import { quote, storeSize } from './engine-command.ts';
+import { storeSize } from './engine-command.ts';
+import { sh } from '../target/shell.ts';
 import { storeIsDirectory, type EngineSpec } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 
@@ -73,13 +74,13 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   async prepareStore(engine: EngineSpec, pages: number): Promise<string> {
     if (storeIsDirectory(engine)) {
       const dir = `${this.mountPoint}/${directoryStoreName}`;
-      await this.target.exec(`mkdir ${quote(dir)} && sync`, { timeoutMs: 120_000 });
+      await this.target.exec(sh`mkdir ${dir} && sync`, { timeoutMs: 120_000 });
       return dir;
     }
     const store = `${this.mountPoint}/${fileStoreName}`;
     const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
     await this.target.exec(
-      `dd if=/dev/zero of=${quote(store)} bs=1M count=${mb} conv=fsync 2>/dev/null && sync ${quote(store)} 2>/dev/null; sync`,
+      sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync ${store} 2>/dev/null; sync`,
       { timeoutMs: 120_000 },
     );
     return store;
