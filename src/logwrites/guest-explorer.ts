@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, truncateSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { realClock } from '../engine/clock.ts';
-import type { EngineOptions } from '../engine/engine.ts';
 import { openStoreFile } from '../engine/file-store.ts';
 import { getEngineMode } from '../engine/registry.ts';
-import type { DumpEntry } from '../model/history.ts';
-import { fsckOutcome, fsckScript, type FilesystemType } from '../harness/fs/filesystem.ts';
+import { fsckOutcome, fsckScript } from '../harness/fs/filesystem.ts';
 import { entryFlags, parseLog, type LogEntry } from './format.ts';
 import { applyEntries, fdReader } from './replay.ts';
+import type { ExplorerConfig, StateReport, StateRequest } from './explorer-protocol.ts';
+
+export type { ExplorerConfig, StateReport, StateRequest } from './explorer-protocol.ts';
 
 /**
  * Runs inside the target (bundled as /opt/powercut/powercut-explore.mjs): reads a recorded
@@ -22,49 +23,9 @@ import { applyEntries, fdReader } from './replay.ts';
  * JSON lines: stdin gets the config, then `{"states":[...]}`; stdout gets `index`, one `state`
  * per state, then `done` (with the replay-vs-device self check).
  */
-export type ExplorerConfig = {
-  /** Directory of this run's files (under /var/tmp/powercut/); current/cow images go here. */
-  workDir: string;
-  log: string;
-  /** The recorded device's backing file: after the run it must equal the full replay. */
-  data: string;
-  deviceBytes: number;
-  /** The dm table for the state snapshot (powercut-<runId>-state). */
-  table: string;
-  mountPoint: string;
-  fs: FilesystemType;
-  mountOptions?: string;
-  /** The store's path relative to the filesystem root. */
-  storeName: string;
-  engine:
-    | { kind: 'builtin'; mode: string; direct: boolean; options: EngineOptions }
-    | { kind: 'external'; recover: string; dump: string };
-  /** Built-in direct-layout engines: both on-disk copies of each page, for the integrity checker. */
-  rawBytes?: number;
-};
-
-export type StateRequest = {
-  id: string;
-  at: number;
-  dropped: number[];
-  torn?: { entry: number; sectors: number };
-};
-
 /** The first log entry a state does not take whole: where the replayed base must stop. */
 const firstUnwhole = (s: StateRequest): number =>
   Math.min(s.at, ...s.dropped, ...(s.torn ? [s.torn.entry] : []));
-
-export type StateReport = {
-  type: 'state';
-  id: string;
-  ms: number;
-  fsck: { clean: boolean; output: string };
-  recoverError?: string;
-  dump?: DumpEntry[];
-  dumpStdout?: string;
-  raw?: string;
-  error?: string;
-};
 
 const out = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value)}\n`);
 

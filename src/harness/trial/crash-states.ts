@@ -4,7 +4,7 @@ import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
 import type { Verdict } from '../../model/verdict.ts';
 import { check } from '../../oracles/check.ts';
 import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
-import type { ExplorerConfig, StateReport } from '../../logwrites/guest-explorer.ts';
+import type { ExplorerConfig, StateReport } from '../../logwrites/explorer-protocol.ts';
 import { acksBefore, exploreStates, parseExploreMode } from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';

@@ -1,0 +1,49 @@
+import type { EngineOptions } from '../engine/engine.ts';
+import type { FilesystemType } from '../harness/fs/filesystem.ts';
+import type { DumpEntry } from '../model/history.ts';
+
+/**
+ * What the host and the guest explorer (guest-explorer.ts, in the target) say to each other,
+ * as JSON lines: the host sends the config, then `{"states":[StateRequest...]}`; the explorer
+ * answers `index`, one StateReport per state, then `done`.
+ */
+
+export type ExplorerConfig = {
+  /** Directory of this run's files (under /var/tmp/powercut/); current/cow images go here. */
+  workDir: string;
+  log: string;
+  /** The recorded device's backing file: after the run it must equal the full replay. */
+  data: string;
+  deviceBytes: number;
+  /** The dm table for the state snapshot (powercut-<runId>-state). */
+  table: string;
+  mountPoint: string;
+  fs: FilesystemType;
+  mountOptions?: string;
+  /** The store's path relative to the filesystem root. */
+  storeName: string;
+  engine:
+    | { kind: 'builtin'; mode: string; direct: boolean; options: EngineOptions }
+    | { kind: 'external'; recover: string; dump: string };
+  /** Built-in direct-layout engines: both on-disk copies of each page, for the integrity checker. */
+  rawBytes?: number;
+};
+
+export type StateRequest = {
+  id: string;
+  at: number;
+  dropped: number[];
+  torn?: { entry: number; sectors: number };
+};
+
+export type StateReport = {
+  type: 'state';
+  id: string;
+  ms: number;
+  fsck: { clean: boolean; output: string };
+  recoverError?: string;
+  dump?: DumpEntry[];
+  dumpStdout?: string;
+  raw?: string;
+  error?: string;
+};
