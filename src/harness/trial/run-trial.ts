@@ -102,7 +102,17 @@ export async function runTrial(
       ...(recoverError !== undefined ? { recoverError } : {}),
       fsck,
     });
-    const expectation = meetsExpectation(verdict, plan.expect, { requireAnswers: true });
+    const judged = meetsExpectation(verdict, plan.expect, { requireAnswers: true });
+    // A filesystem that did not come back judged nothing of the engine: never a pass.
+    const expectation = recovered.mountFailed
+      ? {
+          ok: false,
+          reasons: [
+            ...judged.reasons,
+            `the ${plan.filesystem.type} filesystem did not mount after the crash: nothing of the engine could be judged`,
+          ],
+        }
+      : judged;
     if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
     if (session.badLines.length > 0)
       log.push(
@@ -134,6 +144,8 @@ export async function runTrial(
 
 type Recovered = {
   recoverError?: string;
+  /** The filesystem did not mount after the crash (the engine's recover never ran). */
+  mountFailed?: boolean;
   dump: DumpEntry[];
   rawPages?: Awaited<ReturnType<typeof readRawPages>>;
   fsck: FsckOutcome;
@@ -163,6 +175,7 @@ export async function recoverAfterCrash(
     const fsck = await rig.checkUnmountedFilesystem();
     return {
       recoverError: `the ${plan.filesystem.type} filesystem did not mount after the crash (${error.message})`,
+      mountFailed: true,
       dump: [],
       fsck: { clean: false, output: `mount failed: ${error.message}\n${fsck.output}` },
       recoverStderr: '',

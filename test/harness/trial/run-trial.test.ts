@@ -299,6 +299,7 @@ test.serial(
       /^the ext4 filesystem did not mount after the crash \(`.*mount -t ext4 .*` exited \d+: /,
     );
     t.deepEqual(recovered.dump, []);
+    t.true(recovered.mountFailed, 'so the trial can never pass');
     t.false(recovered.fsck.clean);
     t.regex(recovered.fsck.output, /^mount failed: /);
     // The checkers then see an unusable store and a corrupt filesystem.
