@@ -15,9 +15,12 @@ export class RawShell {
 
 export const raw = (text: string): RawShell => new RawShell(text);
 
-/** One shell word holding exactly `text`. */
+/** `text` in single quotes, always: one shell word holding exactly it. */
+export const shellQuote = (text: string): string => `'${text.replaceAll("'", `'\\''`)}'`;
+
+/** One shell word holding exactly `text` (left bare when it needs no quotes, for readable logs). */
 export const quoteWord = (text: string): string =>
-  /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
+  /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : shellQuote(text);
 
 export type ShellValue = string | number | RawShell | readonly (string | number)[];
 

@@ -6,6 +6,7 @@ import { HarnessError } from '../errors.ts';
 import type { ExecOptions, ExecResult, RemoteProcess } from './target.ts';
 import { lineStream } from './lines.ts';
 import { startTimeOf } from '../device/guards.ts';
+import { shellQuote } from './shell.ts';
 
 export type SshOptions = {
   host: string;
@@ -228,7 +229,7 @@ export function killTreeScript({ pid, startTime }: ExecIdentity): string {
   ].join('\n');
 }
 
-export const shellQuote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
+export { shellQuote } from './shell.ts';
 
 export function checkResult(result: ExecResult, check: boolean): ExecResult {
   if (check && result.code !== 0) {

@@ -1,10 +1,11 @@
+import { shellQuote } from '../target/shell.ts';
 import { engineModes } from '../../engine/registry.ts';
 import type { EngineOptions } from '../../engine/engine.ts';
 import { canPause, type EngineSpec } from '../../scenario/trial-plan.ts';
 import { guestEngineCommand } from './guest-engine.ts';
 
-/** Shell-quotes one argument for `sh -c`. */
-export const quote = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
+/** Shell-quotes one argument for `sh -c` (always in single quotes). */
+export const quote = shellQuote;
 
 /** Engine options for a built-in engine (also used to size its store). */
 export function builtinOptions(

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { targetShells } from './shells.ts';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { quoteWord, raw, sh } from '../../../src/harness/target/shell.ts';
@@ -6,14 +7,7 @@ import { quoteWord, raw, sh } from '../../../src/harness/target/shell.ts';
 // Quoting checked against real shells (dash: /bin/sh on Debian; busybox ash: the guest's):
 // whatever a value holds, the command receives exactly it, as one argument.
 
-const shells = [['dash'], ['busybox', 'ash']].filter((argv) => {
-  try {
-    execFileSync(argv[0]!, [...argv.slice(1), '-c', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const shells = targetShells;
 
 /** The arguments a command got, as the shell passed them (NUL-separated by printf). */
 const argsSeen = (shell: string[], command: string): string[] =>

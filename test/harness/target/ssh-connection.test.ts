@@ -1,4 +1,5 @@
 import test from 'ava';
+import { targetShells } from './shells.ts';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { HarnessError } from '../../../src/harness/errors.ts';
@@ -36,14 +37,7 @@ const sleepers = (...seconds: number[]): number[] =>
     .map(Number);
 const sleeping = (...seconds: number[]): number => sleepers(...seconds).length;
 
-const shells = [['dash'], ['busybox', 'ash']].filter((argv) => {
-  try {
-    execFileSync(argv[0]!, [...argv.slice(1), '-c', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const shells = targetShells;
 
 for (const shell of shells) {
   test.serial(
