@@ -74,16 +74,37 @@ export class SshConnection {
   }
 
   private wrap(command: string): string {
-    return this.options.commandPrefix
+    const body = this.options.commandPrefix
       ? `${this.options.commandPrefix} sh -c ${shellQuote(command)}`
       : command;
+    return `${awaitGoLine}\n${body}`;
   }
 
-  private channel(command: string): Promise<ClientChannel> {
+  /**
+   * Opens a channel and starts `command` on it. The command waits for a go line, sent once the
+   * server has accepted the exec; an exec the server dropped ran nothing and is tried again.
+   */
+  private async channel(command: string): Promise<ClientChannel> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const channel = await this.openExec(command);
+        channel.write(goLine);
+        return channel;
+      } catch (error) {
+        if (!(error instanceof ExecDropped) || attempt >= execAttempts)
+          throw new HarnessError(
+            `ssh exec of \`${command.split('\n', 1)[0]}\` failed: ${(error as Error).message}`,
+            { cause: error },
+          );
+      }
+    }
+  }
+
+  private openExec(command: string): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
       this.client.exec(this.wrap(command), (error, channel) =>
         error
-          ? reject(new HarnessError(`ssh exec failed: ${error.message}`, { cause: error }))
+          ? reject(error.message === 'Unable to exec' ? new ExecDropped(error.message) : error)
           : resolve(channel),
       );
     });
@@ -181,6 +202,21 @@ export class SshConnection {
     this.client.end();
   }
 }
+
+/**
+ * Why every command waits for a go line: dropbear 2022.83 (Debian 12's, in the embedded guest)
+ * can close a new session channel before its exec request arrives, when another channel's
+ * command exits in between, and then still starts the command on that closed channel, without
+ * its stdin (fixed upstream: dropbear 71521d1b, "Don't close channels when a PID hasn't
+ * started"). ssh2 reports it as "Unable to exec". A command that waits for the go line ran
+ * nothing when its channel was dropped, so the exec is safe to try again.
+ */
+const awaitGoLine = 'read -r __pc_go || exit 1';
+const goLine = 'go\n';
+const execAttempts = 5;
+
+/** The server dropped the channel before accepting the exec (see awaitGoLine). */
+class ExecDropped extends Error {}
 
 /**
  * The first line of a timed command, in its own shell (builtins only: no process spawned):

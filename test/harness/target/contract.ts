@@ -38,3 +38,28 @@ export async function assertTimeoutKillsTheCommandTree(
   }
   t.is(left, 0, 'no process of the timed-out command is left on the target');
 }
+
+/**
+ * What every ssh target's exec must survive: many commands at once on one connection, some
+ * ending while others start (the pattern that makes Debian 12's dropbear drop new channels).
+ * Every command runs exactly once and gets all of its stdin.
+ */
+export async function assertConcurrentExecsRunOnce(
+  t: ExecutionContext,
+  target: Target,
+): Promise<void> {
+  const log = `/tmp/powercut-exec-once.${process.pid}`;
+  await target.exec(`rm -f ${log}`);
+  const rounds = 30;
+  const width = 3;
+  for (let round = 0; round < rounds; round++)
+    await Promise.all(
+      Array.from({ length: width }, async (_, slot) => {
+        await target.exec('readlink /nonexistent', { check: false });
+        await target.exec(`cat >> ${log}`, { stdin: `${round}.${slot}\n`, timeoutMs: 120_000 });
+      }),
+    );
+  const lines = (await target.exec(`cat ${log}; rm -f ${log}`)).stdout.trim().split('\n');
+  t.is(lines.length, rounds * width, 'each command ran once');
+  t.is(new Set(lines).size, rounds * width, 'each with its own stdin');
+}

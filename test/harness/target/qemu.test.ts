@@ -7,7 +7,11 @@ import { SshConnection } from '../../../src/harness/target/ssh-connection.ts';
 import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
 import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import { assertSpawnStreamsAndKills, assertTimeoutKillsTheCommandTree } from './contract.ts';
+import {
+  assertConcurrentExecsRunOnce,
+  assertSpawnStreamsAndKills,
+  assertTimeoutKillsTheCommandTree,
+} from './contract.ts';
 
 let target: SshTarget;
 test.before(async () => {
@@ -51,6 +55,11 @@ test.serial('[vm] exec: exit codes, stderr, check and timeout', async (t) => {
   for (let i = 0; i < rounds; i++) await target.exec('true');
   t.log(`exec round trip: ${((Date.now() - start) / rounds).toFixed(0)} ms`);
 });
+
+test.serial(
+  '[vm] concurrent execs on one connection: each runs once with its stdin (dropbear drops some channels)',
+  (t) => assertConcurrentExecsRunOnce(t, target),
+);
 
 test.serial(
   '[vm] exec timeout kills the whole command tree in the guest, not only the channel',
