@@ -128,8 +128,9 @@ export async function installUserEngine(
       `mkdir -p ${dir} && cd ${dir}`,
       // Two slots may upload the same version at once: the first rename wins, same content.
       `if [ ! -d ${version} ]; then t=${version}.tmp.$$; rm -rf $t; mkdir $t; tar -xf - -C $t; mv -T $t/${name} ${version} 2>/dev/null || true; rm -rf $t; else cat > /dev/null; fi`,
-      // A folder left by an older powercut (before versions) is replaced once.
-      `[ -L ${name} ] || rm -rf ${name}`,
+      // A folder left by an older powercut (before versions) is replaced once. It is renamed
+      // aside first: of two slots doing this at once, one rename wins and the other does nothing.
+      `if [ -d ${name} ] && [ ! -L ${name} ]; then o=.${name}.old.$$; mv -T ${name} $o 2>/dev/null && rm -rf $o || true; fi`,
       `ln -s ${version} .${name}.link.$$ && mv -T .${name}.link.$$ ${name}`,
     ].join('\n'),
     { stdin: tar.stdout, timeoutMs: 300_000 },
