@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
-import { logArtifact } from '../../../src/harness/trial/explore-trial.ts';
+import { logArtifact } from '../../../src/harness/trial/exploration-check.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
 import { guestWithEngines, plans } from './vm-helpers.ts';
 

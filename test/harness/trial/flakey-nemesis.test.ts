@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { WorkloadOp } from '../../../src/model/workload.ts';
-import { FlakeyNemesis } from '../../../src/harness/trial/nemesis.ts';
+import { FlakeyNemesis } from '../../../src/harness/trial/flakey-nemesis.ts';
 import { PhaseClock } from '../../../src/harness/trial/phase-clock.ts';
 import type { TrialRig } from '../../../src/harness/trial/trial-rig.ts';
 
@@ -38,7 +38,7 @@ const nemesis = (fault: object, r: TrialRig, log: string[] = []): FlakeyNemesis 
 
 test('afterOp N becomes a tracer stop on the answers of ops 1..N, and a feed cut at N', (t) => {
   const n = nemesis({ arm: { afterOp: 4 }, disarm: { afterOp: 5 } }, rig().rig);
-  t.deepEqual(n.stopPoints, [
+  t.deepEqual(n.tracing.stops, [
     { label: 'arm', kind: 'answers', answers: [1, 2, 3, 4], invoked: [] },
     { label: 'disarm', kind: 'answers', answers: [1, 2, 3, 4, 5], invoked: [] },
   ]);
@@ -47,7 +47,7 @@ test('afterOp N becomes a tracer stop on the answers of ops 1..N, and a feed cut
     { at: 5, label: 'disarm' },
   ]);
   const at = nemesis({ arm: { at: 'fdatasync', occurrence: 3, when: 'before' } }, rig().rig);
-  t.deepEqual(at.stopPoints, [
+  t.deepEqual(at.tracing.stops, [
     { label: 'arm', kind: 'syscall', event: 'fdatasync', n: 3, when: 'before' },
   ]);
   t.deepEqual(at.cuts, []);
