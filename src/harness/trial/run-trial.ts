@@ -23,7 +23,6 @@ import type { TrialResult } from '../../model/trial-result.ts';
 
 export type { RunTrialOptions } from './trial-options.ts';
 export { trialPhases, type TrialPhase, type TrialResult } from '../../model/trial-result.ts';
-export { recoverAfterCrash } from './recovery-check.ts';
 
 /** One kind of trial: the device it needs, its nemesis and its checker. */
 type TrialKind = {

@@ -2,11 +2,8 @@ import test from 'ava';
 import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import {
-  recoverAfterCrash,
-  runTrial,
-  type TrialResult,
-} from '../../../src/harness/trial/run-trial.ts';
+import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
+import { recoverAfterCrash } from '../../../src/harness/trial/recovery-check.ts';
 import { TrialRig } from '../../../src/harness/trial/trial-rig.ts';
 import { check } from '../../../src/oracles/check.ts';
 import { guestWithEngines, plans } from './vm-helpers.ts';
