@@ -1,4 +1,5 @@
 import { HarnessError } from '../errors.ts';
+import { raw, sh } from '../target/shell.ts';
 import { isOurBackingFile, runOfMountPoint, runOfTable, runOfBackingFile } from './names.ts';
 
 /**
@@ -19,7 +20,7 @@ function mustBe(ok: boolean, what: string, value: string): void {
 
 /** Exits 0 when `mountPoint` is a mount point now (from the kernel's mount table). */
 export const isMountedScript = (mountPoint: string): string =>
-  `awk -v mp=${mountPoint} '$5 == mp {f=1} END {exit !f}' /proc/self/mountinfo`;
+  sh`awk -v mp=${mountPoint} '$5 == mp {f=1} END {exit !f}' /proc/self/mountinfo`;
 
 /**
  * Unmounts one of our mount points if (and only if) it is mounted, retrying while busy; a
@@ -32,19 +33,19 @@ export function unmountOwnScript(mountPoint: string): string {
   const mounted = isMountedScript(mountPoint);
   return subshell([
     'rc=0',
-    `if ${mounted}; then`,
+    sh`if ${raw(mounted)}; then`,
     '  i=0',
-    `  until umount ${mountPoint} 2>/dev/null; do`,
+    sh`  until umount ${mountPoint} 2>/dev/null; do`,
     '    i=$((i+1))',
     '    if [ $i -ge 30 ]; then',
-    `      echo "${mountPoint} still busy after the engine was killed; held by: $(fuser -M -m ${mountPoint} 2>&1 | tr -s ' \\n' ' '); detached lazily" >&2`,
-    `      umount -l ${mountPoint} || exit 1`,
+    sh`      echo ${mountPoint}" still busy after the engine was killed; held by: $(fuser -M -m ${mountPoint} 2>&1 | tr -s ' \\n' ' '); detached lazily" >&2`,
+    sh`      umount -l ${mountPoint} || exit 1`,
     '      rc=3; break',
     '    fi',
     '    sleep 0.1',
     '  done',
     'fi',
-    `if [ -d ${mountPoint} ] && ! ${mounted}; then rmdir ${mountPoint} || rc=1; fi`,
+    sh`if [ -d ${mountPoint} ] && ! ${raw(mounted)}; then rmdir ${mountPoint} || rc=1; fi`,
     'exit $rc',
   ]);
 }
@@ -53,8 +54,8 @@ export function unmountOwnScript(mountPoint: string): string {
 export function removeOwnTableScript(table: string): string {
   mustBe(runOfTable(table) !== undefined, 'dm table', table);
   return subshell([
-    `dmsetup info ${table} >/dev/null 2>&1 || exit 0`,
-    `dmsetup remove --retry ${table} 2>/dev/null || dmsetup remove --force ${table}`,
+    sh`dmsetup info ${table} >/dev/null 2>&1 || exit 0`,
+    sh`dmsetup remove --retry ${table} 2>/dev/null || dmsetup remove --force ${table}`,
   ]);
 }
 
@@ -62,7 +63,9 @@ export function removeOwnTableScript(table: string): string {
 export function detachOwnLoopsScript(files: readonly string[]): string {
   for (const f of files) mustBe(isOurBackingFile(f), 'backing file', f);
   return subshell(
-    files.map((f) => `for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l || exit 1; done`),
+    files.map(
+      (f) => sh`for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l || exit 1; done`,
+    ),
   );
 }
 
@@ -70,13 +73,13 @@ export function detachOwnLoopsScript(files: readonly string[]): string {
 export function detachLoopIfBackedByScript(device: string, file: string): string {
   mustBe(/^\/dev\/loop\d+$/.test(device), 'loop device', device);
   mustBe(isOurBackingFile(file), 'backing file', file);
-  return `[ "$(losetup -n -O BACK-FILE ${device} 2>/dev/null | sed 's/ (deleted)$//')" = ${file} ] && losetup -d ${device}; true`;
+  return sh`[ "$(losetup -n -O BACK-FILE ${device} 2>/dev/null | sed 's/ (deleted)$//')" = ${file} ] && losetup -d ${device}; true`;
 }
 
 /** Removes one trial's backing directory (`/var/tmp/powercut/<run id>`), nothing above it. */
 export function removeOwnDirScript(dir: string): string {
   mustBe(runOfBackingFile(`${dir}/x`) !== undefined, 'directory', dir);
-  return `rm -rf ${dir}`;
+  return sh`rm -rf ${dir}`;
 }
 
 /** The start time (clock ticks since boot, /proc/PID/stat field 22) of a pid, in shell. */
@@ -87,11 +90,11 @@ export const startTimeOf = (pid: string): string =>
 export function killIfStartedAtScript(pid: number, startTime: string): string {
   if (!Number.isInteger(pid) || pid <= 1 || !/^\d+$/.test(startTime))
     throw new HarnessError(`refusing to kill pid ${pid} (start time ${startTime})`);
-  return `[ "${startTimeOf(String(pid))}" = ${startTime} ] && kill -KILL ${pid} 2>/dev/null; true`;
+  return sh`[ "${raw(startTimeOf(String(pid)))}" = ${startTime} ] && kill -KILL ${pid} 2>/dev/null; true`;
 }
 
 /** Kills the process recorded in a pid file (`PID STARTTIME`), only if it is still that process. */
 export function killFromPidFileScript(pidFile: string): string {
   mustBe(isOurBackingFile(pidFile), 'pid file', pidFile);
-  return `if [ -f ${pidFile} ]; then read p st < ${pidFile}; case "$p$st" in *[!0-9]*|'') ;; *) [ "$p" -gt 1 ] && [ "${startTimeOf('$p')}" = "$st" ] && kill -KILL $p 2>/dev/null ;; esac; fi; true`;
+  return sh`if [ -f ${pidFile} ]; then read p st < ${pidFile}; case "$p$st" in *[!0-9]*|'') ;; *) [ "$p" -gt 1 ] && [ "${raw(startTimeOf('$p'))}" = "$st" ] && kill -KILL $p 2>/dev/null ;; esac; fi; true`;
 }

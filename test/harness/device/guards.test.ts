@@ -1,0 +1,117 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  isMountedScript,
+  killFromPidFileScript,
+  killIfStartedAtScript,
+  removeOwnDirScript,
+  removeOwnTableScript,
+  unmountOwnScript,
+} from '../../../src/harness/device/guards.ts';
+import { resourceNames } from '../../../src/harness/device/names.ts';
+
+// The guards for real on this host's dash, psmisc and util-linux (root: the tests mount a tmpfs
+// of their own under a fresh run id), beside the [vm] ones in test/harness/safety.test.ts.
+
+const dash = (script: string) => execa('dash', ['-c', script], { reject: false });
+const names = () => resourceNames(`${randomBytes(4).toString('hex')}0`);
+const startTime = (pid: number): string =>
+  readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ')[19]!;
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const sleeper = (cwd = '/') => {
+  const child = spawn('sleep', ['600'], { cwd, stdio: 'ignore' });
+  return { pid: child.pid!, kill: () => child.kill('SIGKILL') };
+};
+
+test("every guard refuses a name that is not powercut's, before any shell runs", (t) => {
+  for (const path of ['/', '/mnt', '/mnt/data', '/mnt/powercut-', '/mnt/powercut-short'])
+    t.throws(() => unmountOwnScript(path), { message: /refusing to remove mount point/ });
+  for (const table of ['root', 'powercut-', 'vg0-root'])
+    t.throws(() => removeOwnTableScript(table), { message: /refusing to remove dm table/ });
+  for (const dir of ['/var/tmp', '/var/tmp/powercut', '/home/user'])
+    t.throws(() => removeOwnDirScript(dir), { message: /refusing to remove directory/ });
+  t.throws(() => killFromPidFileScript('/run/sshd.pid'), {
+    message: /refusing to remove pid file/,
+  });
+  t.throws(() => killIfStartedAtScript(1, '5'), { message: /refusing to kill pid 1/ });
+  t.throws(() => killIfStartedAtScript(4242, '5; reboot'), { message: /refusing to kill/ });
+});
+
+test('a pid is killed only while it has the start time recorded for it', async (t) => {
+  const p = sleeper();
+  try {
+    await dash(killIfStartedAtScript(p.pid, String(Number(startTime(p.pid)) + 1)));
+    t.true(alive(p.pid), 'another start time: a recycled pid, left alone');
+    const r = await dash(killIfStartedAtScript(p.pid, startTime(p.pid)));
+    t.is(r.exitCode, 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.false(alive(p.pid) && !readFileSync(`/proc/${p.pid}/stat`, 'utf8').includes(') Z '));
+  } finally {
+    p.kill();
+  }
+});
+
+test('the pid file is trusted only as far as its start time goes', async (t) => {
+  const n = names();
+  mkdirSync(n.backingDir, { recursive: true });
+  const p = sleeper();
+  try {
+    writeFileSync(n.pidFile, `${p.pid} 1\n`);
+    await dash(killFromPidFileScript(n.pidFile));
+    t.true(alive(p.pid), 'a stale pid file names a process that is no longer ours');
+    writeFileSync(n.pidFile, `${p.pid} ${startTime(p.pid)}\n`);
+    await dash(killFromPidFileScript(n.pidFile));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.false(alive(p.pid) && !readFileSync(`/proc/${p.pid}/stat`, 'utf8').includes(') Z '));
+  } finally {
+    p.kill();
+    await dash(removeOwnDirScript(n.backingDir));
+  }
+});
+
+test('unmount: a directory that is not a mount point is removed and no process is touched', async (t) => {
+  const { mountPoint } = names();
+  mkdirSync(mountPoint);
+  const p = sleeper(); // on the root filesystem, which psmisc's `fuser -m <dir>` would select
+  try {
+    t.is((await dash(isMountedScript(mountPoint))).exitCode, 1);
+    const r = await dash(unmountOwnScript(mountPoint));
+    t.is(r.exitCode, 0, r.stderr);
+    t.true(alive(p.pid));
+    t.is((await dash(`[ -e ${mountPoint} ]`)).exitCode, 1, 'the directory is gone');
+  } finally {
+    p.kill();
+    rmSync(mountPoint, { recursive: true, force: true });
+  }
+});
+
+test('unmount: a busy mount is detached lazily and its holder named, never killed', async (t) => {
+  const { mountPoint } = names();
+  mkdirSync(mountPoint);
+  await execa('mount', ['-t', 'tmpfs', 'powercut-test', mountPoint]);
+  const holder = sleeper(mountPoint);
+  try {
+    t.is((await dash(isMountedScript(mountPoint))).exitCode, 0);
+    const r = await dash(unmountOwnScript(mountPoint));
+    t.is(r.exitCode, 3, 'busy: reported');
+    t.regex(r.stderr, new RegExp(`${mountPoint} still busy .*held by: .*${holder.pid}`));
+    t.true(alive(holder.pid), 'the holder is named, not killed');
+    t.is((await dash(isMountedScript(mountPoint))).exitCode, 1, 'detached');
+  } finally {
+    holder.kill();
+    await execa('umount', [mountPoint], { reject: false });
+    rmSync(mountPoint, { recursive: true, force: true });
+  }
+});
