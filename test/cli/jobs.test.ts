@@ -17,8 +17,10 @@ const scenario = (dir: string, trials: number): string => {
       'fault: { kind: drop_writes, arm: { afterOp: 20 } }',
       'matrix: { fs: [ext4, xfs], mode: [plain, fsync] }',
       `trials: ${trials}`,
+      // plain's losses hang on writeback timing (a loaded machine once flushed every page
+      // before the arm); these tests are about the slots, so only fsync's promise is judged.
       'expectByMode:',
-      '  plain: { lost-ack: some }',
+      '  plain: { lost-ack: any }',
       '  fsync: { lost-ack: none }',
       '',
     ].join('\n'),
