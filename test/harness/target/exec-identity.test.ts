@@ -3,7 +3,7 @@ import { targetShells } from './shells.ts';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import { killTreeScript, splitIdentity } from '../../../src/harness/target/ssh-connection.ts';
+import { killTreeScript, splitIdentity } from '../../../src/harness/target/exec-identity.ts';
 
 // The kill behind a timed-out ssh exec, run here with the shells targets have (dash, busybox).
 
