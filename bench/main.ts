@@ -116,7 +116,9 @@ console.log('\nCLI start (the compiled CLI, wall clock; goal: 300 ms):');
 console.table(cliRows);
 
 const simRows = await benchSim(quick ? 0.5 : 2);
-console.log('\nSimulated tier: crash states recovered, dumped and checked per second:');
+console.log(
+  '\nSimulated tier: distinct crash states (by image) recovered, dumped and checked per second; repeated draws apart:',
+);
 console.table(simRows);
 
 const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { virtualClock } from '../engine/clock.ts';
 import type { EngineMode, EngineOptions } from '../engine/engine.ts';
 import type { DumpEntry, History, HistoryEvent } from '../model/history.ts';
@@ -20,7 +21,7 @@ export type SimTrialInput = {
     /** corrupt_bio_byte: the byte of each write changed (1-based; default 1). */
     corruptByte?: number;
   };
-  /** How many crash states to derive from the one run. */
+  /** How many crash states to draw from the one run (states with the same image count once). */
   crashStates: number;
   seed: number;
   tear?: boolean;
@@ -38,12 +39,14 @@ export type SimCrashState = {
 
 /**
  * The fast tier's trial: runs an engine in-process on a simulated device (virtual clock, so
- * deterministic), injects the fault and the power cut at I/O counts, then derives
- * `crashStates` crash images from the one run, and recovers, dumps and checks each.
+ * deterministic), injects the fault and the power cut at I/O counts, then draws `crashStates`
+ * crash images from the one run, and recovers, dumps and checks each distinct one. An image
+ * drawn before is not checked again (same image, same history: same verdict); it is counted
+ * in `duplicates`.
  */
 export async function runSimTrial(
   input: SimTrialInput,
-): Promise<{ states: SimCrashState[]; ioCount: number }> {
+): Promise<{ states: SimCrashState[]; duplicates: number; ioCount: number }> {
   const { mode, options } = input;
   const device = new SimDevice({ size: mode.storeSize(options) });
   const events: HistoryEvent[] = [];
@@ -77,6 +80,8 @@ export async function runSimTrial(
   nemesis('crash');
   const history: History = { ops: input.ops, events: events.slice() };
   const states: SimCrashState[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
   for (let i = 0; i < input.crashStates; i++) {
     const seed = (input.seed * 7919 + i) >>> 0;
     const image = device.crashImage({
@@ -84,9 +89,15 @@ export async function runSimTrial(
       tear: input.tear ?? false,
       corrupt: input.corrupt ?? false,
     });
+    const digest = createHash('sha256').update(image).digest('base64');
+    if (seen.has(digest)) {
+      duplicates++;
+      continue;
+    }
+    seen.add(digest);
     states.push(await recoverAndCheck(mode, options, image, history, seed));
   }
-  return { states, ioCount: device.ioCount };
+  return { states, duplicates, ioCount: device.ioCount };
 }
 
 async function recoverAndCheck(
