@@ -2,23 +2,23 @@ import test from 'ava';
 import { cowEngine } from '../../src/engine/cow.ts';
 import { assertNoAnomaly, findCounterexample, options, withBug } from './sim-helpers.ts';
 
-test('cow: zero lost-ack and zero non-atomic over ≥1,000 simulated crash states (torn sectors included)', async (t) => {
+test('cow: zero lost-ack and zero non-atomic over ≥1,000 distinct simulated crash states (torn sectors included)', async (t) => {
   const states = await assertNoAnomaly(
     { mode: cowEngine, options: options() },
     ['lost-ack', 'non-atomic', 'phantom'],
-    60,
+    { distinctStates: 1000, maxRuns: 800 },
   );
-  t.log(`${states} crash states checked`);
-  t.true(states >= 1000);
+  t.log(`${states} distinct crash states checked`);
+  t.true(states >= 1000, `${states} distinct crash states`);
 });
 
 test('cow: a failed commit (EIO) is never acknowledged and leaves the last commit intact', async (t) => {
   const states = await assertNoAnomaly(
     { mode: cowEngine, options: options(), fault: { kind: 'error_writes', atIo: 3, untilIo: 9 } },
     ['ack-after-eio', 'lost-ack', 'non-atomic'],
-    40,
+    { distinctStates: 300, maxRuns: 600 },
   );
-  t.true(states >= 800);
+  t.true(states >= 300, `${states} distinct crash states`);
 });
 
 test('planted bug cow-meta-before-data-sync is caught, with a shrunk counterexample', async (t) => {
@@ -54,10 +54,10 @@ test('cow: corruption windows spanning many commits show no anomaly (the device 
   const states = await assertNoAnomaly(
     { mode: cowEngine, options: options(), faultFrom: corruptingFrom, maxOps: 24 },
     ['lost-ack', 'non-atomic', 'phantom', 'corrupt-undetected', 'unrecoverable'],
-    60,
+    { distinctStates: 1000, maxRuns: 800 },
   );
-  t.log(`${states} crash states checked`);
-  t.true(states >= 1000);
+  t.log(`${states} distinct crash states checked`);
+  t.true(states >= 1000, `${states} distinct crash states`);
 });
 
 for (const bug of ['cow-overwrite-live', 'no-checksum'] as const) {

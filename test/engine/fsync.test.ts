@@ -2,14 +2,14 @@ import test from 'ava';
 import { fsyncEngine } from '../../src/engine/fsync.ts';
 import { assertNoAnomaly, findCounterexample, options, withBug } from './sim-helpers.ts';
 
-test('fsync: zero lost-ack over ≥1,000 simulated crash states (torn sectors included)', async (t) => {
+test('fsync: zero lost-ack over ≥1,000 distinct simulated crash states (torn sectors included)', async (t) => {
   const states = await assertNoAnomaly(
     { mode: fsyncEngine, options: options() },
     ['lost-ack', 'phantom', 'torn-undetected'],
-    60,
+    { distinctStates: 1000, maxRuns: 800 },
   );
-  t.log(`${states} crash states checked`);
-  t.true(states >= 1000);
+  t.log(`${states} distinct crash states checked`);
+  t.true(states >= 1000, `${states} distinct crash states`);
 });
 
 test('fsync: error_writes windows make ops fail, never acknowledged', async (t) => {
@@ -20,9 +20,9 @@ test('fsync: error_writes windows make ops fail, never acknowledged', async (t) 
       fault: { kind: 'error_writes', atIo: 4, untilIo: 12 },
     },
     ['ack-after-eio', 'lost-ack'],
-    40,
+    { distinctStates: 300, maxRuns: 600 },
   );
-  t.true(states >= 800);
+  t.true(states >= 300, `${states} distinct crash states`);
 });
 
 test('planted bug ack-before-sync is caught, with a shrunk counterexample', async (t) => {

@@ -6,14 +6,14 @@ import { SimDevice } from '../../src/sim/sim-device.ts';
 import { assertNoAnomaly, findCounterexample, options, withBug } from './sim-helpers.ts';
 
 for (const writers of [1, 4, 16]) {
-  test(`group-commit, ${writers} writer(s): zero lost-ack over ≥1,000 simulated crash states`, async (t) => {
+  test(`group-commit, ${writers} writer(s): zero lost-ack over ≥1,000 distinct simulated crash states`, async (t) => {
     const states = await assertNoAnomaly(
       { mode: groupCommitEngine, options: options({ writers, batchMaxOps: 6 }) },
       ['lost-ack', 'phantom', 'torn-undetected'],
-      60,
+      { distinctStates: 1000, maxRuns: 800 },
     );
-    t.log(`${states} crash states checked`);
-    t.true(states >= 1000);
+    t.log(`${states} distinct crash states checked`);
+    t.true(states >= 1000, `${states} distinct crash states`);
   });
 }
 
@@ -25,9 +25,9 @@ test('group-commit fails a whole batch on EIO and acknowledges none of it', asyn
       fault: { kind: 'error_writes', atIo: 2, untilIo: 10 },
     },
     ['ack-after-eio', 'lost-ack'],
-    40,
+    { distinctStates: 300, maxRuns: 600 },
   );
-  t.true(states >= 800);
+  t.true(states >= 300, `${states} distinct crash states`);
 });
 
 test('planted bug group-ack-before-sync is caught, with a shrunk counterexample', async (t) => {

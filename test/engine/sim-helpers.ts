@@ -80,21 +80,29 @@ async function worst(
   return { states: r.states.length, bad };
 }
 
-/** Asserts no anomaly of `kinds` over `numRuns` trials; returns how many crash states were checked. */
+/**
+ * Asserts no anomaly of `kinds` in generated trials until at least `distinctStates` distinct
+ * crash states were checked (a state whose image its trial already produced counts once), in
+ * rounds of fast-check runs with successive seeds; fails if `maxRuns` trials do not get there.
+ * Returns how many distinct crash states were checked.
+ */
 export async function assertNoAnomaly(
   spec: CrashSpec,
   kinds: readonly AnomalyKind[],
-  numRuns: number,
+  target: { distinctStates: number; maxRuns: number },
 ): Promise<number> {
+  const round = 20;
   let states = 0;
-  await fc.assert(
-    fc.asyncProperty(trialArb(spec), async (t) => {
-      const r = await worst(spec, t, kinds);
-      states += r.states;
-      if (r.bad) throw new Error(r.bad.verdict.anomalies.map((a) => a.message).join('\n'));
-    }),
-    { numRuns, seed: 20261124 },
-  );
+  for (let runs = 0; states < target.distinctStates && runs < target.maxRuns; runs += round) {
+    await fc.assert(
+      fc.asyncProperty(trialArb(spec), async (t) => {
+        const r = await worst(spec, t, kinds);
+        states += r.states;
+        if (r.bad) throw new Error(r.bad.verdict.anomalies.map((a) => a.message).join('\n'));
+      }),
+      { numRuns: round, seed: 20261124 + runs },
+    );
+  }
   return states;
 }
 
