@@ -131,7 +131,8 @@ class Explorer {
     const device = `/dev/mapper/${c.table}`;
     let mounted = false;
     try {
-      const sectors = sh(`blockdev --getsz ${origin}`).out.trim();
+      // current.img is truncated to deviceBytes: its size in 512-byte sectors, without a spawn.
+      const sectors = c.deviceBytes / 512;
       sh(`dmsetup create ${c.table} --table '0 ${sectors} snapshot ${origin} ${cowLoop} N 8'`);
       const fd = openSync(device, 'r+');
       try {
