@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, copyFile, chmod, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { checkResult, withTimeout } from './ssh-connection.ts';
+import { checkResult } from './ssh-connection.ts';
+import { withTimeout } from '../timeout.ts';
 import { lineStream } from './lines.ts';
 import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts';
 
@@ -33,7 +34,7 @@ export class LocalTarget implements Target {
       ),
     );
     const result = options.timeoutMs
-      ? await withTimeout(done, options.timeoutMs, command, () => {
+      ? await withTimeout(done, options.timeoutMs, `\`${command}\``, () => {
           // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
           if (child.exitCode === null && child.signalCode === null && child.pid)
             process.kill(-child.pid, 'SIGKILL');

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
 import { HarnessError } from '../errors.ts';
+import { withTimeout } from '../timeout.ts';
 import type { ExecOptions, ExecResult, RemoteProcess } from './target.ts';
 import { lineStream } from './lines.ts';
 import { startTimeOf } from '../device/guards.ts';
@@ -139,7 +140,7 @@ export class SshConnection {
     if (options.stdin !== undefined) channel.end(options.stdin);
     else channel.end();
     const result = timed
-      ? await withTimeout(done, options.timeoutMs!, command, async () => {
+      ? await withTimeout(done, options.timeoutMs!, `\`${command}\``, async () => {
           channel.close();
           const { identity } = splitIdentity(Buffer.concat(stderr).toString());
           if (identity) await this.exec(killTreeScript(identity), { check: false });
@@ -229,37 +230,4 @@ export function checkResult(result: ExecResult, check: boolean): ExecResult {
     );
   }
   return result;
-}
-
-/**
- * Rejects after `ms` with a HarnessError naming `what`, once `onTimeout` (which ends the
- * command: kills it, on the target too) has run; its own failure is not the error reported.
- */
-export async function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-  onTimeout: () => void | Promise<void>,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      void (async () => {
-        try {
-          await onTimeout();
-        } catch {
-          // the timeout is what the caller needs to hear about
-        }
-        reject(new HarnessError(`\`${what}\` timed out after ${ms} ms`));
-      })();
-    }, ms);
-  });
-  try {
-    // Ending the command settles it too: once timed out, the timeout is the answer.
-    return await Promise.race([promise.then((value) => (timedOut ? timeout : value)), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -8,6 +8,7 @@ import type { ExplorerConfig, StateReport } from '../../logwrites/explorer-proto
 import { acksBefore, exploreStates, parseExploreMode } from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
+import { withTimeout } from '../timeout.ts';
 import type { Target } from '../target/target.ts';
 import { builtinOptions, engineCommand } from './engine-command.ts';
 import { guestExplorerCommand } from './guest-engine.ts';
@@ -88,7 +89,7 @@ export async function checkRecordedStates(
     const lines = explorer.lines[Symbol.asyncIterator]();
     const next = async (what: string): Promise<Record<string, unknown>> => {
       for (;;) {
-        const r = await withTimeout(lines.next(), o.timeoutMs, what);
+        const r = await withTimeout(lines.next(), o.timeoutMs, `the wait for ${what}`);
         if (r.done) {
           const end = await explorer.done;
           throw new HarnessError(
@@ -187,22 +188,9 @@ export async function checkRecordedStates(
     return result;
   } finally {
     explorer.stdin.end();
-    await withTimeout(explorer.done, 30_000, 'the explorer to exit').catch(() => explorer.kill());
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new HarnessError(`timed out after ${ms} ms waiting for ${what}`)),
-      ms,
+    await withTimeout(explorer.done, 30_000, 'the wait for the explorer to exit').catch(() =>
+      explorer.kill(),
     );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
