@@ -1,12 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, truncateSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, truncateSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { realClock } from '../engine/clock.ts';
-import { openStoreFile } from '../engine/file-store.ts';
-import { getEngineMode } from '../engine/registry.ts';
 import { fsckOutcome, fsckScript } from '../harness/fs/filesystem.ts';
 import { entryFlags, parseLog, type LogEntry } from './format.ts';
 import { applyEntries, fdReader } from './replay.ts';
+import { firstUnwhole, readHead, recoverBuiltin, replayOrder } from './state-recovery.ts';
 import type { ExplorerConfig, StateReport, StateRequest } from './explorer-protocol.ts';
 
 export type { ExplorerConfig, StateReport, StateRequest } from './explorer-protocol.ts';
@@ -23,10 +21,6 @@ export type { ExplorerConfig, StateReport, StateRequest } from './explorer-proto
  * JSON lines: stdin gets the config, then `{"states":[...]}`; stdout gets `index`, one `state`
  * per state, then `done` (with the replay-vs-device self check).
  */
-/** The first log entry a state does not take whole: where the replayed base must stop. */
-const firstUnwhole = (s: StateRequest): number =>
-  Math.min(s.at, ...s.dropped, ...(s.torn ? [s.torn.entry] : []));
-
 const out = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value)}\n`);
 
 function sh(command: string, options: { check?: boolean } = {}): { code: number; out: string } {
@@ -179,8 +173,8 @@ class Explorer {
   private async recoverAndDump(): Promise<Partial<StateReport>> {
     const c = this.config;
     const store = `${c.mountPoint}/${c.storeName}`;
-    const raw = c.rawBytes ? readHead(store, c.rawBytes) : undefined;
     if (c.engine.kind === 'external') {
+      const raw = c.rawBytes ? readHead(store, c.rawBytes) : undefined;
       const recover = sh(c.engine.recover, { check: false });
       const dump = sh(`${c.engine.dump} 2>/dev/null`, { check: false });
       return {
@@ -191,25 +185,7 @@ class Explorer {
         ...(raw ? { raw } : {}),
       };
     }
-    const mode = getEngineMode(c.engine.mode);
-    const file = await openStoreFile(store, { direct: c.engine.direct });
-    const ctx = { file, clock: realClock, options: c.engine.options };
-    try {
-      let recoverError: string | undefined;
-      try {
-        await mode.recover(ctx);
-      } catch (error) {
-        recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
-      }
-      const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
-      return {
-        ...(recoverError !== undefined ? { recoverError } : {}),
-        ...(dump ? { dump } : {}),
-        ...(raw ? { raw } : {}),
-      };
-    } finally {
-      await file.close();
-    }
+    return recoverBuiltin(store, c.engine, c.rawBytes);
   }
 
   private removeSnapshot(): void {
@@ -253,21 +229,6 @@ class Explorer {
   }
 }
 
-function readHead(path: string, bytes: number): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    let done = 0;
-    while (done < bytes) {
-      const n = readSync(fd, buf, done, bytes - done, done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf.subarray(0, done).toString('base64');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function main(): Promise<void> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[
@@ -288,7 +249,7 @@ async function main(): Promise<void> {
   try {
     out(explorer.index());
     const { states } = (await next()) as { states: StateRequest[] };
-    const order = [...states].sort((a, b) => firstUnwhole(a) - firstUnwhole(b));
+    const order = replayOrder(states);
     for (const state of order) {
       try {
         out(await explorer.check(state));

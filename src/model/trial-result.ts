@@ -23,6 +23,19 @@ export type ExploredState = {
   recoverError?: string;
   error?: string;
   ms: number;
+  /** Who checked it: a real kernel (mount, the guest explorer), or the host's screen only. */
+  checkedBy?: 'kernel' | 'host';
+};
+
+/** A screened exploration: every state on the host, some confirmed on a real kernel. */
+export type ScreenSummary = {
+  screened: number;
+  /** States the kernel checked: every one the host failed, and a seeded sample of the rest. */
+  confirmed: number;
+  /** Confirmed states where the host and the kernel disagreed (the kernel's verdict stands). */
+  disagreements: { id: string; host: boolean; kernel: boolean }[];
+  /** Time the host's screen took (the log download included). */
+  ms: number;
 };
 
 /** A log-writes trial: the crash states explored and how each fared. */
@@ -41,6 +54,7 @@ export type ExplorationReport = {
   /** The whole log replayed onto an empty image equals the recorded device, byte for byte. */
   replayMatchesDevice: boolean;
   failing: (ExploredState & { reproduce: string })[];
+  screen?: ScreenSummary;
   errors: { id: string; message: string }[];
   states: ExploredState[];
 };

@@ -97,4 +97,15 @@ export const fault = z.strictObject({
     .max(100_000)
     .optional()
     .describe('log-writes: check at most this many states (a seeded sample beyond it).'),
+  /**
+   * `log-writes` on ext4 with a built-in engine: `host` screens every state on the host
+   * (e2fsck's journal replay, no kernel), then a real kernel confirms the failing ones and a
+   * seeded sample of the rest.
+   */
+  screen: z
+    .enum(['host'])
+    .optional()
+    .describe(
+      'log-writes, ext4, built-in engines: screen every state on the host, then confirm failing states and a seeded sample of passing ones on the real kernel.',
+    ),
 });

@@ -127,7 +127,17 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
         message: `${point.at} is known only once it happened: use when: after`,
       });
   }
-  for (const key of ['explore', 'maxStates'] as const) {
+  if (s.fault.screen !== undefined) {
+    const filesystems = s.matrix?.fs ?? [s.filesystem.type];
+    const other = filesystems.find((fs) => fs !== 'ext4');
+    const message = !('mode' in s.engine)
+      ? 'screening on the host runs the engine in-process: only built-in engines (engine.mode)'
+      : other
+        ? `screening on the host replays ext4's journal with e2fsck: ${other} has no such replay outside the kernel`
+        : undefined;
+    if (message) ctx.addIssue({ code: 'custom', path: ['fault', 'screen'], message });
+  }
+  for (const key of ['explore', 'maxStates', 'screen'] as const) {
     if (flakey && s.fault[key] !== undefined)
       ctx.addIssue({
         code: 'custom',

@@ -152,6 +152,34 @@ test('log-writes takes explore, not arm; flakey faults take arm, not explore', (
   );
 });
 
+test('screen: host only where the host can replay the journal: ext4 and a built-in engine', (t) => {
+  const fault = 'workload: { ops: 5 }\nfault: { kind: log-writes, explore: marks, screen: host }';
+  t.notThrows(() => parseScenario('ok.yaml', `engine: { mode: fsync }\n${fault}\n`));
+  const xfs = t.throws(
+    () =>
+      parseScenario('x.yaml', `engine: { mode: fsync }\nmatrix: { fs: [ext4, xfs] }\n${fault}\n`),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(
+    xfs.message,
+    /^x\.yaml:4:\d+: fault\.screen: .*xfs has no such replay outside the kernel/,
+  );
+  const user = t.throws(
+    () => parseScenario('u.yaml', `engine: { command: ./my-engine }\n${fault}\n`),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(user.message, /^u\.yaml:3:\d+: fault\.screen: .*only built-in engines/);
+  const flakey = t.throws(
+    () =>
+      parseScenario(
+        'f.yaml',
+        'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, screen: host }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(flakey.message, /fault\.screen: screen applies only to fault kind log-writes/);
+});
+
 test('a fault armed at a mark the engine never reaches is rejected before any trial runs', (t) => {
   const ok = parseScenario(
     'ok.yaml',

@@ -5,7 +5,12 @@ import type { Verdict } from '../../model/verdict.ts';
 import { check } from '../../oracles/check.ts';
 import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
 import type { ExplorerConfig, StateReport } from '../../logwrites/explorer-protocol.ts';
-import { acksBefore, exploreStates, parseExploreMode } from '../../logwrites/states.ts';
+import {
+  acksBefore,
+  exploreStates,
+  parseExploreMode,
+  type CrashState,
+} from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
@@ -13,7 +18,7 @@ import type { Target } from '../target/target.ts';
 import { builtinOptions, engineCommand } from './engine-command.ts';
 import { guestExplorerCommand } from './guest-engine.ts';
 import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
-import type { ExploredState, TrialResult } from '../../model/trial-result.ts';
+import type { ExploredState, ScreenSummary, TrialResult } from '../../model/trial-result.ts';
 
 /**
  * The checker side of a log-writes trial: the explorer client. It drives the guest explorer
@@ -35,6 +40,18 @@ export type Explored = {
   errors: { id: string; message: string }[];
   sampledFrom?: number;
   replayMatchesDevice: boolean;
+  screen?: ScreenSummary;
+};
+
+/** One state's verdict, and the line it gets in the exploration report. */
+export type JudgedState = { verdict: Explored['verdicts'][number]; state: ExploredState };
+
+/** What a screen gets: the log's index, the states chosen, and the judge of a state's report. */
+export type ScreenInput = {
+  entries: LogEntry[];
+  logBytes: number;
+  states: CrashState[];
+  judge: (report: StateReport, checkedBy: 'kernel' | 'host') => JudgedState;
 };
 
 /** Runs the guest explorer over the recorded log and checks every state it reports. */
@@ -53,6 +70,10 @@ export async function checkRecordedStates(
     mountPoint: string;
     workDir: string;
     timeoutMs: number;
+    /** Screens every state on the host and says which the kernel must confirm (host-screening.ts). */
+    screen?: (
+      input: ScreenInput,
+    ) => Promise<{ judged: JudgedState[]; confirm: CrashState[]; ms: number }>;
   },
 ): Promise<Explored> {
   const pages = plan.workload.pages;
@@ -128,29 +149,10 @@ export async function checkRecordedStates(
       seed: plan.seed,
       from: start + 1,
     });
-    explorer.stdin.write(`${JSON.stringify({ states: chosen.states })}\n`);
     const byId = new Map(chosen.states.map((s) => [s.id, s]));
-    const result: Explored = {
-      entries,
-      sectorSize: index.sectorSize,
-      logBytes: index.logBytes,
-      startEntry: start,
-      states: [],
-      verdicts: [],
-      errors: [],
-      ...(chosen.sampledFrom ? { sampledFrom: chosen.sampledFrom } : {}),
-      replayMatchesDevice: false,
-    };
-    for (let n = 0; n < chosen.states.length; n++) {
-      const report = (await next(
-        `state ${n + 1} of ${chosen.states.length}`,
-      )) as unknown as StateReport;
+    const judge = (report: StateReport, checkedBy: 'kernel' | 'host'): JudgedState => {
       const state = byId.get(report.id);
       if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
-      if (report.error) {
-        result.errors.push({ id: report.id, message: report.error });
-        continue;
-      }
       const acked = acksBefore(entries, state.at);
       const history: History = {
         ops: o.ops,
@@ -171,17 +173,63 @@ export async function checkRecordedStates(
         ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
         fsck: report.fsck,
       });
-      result.verdicts.push({ id: state.id, verdict, dump, fsck: report.fsck });
-      result.states.push({
-        id: state.id,
-        boundary: state.boundary,
-        acked: acked.size,
-        valid: verdict.valid,
-        anomalies: verdict.anomalies,
-        fsck: report.fsck,
-        ...(report.recoverError ? { recoverError: report.recoverError } : {}),
-        ms: report.ms,
-      });
+      return {
+        verdict: { id: state.id, verdict, dump, fsck: report.fsck },
+        state: {
+          id: state.id,
+          boundary: state.boundary,
+          acked: acked.size,
+          valid: verdict.valid,
+          anomalies: verdict.anomalies,
+          fsck: report.fsck,
+          ...(report.recoverError ? { recoverError: report.recoverError } : {}),
+          ms: report.ms,
+          checkedBy,
+        },
+      };
+    };
+    // Screening: every state on the host first; the kernel then checks the ones to confirm.
+    const screened = o.screen
+      ? await o.screen({ entries, logBytes: index.logBytes, states: chosen.states, judge })
+      : undefined;
+    const toKernel = screened?.confirm ?? chosen.states;
+    explorer.stdin.write(`${JSON.stringify({ states: toKernel })}\n`);
+    const result: Explored = {
+      entries,
+      sectorSize: index.sectorSize,
+      logBytes: index.logBytes,
+      startEntry: start,
+      states: [],
+      verdicts: [],
+      errors: [],
+      ...(chosen.sampledFrom ? { sampledFrom: chosen.sampledFrom } : {}),
+      replayMatchesDevice: false,
+    };
+    const byKernel = new Map<string, JudgedState>();
+    for (let n = 0; n < toKernel.length; n++) {
+      const report = (await next(`state ${n + 1} of ${toKernel.length}`)) as unknown as StateReport;
+      if (report.error) result.errors.push({ id: report.id, message: report.error });
+      else byKernel.set(report.id, judge(report, 'kernel'));
+    }
+    // In the order the states were checked; where the kernel checked a state, its verdict.
+    const order = screened ? screened.judged : [...byKernel.values()];
+    for (const judged of order) {
+      const final = byKernel.get(judged.state.id) ?? judged;
+      result.verdicts.push(final.verdict);
+      result.states.push(final.state);
+    }
+    if (screened) {
+      const disagreements = screened.judged
+        .filter((h) => byKernel.has(h.state.id))
+        .map((h) => ({ id: h.state.id, host: h.state.valid, kernel: byKernel.get(h.state.id)! }))
+        .filter((d) => d.kernel.state.valid !== d.host)
+        .map((d) => ({ id: d.id, host: d.host, kernel: d.kernel.state.valid }));
+      result.screen = {
+        screened: screened.judged.length,
+        confirmed: byKernel.size,
+        disagreements,
+        ms: screened.ms,
+      };
     }
     const done = (await next('the end of the exploration')) as { replayMatchesDevice: boolean };
     result.replayMatchesDevice = done.replayMatchesDevice;

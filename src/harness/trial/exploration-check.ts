@@ -7,6 +7,7 @@ import type { LogWritesDevice } from '../device/fault-device.ts';
 import type { ExplorationReport } from '../../model/trial-result.ts';
 import type { CrashChecker, Judgement, TrialContext } from './crash-checker.ts';
 import { checkRecordedStates, downloadLog } from './crash-states.ts';
+import { hostScreen } from './host-screening.ts';
 import type { TrialRig } from './trial-rig.ts';
 
 export type { ExplorationReport } from '../../model/trial-result.ts';
@@ -32,10 +33,11 @@ export class ExplorationChecker implements CrashChecker {
     const { target, plan, ops, pages, clock, log, transactional, timeoutMs } = this.c;
     const device = this.rig.faultDevice;
     const started = Date.now();
+    const storeName = this.store.slice(this.rig.mountPoint.length + 1);
     const explored = await checkRecordedStates(target, plan, {
       log: device.names.logFile,
       data: device.names.backingFile,
-      storeName: this.store.slice(this.rig.mountPoint.length + 1),
+      storeName,
       transactional,
       ops,
       history: history.events,
@@ -44,6 +46,9 @@ export class ExplorationChecker implements CrashChecker {
       mountPoint: device.names.stateMountPoint,
       workDir: device.names.backingDir,
       timeoutMs,
+      ...(plan.fault.screen === 'host'
+        ? { screen: hostScreen(target, plan, { log: device.names.logFile, storeName }) }
+        : {}),
     });
     const exploreMs = Date.now() - started;
 
@@ -91,6 +96,7 @@ export class ExplorationChecker implements CrashChecker {
       exploreMs,
       replayMatchesDevice: explored.replayMatchesDevice,
       failing: failing.map((s) => ({ ...s, reproduce: reproduce(s.id) })),
+      ...(explored.screen ? { screen: explored.screen } : {}),
       errors: explored.errors,
       states: explored.states,
     };
@@ -103,6 +109,16 @@ export class ExplorationChecker implements CrashChecker {
             },
           ]
         : [];
+    if (explored.screen) {
+      const { screened, confirmed, disagreements, ms } = explored.screen;
+      log.push(
+        `screened ${screened} state(s) on the host in ${(ms / 1000).toFixed(1)} s; the kernel confirmed ${confirmed}`,
+      );
+      for (const d of disagreements)
+        log.push(
+          `state ${d.id}: the host screen ${d.host ? 'passed' : 'failed'} it, the kernel ${d.kernel ? 'passed' : 'failed'} it (the kernel's verdict stands)`,
+        );
+    }
     log.push(
       `explored ${exploration.checked} crash state(s) (${exploration.mode}) of ${exploration.logEntries} log entries in ${(exploreMs / 1000).toFixed(1)} s: ${failing.length} failing`,
     );

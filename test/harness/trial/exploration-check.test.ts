@@ -12,11 +12,16 @@ import { guestWithEngines, plans } from './vm-helpers.ts';
 // recover, dump, oracles). One guest for the file.
 const guest = guestWithEngines(test);
 
-const scenario = (engine: string, explore: string, workload = 'ops: 12, pages: 8, txnSize: 4') => `
+const scenario = (
+  engine: string,
+  explore: string,
+  workload = 'ops: 12, pages: 8, txnSize: 4',
+  extra = '',
+) => `
 device: { sizeMb: 64 }
 engine: { ${engine} }
 workload: { ${workload} }
-fault: { kind: log-writes, explore: '${explore}' }
+fault: { kind: log-writes, explore: '${explore}'${extra} }
 `;
 const summary = (r: TrialResult): string => {
   const e = r.exploration!;
@@ -40,6 +45,42 @@ test.serial(
       Array.from({ length: 13 }, (_, i) => i),
     );
     t.is(Math.max(...e.states.map((s) => s.acked)), 12, 'the last states hold every ack');
+  },
+);
+
+test.serial(
+  '[vm] screen: host checks every state on the host; the kernel confirms each failing one and a sample of the rest, and agrees',
+  async (t) => {
+    const screened = (engine: string, explore: string) =>
+      runTrial(
+        guest(),
+        plans(scenario(engine, explore, 'ops: 8, pages: 6', ', screen: host'))[0]!,
+        {},
+      );
+    const bug = await screened('mode: fsync, bug: ack-before-sync', 'marks');
+    const correct = await screened('mode: fsync', 'reorder:1');
+    for (const r of [bug, correct]) {
+      const e = r.exploration!;
+      const s = e.screen!;
+      t.log(
+        `${summary(r)}; host: ${s.screened} states in ${(s.ms / 1000).toFixed(1)} s, kernel confirmed ${s.confirmed}`,
+      );
+      t.true(e.replayMatchesDevice);
+      t.is(s.screened, e.checked, 'every state screened on the host');
+      t.deepEqual(s.disagreements, [], 'the host and the kernel agree on every confirmed state');
+      t.true(
+        e.failing.every((f) => f.checkedBy === 'kernel'),
+        'a failing state is a kernel verdict',
+      );
+      t.true(s.confirmed >= Math.min(3, s.screened));
+    }
+    t.true(bug.exploration!.failing.length > 0);
+    t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
+    t.deepEqual(correct.exploration!.failing, []);
+    t.true(
+      correct.exploration!.states.some((x) => x.checkedBy === 'host'),
+      'passing states the kernel did not sample stand on the host check',
+    );
   },
 );
 

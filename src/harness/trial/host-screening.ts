@@ -1,0 +1,78 @@
+import { gunzipSync } from 'node:zlib';
+import { parseLog } from '../../logwrites/format.ts';
+import { screenStates } from '../../logwrites/host-screen.ts';
+import type { CrashState } from '../../logwrites/states.ts';
+import { mulberry32 } from '../../sim/prng.ts';
+import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import { HarnessError } from '../errors.ts';
+import type { Target } from '../target/target.ts';
+import { downloadLog, type JudgedState, type ScreenInput } from './crash-states.ts';
+import { builtinOptions } from './engine-command.ts';
+import { rawBytesNeeded } from './recovered-state.ts';
+import { engineTraits } from '../../engine/engine.ts';
+
+/** Of the states the host passed, at least this many (and this share) are confirmed too. */
+const minConfirmed = 3;
+const confirmedShare = 0.1;
+
+/**
+ * `screen: host`: brings the recording to the host once, checks every chosen state there
+ * (src/logwrites/host-screen.ts), and picks what a real kernel must confirm: every state the
+ * host failed, and a sample of the ones it passed, seeded by the trial's seed.
+ */
+export function hostScreen(
+  target: Target,
+  plan: TrialPlan,
+  o: { log: string; storeName: string },
+): (input: ScreenInput) => Promise<{ judged: JudgedState[]; confirm: CrashState[]; ms: number }> {
+  const engine = plan.engine;
+  if (engine.kind !== 'builtin' || plan.filesystem.type !== 'ext4')
+    throw new HarnessError('fault.screen: host needs a built-in engine on ext4');
+  return async ({ entries, logBytes, states, judge }) => {
+    const started = Date.now();
+    const log = gunzipSync(await downloadLog(target, o.log, logBytes));
+    const index = parseLog((offset, length) => log.subarray(offset, offset + length), log.length);
+    if (index.entries.length !== entries.length)
+      throw new HarnessError(
+        `the downloaded log has ${index.entries.length} entries, the target's ${entries.length}`,
+      );
+    const pages = plan.workload.pages;
+    const reports = await screenStates(
+      {
+        readLog: (offset, length) => log.subarray(offset, offset + length),
+        entries: index.entries,
+        sectorSize: index.sectorSize,
+        deviceBytes: plan.device.sizeMb * 1024 * 1024,
+        storeName: o.storeName,
+        engine: { mode: engine.mode, direct: false, options: builtinOptions(engine, pages) },
+        ...(engineTraits[engine.mode].directLayout
+          ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) }
+          : {}),
+      },
+      states,
+    );
+    const judged = reports.map((report) => judge(report, 'host'));
+    const passed = judged.filter((j) => j.state.valid).map((j) => j.state.id);
+    const passedSet = new Set(passed);
+    const sample = new Set(
+      seededSample(
+        passed,
+        Math.max(minConfirmed, Math.ceil(confirmedShare * passed.length)),
+        plan.seed,
+      ),
+    );
+    const confirm = states.filter((s) => !passedSet.has(s.id) || sample.has(s.id));
+    return { judged, confirm, ms: Date.now() - started };
+  };
+}
+
+/** `n` of `items` (all of them if fewer), the same ones for the same seed. */
+export function seededSample<T>(items: readonly T[], n: number, seed: number): T[] {
+  const pool = [...items];
+  const random = mulberry32(seed);
+  for (let i = 0; i < Math.min(n, pool.length); i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, Math.min(n, pool.length));
+}
