@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 import { benchGuestEngines, type GuestEngineRow } from './guest-engines.ts';
 import { benchTracer, type TracerBench } from './tracer.ts';
+import { benchExploration, type ExploreRow } from './explore.ts';
 import { ownership } from '../src/harness/device/ownership.ts';
 import { resourceNames } from '../src/harness/device/names.ts';
 import { sweepStale } from '../src/harness/device/sweep.ts';
@@ -26,8 +27,8 @@ export type HarnessBench = {
   overheadRatio: number;
   /** Engines inside the guest on the dm device. */
   guestEngines: GuestEngineRow[];
-  /** One log-writes trial (ext4 cow, reorder:1): crash states checked per second. */
-  exploration: { states: number; seconds: number; statesPerSecond: number };
+  /** One log-writes recording (ext4 cow, reorder:1): on the kernel, and screened on the host. */
+  exploration: ExploreRow[];
   tracer: TracerBench;
   /** The same trials on the project's Vagrant VM, when one is running (`vagrant up`). */
   vagrant?: VagrantBench;
@@ -70,14 +71,7 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
     const shellCycleSeconds = (Date.now() - shellStart) / 1000;
     const guestEngines = await benchGuestEngines(target, guestWrites);
     await sweepStale(target);
-    const explorePlan = expandScenario(
-      parseScenario(
-        'bench-explore.yaml',
-        "device: { sizeMb: 64 }\nengine: { mode: cow }\nworkload: { ops: 16, pages: 8, txnSize: 4 }\nfault: { kind: log-writes, explore: 'reorder:1' }\n",
-      ),
-      { baseSeed: 1 },
-    )[0]!;
-    const explored = (await runTrial(target, explorePlan, {})).exploration!;
+    const exploration = await benchExploration(target);
     const tracer = await benchTracer(target, guestWrites * 2);
     const vagrant = (await vagrantRunning(projectRoot))
       ? await benchVagrant(plan, trials, meanTrialSeconds, embeddedExecMs)
@@ -93,11 +87,7 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
       overheadRatio: Number((meanTrialSeconds / shellCycleSeconds).toFixed(2)),
       guestEngines,
-      exploration: {
-        states: explored.checked,
-        seconds: Number((explored.exploreMs / 1000).toFixed(1)),
-        statesPerSecond: Number(explored.statesPerSecond.toFixed(2)),
-      },
+      exploration,
       tracer,
       ...(vagrant ? { vagrant } : {}),
     };

@@ -229,7 +229,6 @@ class Explorer {
   }
 }
 
-
 async function main(): Promise<void> {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[
     Symbol.asyncIterator

@@ -1,14 +1,15 @@
 import { execa } from 'execa';
 import {
-  copyFileSync,
+  accessSync,
+  closeSync,
+  constants,
   existsSync,
   mkdtempSync,
   openSync,
-  closeSync,
   rmSync,
   truncateSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EngineOptions } from '../engine/engine.ts';
 import { fsckOutcome } from '../harness/fs/filesystem.ts';
@@ -41,10 +42,8 @@ export async function screenStates(
   config: ScreenConfig,
   states: readonly StateRequest[],
 ): Promise<StateReport[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'powercut-screen-'));
+  const dir = mkdtempSync(join(scratchRoot(), 'powercut-screen-'));
   const current = join(dir, 'current.img');
-  const image = join(dir, 'state.img');
-  const store = join(dir, 'store');
   closeSync(openSync(current, 'w'));
   truncateSync(current, config.deviceBytes);
   let currentAt = 0;
@@ -63,26 +62,52 @@ export async function screenStates(
       closeSync(fd);
     }
   };
-  const reports: StateReport[] = [];
+  // Each state's image is a sparse copy of the replayed base (a few MB of a 64 MB device), so
+  // states are prepared one after another and their e2fsck/debugfs/recover chains run side by side.
+  const reports = new Map<string, StateReport>();
+  const running = new Set<Promise<void>>();
+  const parallel = Math.max(1, Math.min(4, availableParallelism()));
   try {
-    for (const state of replayOrder(states)) {
+    for (const [n, state] of replayOrder(states).entries()) {
       const start = Date.now();
       const base = firstUnwhole(state);
       replay(current, currentAt, base);
       currentAt = base;
-      copyFileSync(current, image);
+      const image = join(dir, `state-${n}.img`);
+      await execa('cp', ['--sparse=always', current, image]);
       replay(image, currentAt, state.at, state);
-      reports.push({
-        type: 'state',
-        id: state.id,
-        ms: 0,
-        ...(await recoverState(config, image, store)),
-      });
-      reports.at(-1)!.ms = Date.now() - start;
+      const task = recoverState(config, image, join(dir, `store-${n}`))
+        .then((recovered) => {
+          reports.set(state.id, {
+            type: 'state',
+            id: state.id,
+            ms: Date.now() - start,
+            ...recovered,
+          });
+        })
+        .finally(() => {
+          rmSync(image, { force: true });
+          rmSync(join(dir, `store-${n}`), { force: true });
+          running.delete(task);
+        });
+      running.add(task);
+      if (running.size >= parallel) await Promise.race(running);
     }
-    return reports;
+    await Promise.all(running);
+    return replayOrder(states).map((s) => reports.get(s.id)!);
   } finally {
+    await Promise.allSettled(running);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Memory-backed scratch space when there is some: images are written and read once each. */
+function scratchRoot(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
   }
 }
 
@@ -103,7 +128,6 @@ async function recoverState(
       fsck: { clean: false, output: fsck.output },
     };
   }
-  rmSync(store, { force: true });
   await execa('debugfs', ['-R', `dump -p /${config.storeName} ${store}`, image], { reject: false });
   const fsckRun = await execa('e2fsck', ['-fn', image], { reject: false, all: true });
   const fsck = fsckOutcome(fsckRun.exitCode ?? null, fsckRun.all ?? '');

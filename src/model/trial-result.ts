@@ -34,8 +34,9 @@ export type ScreenSummary = {
   confirmed: number;
   /** Confirmed states where the host and the kernel disagreed (the kernel's verdict stands). */
   disagreements: { id: string; host: boolean; kernel: boolean }[];
-  /** Time the host's screen took (the log download included). */
+  /** Time the host's screen took (the log download included), and the download alone. */
   ms: number;
+  downloadMs: number;
 };
 
 /** A log-writes trial: the crash states explored and how each fared. */

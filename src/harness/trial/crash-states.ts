@@ -46,6 +46,14 @@ export type Explored = {
 /** One state's verdict, and the line it gets in the exploration report. */
 export type JudgedState = { verdict: Explored['verdicts'][number]; state: ExploredState };
 
+/** What a screen found: every state judged, those the kernel must confirm, and its times. */
+export type ScreenOutcome = {
+  judged: JudgedState[];
+  confirm: CrashState[];
+  ms: number;
+  downloadMs: number;
+};
+
 /** What a screen gets: the log's index, the states chosen, and the judge of a state's report. */
 export type ScreenInput = {
   entries: LogEntry[];
@@ -71,9 +79,7 @@ export async function checkRecordedStates(
     workDir: string;
     timeoutMs: number;
     /** Screens every state on the host and says which the kernel must confirm (host-screening.ts). */
-    screen?: (
-      input: ScreenInput,
-    ) => Promise<{ judged: JudgedState[]; confirm: CrashState[]; ms: number }>;
+    screen?: (input: ScreenInput) => Promise<ScreenOutcome>;
   },
 ): Promise<Explored> {
   const pages = plan.workload.pages;
@@ -229,6 +235,7 @@ export async function checkRecordedStates(
         confirmed: byKernel.size,
         disagreements,
         ms: screened.ms,
+        downloadMs: screened.downloadMs,
       };
     }
     const done = (await next('the end of the exploration')) as { replayMatchesDevice: boolean };
@@ -248,7 +255,7 @@ export async function downloadLog(
   logFile: string,
   bytes: number,
 ): Promise<Uint8Array> {
-  const r = await target.exec(`head -c ${bytes} ${logFile} | gzip -c | base64 -w 0`, {
+  const r = await target.exec(`head -c ${bytes} ${logFile} | gzip -1 -c | base64 -w 0`, {
     timeoutMs: 300_000,
   });
   const gz = Buffer.from(r.stdout.trim(), 'base64');

@@ -1,12 +1,11 @@
 import { gunzipSync } from 'node:zlib';
 import { parseLog } from '../../logwrites/format.ts';
 import { screenStates } from '../../logwrites/host-screen.ts';
-import type { CrashState } from '../../logwrites/states.ts';
 import { mulberry32 } from '../../sim/prng.ts';
 import type { TrialPlan } from '../../scenario/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
-import { downloadLog, type JudgedState, type ScreenInput } from './crash-states.ts';
+import { downloadLog, type ScreenInput, type ScreenOutcome } from './crash-states.ts';
 import { builtinOptions } from './engine-command.ts';
 import { rawBytesNeeded } from './recovered-state.ts';
 import { engineTraits } from '../../engine/engine.ts';
@@ -24,13 +23,14 @@ export function hostScreen(
   target: Target,
   plan: TrialPlan,
   o: { log: string; storeName: string },
-): (input: ScreenInput) => Promise<{ judged: JudgedState[]; confirm: CrashState[]; ms: number }> {
+): (input: ScreenInput) => Promise<ScreenOutcome> {
   const engine = plan.engine;
   if (engine.kind !== 'builtin' || plan.filesystem.type !== 'ext4')
     throw new HarnessError('fault.screen: host needs a built-in engine on ext4');
   return async ({ entries, logBytes, states, judge }) => {
     const started = Date.now();
     const log = gunzipSync(await downloadLog(target, o.log, logBytes));
+    const downloadMs = Date.now() - started;
     const index = parseLog((offset, length) => log.subarray(offset, offset + length), log.length);
     if (index.entries.length !== entries.length)
       throw new HarnessError(
@@ -62,7 +62,7 @@ export function hostScreen(
       ),
     );
     const confirm = states.filter((s) => !passedSet.has(s.id) || sample.has(s.id));
-    return { judged, confirm, ms: Date.now() - started };
+    return { judged, confirm, ms: Date.now() - started, downloadMs };
   };
 }
 
