@@ -70,3 +70,34 @@ export class FakeTarget implements Target {
   async upload(): Promise<void> {}
   async teardown(): Promise<void> {}
 }
+
+/**
+ * A fake machine whose losetup hands out /dev/loop7 (and /dev/loop8) over the files asked for,
+ * and lists them (`losetup -J -l`) as backed by those files; `fail` picks commands that exit 1.
+ */
+export function fakeLoopMachine(
+  fail: (command: string) => boolean = () => false,
+  takes: (command: string) => number = () => 0,
+): FakeTarget {
+  let loops: { name: string; 'back-file': string }[] = [];
+  return new FakeTarget(
+    [
+      (c) => (fail(c) ? { code: 1 } : undefined),
+      (c) =>
+        c.includes(' flakey $L ')
+          ? { stdout: 'drop_writes\nerror_writes\ncorrupt_bio_byte\n' }
+          : undefined,
+      (c) => {
+        if (!c.includes('losetup --find --show')) return undefined;
+        const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
+        loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
+        return {
+          stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
+        };
+      },
+      (c) =>
+        c === 'losetup -J -l' ? { stdout: JSON.stringify({ loopdevices: loops }) } : undefined,
+    ],
+    takes,
+  );
+}

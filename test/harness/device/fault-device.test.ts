@@ -2,32 +2,9 @@ import test from 'ava';
 import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
 import { ownerOfRun } from '../../../src/harness/device/names.ts';
 import { ownership } from '../../../src/harness/device/ownership.ts';
-import { FakeTarget } from '../fake-target.ts';
+import { FakeTarget, fakeLoopMachine } from '../fake-target.ts';
 
-/** A fake target whose losetup hands out /dev/loop7 (and /dev/loop8) over the files asked for. */
-function fakeMachine(
-  fail: (command: string) => boolean = () => false,
-  takes: (command: string) => number = () => 0,
-): FakeTarget {
-  return new FakeTarget(
-    [
-      (c) => (fail(c) ? { code: 1 } : undefined),
-      (c) =>
-        c.includes(' flakey $L ')
-          ? { stdout: 'drop_writes\nerror_writes\ncorrupt_bio_byte\n' }
-          : undefined,
-      (c) => {
-        if (!c.includes('losetup --find --show')) return undefined;
-        const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
-        const loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
-        return {
-          stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
-        };
-      },
-    ],
-    takes,
-  );
-}
+const fakeMachine = fakeLoopMachine;
 
 /**
  * Every resource a command names must be one this owner created: dm tables and mount points

@@ -1,0 +1,74 @@
+import test from 'ava';
+import { TrialRig } from '../../../src/harness/trial/trial-rig.ts';
+import { plans } from './vm-helpers.ts';
+import { fakeLoopMachine, type FakeTarget } from '../fake-target.ts';
+
+// The rig's order of work on a machine that runs nothing (FakeTarget): what it creates, in
+// which order, and that it removes all of it, in reverse, however the trial ends.
+
+const plan = plans(
+  'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
+)[0]!;
+
+type Outcome = { log: string[]; cleanupFailures?: string[] };
+
+/** Where `pattern` first occurs in everything the rig ran, in order (fails when nowhere). */
+const at = (target: FakeTarget, pattern: RegExp): number => {
+  const transcript = target.commands.join('\n');
+  const i = transcript.search(pattern);
+  if (i < 0) throw new Error(`nothing matches ${pattern} in:\n${transcript}`);
+  return i;
+};
+
+test('mkfs only on a loop device verified as ours, then mount; use() removes it all, newest first', async (t) => {
+  const target = fakeLoopMachine();
+  const rig = await TrialRig.create(target, plan);
+  const device = rig.faultDevice;
+  const result = await rig.use(async (): Promise<Outcome> => ({ log: ['body ran'] }));
+  t.deepEqual(result.log, ['body ran']);
+  t.is(result.cleanupFailures, undefined);
+  const verify = at(target, /^losetup -J -l$/m);
+  const mkfs = at(target, /^mkfs\.ext4 /m);
+  const mount = at(target, /\bmount -t ext4 /);
+  t.true(verify < mkfs && mkfs < mount, 'the loop is verified before mkfs touches it');
+  t.true(target.commands.some((c) => c.startsWith('mkfs.ext4 ') && c.includes(device.path)));
+  // Removal, newest first: the mount, the dm table, the loop, the backing directory.
+  const umount = at(target, /umount .*powercut-/);
+  const table = at(target, /dmsetup remove --retry powercut-/);
+  const loop = at(target, /losetup -d \$l/);
+  const dir = at(target, /^rm -rf \/var\/tmp\/powercut\/[a-z0-9]+$/m);
+  t.true(mount < umount && umount < table && table < loop && loop < dir);
+});
+
+test('a failed mkfs leaves nothing behind, and its error is the one thrown', async (t) => {
+  const target = fakeLoopMachine((c) => c.startsWith('mkfs.'));
+  await t.throwsAsync(TrialRig.create(target, plan), { message: /mkfs\.ext4 .* exited 1/ });
+  t.false(
+    target.commands.some((c) => c.startsWith('mount -t')),
+    'never mounted',
+  );
+  at(target, /dmsetup remove --retry powercut-/);
+  at(target, /losetup -d \$l/);
+  at(target, /^rm -rf \/var\/tmp\/powercut\//m);
+});
+
+test('a trial body that throws still removes the rig, and the body’s error is the one thrown', async (t) => {
+  const target = fakeLoopMachine();
+  const rig = await TrialRig.create(target, plan);
+  await t.throwsAsync(
+    rig.use(async (): Promise<Outcome> => {
+      throw new Error('engine exploded');
+    }),
+    { message: 'engine exploded' },
+  );
+  at(target, /dmsetup remove --retry powercut-/);
+  at(target, /^rm -rf \/var\/tmp\/powercut\//m);
+});
+
+test('a removal that fails is reported with the result (a harness error), never hidden', async (t) => {
+  const target = fakeLoopMachine((c) => /^rm -rf \/var\/tmp\/powercut\/[a-z0-9]+$/m.test(c));
+  const rig = await TrialRig.create(target, plan);
+  const result = await rig.use(async (): Promise<Outcome> => ({ log: [] }));
+  t.is(result.cleanupFailures?.length, 1);
+  t.regex(result.log.join('\n'), /cleanup failed: backing files and loop devices: [\s\S]*rm -rf/);
+});
