@@ -17,6 +17,7 @@ import { defaultJobs } from '../src/harness/target/slots.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { benchExploration } from './explore.ts';
+import { syncReferences } from './sync-ceiling.ts';
 
 const argv = process.argv.slice(2);
 const args = new Set(argv);
@@ -121,6 +122,28 @@ console.table(engineRows);
 console.log('\nGroup commit vs fsync-per-write at the same writer count (one run):');
 console.table(groupRows);
 
+// The same writer counts against the disk's own numbers, in C, in this run: writers that each
+// sync (the real fsync-per-write baseline) and batched writes with one sync (the ceiling).
+const referenceRows = [1, 4, 16, 64].map((writers) => {
+  const { perWriteSync, ceiling } = syncReferences(dir, writers, Math.max(ops, 64 * 8));
+  const group = Math.max(
+    ...groupRows.filter((r) => r.writers === writers).map((r) => r.groupOpsPerSec),
+  );
+  return {
+    writers,
+    groupBestOpsPerSec: group,
+    cPerWriteSyncOpsPerSec: perWriteSync.opsPerSec,
+    cCeilingOpsPerSec: ceiling.opsPerSec,
+    groupVsPerWriteSync: Number((group / perWriteSync.opsPerSec).toFixed(2)),
+    groupShareOfCeiling: Number((group / ceiling.opsPerSec).toFixed(2)),
+    ceilingVsPerWriteSync: Number((ceiling.opsPerSec / perWriteSync.opsPerSec).toFixed(2)),
+  };
+});
+console.log(
+  '\nGroup commit (best window) against C on this disk: N threads each pwrite + fdatasync, and N pwrites + one fdatasync (the ceiling):',
+);
+console.table(referenceRows);
+
 const layoutRows = await benchRecordLayouts(dir, quick ? 200 : 800);
 console.log(
   '\nSeed item 2: slotted pages vs fixed-size records (256 keys, values of 9-120 bytes, host disk):',
@@ -196,6 +219,7 @@ writeFileSync(
       machine,
       engines: engineRows,
       groupCommit: groupRows,
+      groupCommitReferences: referenceRows,
       recordLayouts: layoutRows,
       mmap: mmapRows,
       preadAsync: qdRows,
