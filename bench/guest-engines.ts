@@ -5,7 +5,7 @@ import { engineCommand, storeSize } from '../src/harness/trial/engine-command.ts
 import { EngineSession } from '../src/harness/trial/engine-session.ts';
 import { feedOps, settled } from '../src/harness/trial/feed.ts';
 import type { WorkloadOp } from '../src/model/workload.ts';
-import type { BuiltinEngineSpec } from '../src/scenario/trial-plan.ts';
+import type { BuiltinEngineSpec } from '../src/model/trial-plan.ts';
 
 export type GuestEngineRow = {
   engine: string;

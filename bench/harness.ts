@@ -3,7 +3,7 @@ import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import type { Target } from '../src/harness/target/target.ts';
 import { startVagrantTarget, vagrantRunning } from '../src/harness/target/vagrant.ts';
-import type { TrialPlan } from '../src/scenario/trial-plan.ts';
+import type { TrialPlan } from '../src/model/trial-plan.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -5,7 +5,7 @@ import { EngineSession } from '../src/harness/trial/engine-session.ts';
 import { feedOps, settled } from '../src/harness/trial/feed.ts';
 import { installUserEngine } from '../src/harness/trial/guest-engine.ts';
 import { tracedCommand, tracerPath } from '../src/harness/trial/syscall-stop.ts';
-import { uploadedPath } from '../src/scenario/uploaded-path.ts';
+import { uploadedPath } from '../src/model/uploaded-path.ts';
 import type { WorkloadOp } from '../src/model/workload.ts';
 
 export type TracerBench = {

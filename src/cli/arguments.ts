@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { findScenarioFiles, InputError } from '../scenario/find.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
-import { uploadedPath } from '../scenario/uploaded-path.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
+import { uploadedPath } from '../model/uploaded-path.ts';
 
 // What the commands of main.ts take, from command-line text: option values checked (a bad one
 // is bad input, exit 2), scenario files loaded, a user engine's build run. Heavy modules are

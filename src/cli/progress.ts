@@ -1,7 +1,7 @@
 import { Listr } from 'listr2';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { TrialPhase, TrialResult } from '../model/trial-result.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 
 type Queued = { loaded: LoadedScenario; plan: TrialPlan };
 type RunQueued = (

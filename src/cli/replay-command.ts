@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openTrialTarget, runTrialOn } from '../harness/trial/trial-target.ts';
 import type { TargetKind } from '../harness/target/select.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 import type { Verdict } from '../model/verdict.ts';
 import { RunStore, runStamp } from '../report/run-store.ts';
 import { formatTrialLine } from './format.ts';

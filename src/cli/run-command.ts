@@ -12,7 +12,7 @@ import { dealTrials, trialKey, type Shard } from './shard.ts';
 import { writeShardManifest } from './shard-manifest.ts';
 import { expandScenario } from '../scenario/expand.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 import { formatTrialLine, formatSummary } from './format.ts';
 
 export type RunOptions = {

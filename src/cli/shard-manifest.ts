@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../report/atomic-write.ts';
 import { packageRoot } from '../package-root.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 import { planDigest, trialKey, type Shard } from './shard.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InputError } from '../scenario/find.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 
 /** One shard of a run: 1-based index of total. */
 export type Shard = { index: number; total: number };

@@ -5,7 +5,7 @@ import { workloadShape } from '../harness/trial/workload-gen.ts';
 import type { TargetKind } from '../harness/target/select.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { stepsToOps, workloadStepsArb } from '../oracles/arbitraries.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 import { formatTrialLine } from './format.ts';
 
 /**

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../scenario/find.ts';
 import type { WorkloadOp } from '../model/workload.ts';
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 import { checkTrialPlan } from '../scenario/trial-plan-schema.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { TrialPlan } from '../scenario/trial-plan.ts';
+import type { TrialPlan } from './trial-plan.ts';
 import type { CrashState } from '../logwrites/states.ts';
 import type { DumpEntry, History } from './history.ts';
 import type { Anomaly, Verdict } from './verdict.ts';

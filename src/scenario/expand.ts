@@ -1,9 +1,9 @@
 import type { EngineModeName } from '../engine/engine.ts';
 import type { LoadedScenario } from './load.ts';
 import type { Scenario } from './schema.ts';
-import type { EngineSpec, TrialPlan } from './trial-plan.ts';
-import { engineLabel } from './trial-plan.ts';
-import { uploadedPath } from './uploaded-path.ts';
+import type { EngineSpec, TrialPlan } from '../model/trial-plan.ts';
+import { engineLabel } from '../model/trial-plan.ts';
+import { uploadedPath } from '../model/uploaded-path.ts';
 import { basename, dirname, resolve } from 'node:path';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { builtinEngine, expectation, externalEngineFields, scenarioSchema } from './schema.ts';
-import type { TrialPlan } from './trial-plan.ts';
+import type { TrialPlan } from '../model/trial-plan.ts';
 
 /**
  * A stored trial plan (`trial.json`), checked before replay or shrink runs it: its values reach

@@ -11,7 +11,7 @@ import type { TrialResult } from '../../src/model/trial-result.ts';
 import { check } from '../../src/oracles/check.ts';
 import { meetsExpectation } from '../../src/oracles/expectation.ts';
 import { RunStore } from '../../src/report/run-store.ts';
-import type { TrialPlan } from '../../src/scenario/trial-plan.ts';
+import type { TrialPlan } from '../../src/model/trial-plan.ts';
 import { plans } from '../harness/trial/vm-helpers.ts';
 
 const yaml =

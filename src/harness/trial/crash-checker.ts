@@ -1,7 +1,7 @@
 import type { History } from '../../model/history.ts';
 import type { TrialResult } from '../../model/trial-result.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import type { Target } from '../target/target.ts';
 import type { PhaseClock } from './phase-clock.ts';
 

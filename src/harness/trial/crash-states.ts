@@ -11,7 +11,7 @@ import {
   parseExploreMode,
   type CrashState,
 } from '../../logwrites/states.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
 import type { Target } from '../target/target.ts';

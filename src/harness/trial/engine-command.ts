@@ -1,7 +1,7 @@
 import { shellQuote } from '../target/shell.ts';
 import { engineModes } from '../../engine/registry.ts';
 import type { EngineOptions } from '../../engine/engine.ts';
-import { canPause, type EngineSpec } from '../../scenario/trial-plan.ts';
+import { canPause, type EngineSpec } from '../../model/trial-plan.ts';
 import { guestEngineCommand } from './guest-engine.ts';
 
 /** Shell-quotes one argument for `sh -c` (always in single quotes). */

@@ -5,7 +5,7 @@ import {
   type StopEvent,
 } from '../../model/history.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
-import type { FaultSpec } from '../../scenario/trial-plan.ts';
+import type { FaultSpec } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { EngineSession } from './engine-session.ts';
 import { allTaken, settleSets } from './feed.ts';

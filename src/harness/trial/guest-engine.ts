@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { requirePackageRoot } from '../../package-root.ts';
 import type { Target } from '../target/target.ts';
-import { uploadedPath } from '../../scenario/uploaded-path.ts';
+import { uploadedPath } from '../../model/uploaded-path.ts';
 
 const projectRoot = requirePackageRoot();
 export const guestEngineDir = '/opt/powercut';

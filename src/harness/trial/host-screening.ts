@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseLog } from '../../logwrites/format.ts';
 import { screenStates } from '../../logwrites/host-screen.ts';
 import { mulberry32 } from '../../sim/prng.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import { downloadLog, type ScreenInput, type ScreenOutcome } from './crash-states.ts';

@@ -3,7 +3,7 @@ import type { DumpEntry, History } from '../../model/history.ts';
 import type { FsckOutcome } from '../../oracles/fs-corrupt.ts';
 import { check } from '../../oracles/check.ts';
 import { meetsExpectation } from '../../oracles/expectation.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import { MountFailed } from '../fs/filesystem.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';

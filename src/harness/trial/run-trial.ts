@@ -1,7 +1,7 @@
 import type { FaultKind } from '../../model/history.ts';
 import { parseExploreMode } from '../../logwrites/states.ts';
-import type { FaultSpec, TrialPlan } from '../../scenario/trial-plan.ts';
-import { isTransactional } from '../../scenario/trial-plan.ts';
+import type { FaultSpec, TrialPlan } from '../../model/trial-plan.ts';
+import { isTransactional } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import type { CrashChecker, TrialContext } from './crash-checker.ts';

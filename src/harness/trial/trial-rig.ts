@@ -1,4 +1,4 @@
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import type { FlakeyFault } from '../device/dm-table.ts';
 import type { Target } from '../target/target.ts';
 import {
@@ -9,7 +9,7 @@ import {
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
 import { storeSize } from './engine-command.ts';
 import { sh } from '../target/shell.ts';
-import { storeIsDirectory, type EngineSpec } from '../../scenario/trial-plan.ts';
+import { storeIsDirectory, type EngineSpec } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 
 const sizeOf = (plan: TrialPlan) => ({

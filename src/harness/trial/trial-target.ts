@@ -3,7 +3,7 @@ import { startTarget, type StartTargetOptions, type TargetKind } from '../target
 import type { Target } from '../target/target.ts';
 import type { TrialPhase, TrialResult } from '../../model/trial-result.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
 import { installGuestEngine } from './guest-engine.ts';
 import { runTrial } from './run-trial.ts';
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { workloadArb, type WorkloadShape } from '../../oracles/arbitraries.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
-import type { TrialPlan } from '../../scenario/trial-plan.ts';
-import { isTransactional } from '../../scenario/trial-plan.ts';
+import type { TrialPlan } from '../../model/trial-plan.ts';
+import { isTransactional } from '../../model/trial-plan.ts';
 
 /**
  * The trial's workload, drawn from the scenario's shape with the trial's seed: the same seed

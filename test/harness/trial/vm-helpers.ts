@@ -4,7 +4,7 @@ import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
 import { parseScenario } from '../../../src/scenario/load.ts';
 import { expandScenario } from '../../../src/scenario/expand.ts';
-import type { TrialPlan } from '../../../src/scenario/trial-plan.ts';
+import type { TrialPlan } from '../../../src/model/trial-plan.ts';
 
 /** Trial plans from an inline scenario (the same path a YAML file takes). */
 export function plans(yaml: string, seed = 11): TrialPlan[] {

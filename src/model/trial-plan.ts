@@ -1,7 +1,7 @@
 import { engineTraits } from '../engine/engine.ts';
 import type { EngineModeName, PlantedBug, Protection } from '../engine/engine.ts';
-import type { AnomalyKind } from '../model/verdict.ts';
-import type { EngineExtension, Scenario } from './schema.ts';
+import type { AnomalyKind } from './verdict.ts';
+import type { EngineExtension, Scenario } from '../scenario/schema.ts';
 
 export type FilesystemType = Scenario['filesystem']['type'];
 export type FaultSpec = Scenario['fault'];
