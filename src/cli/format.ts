@@ -44,6 +44,10 @@ export function formatExploration(e: ExplorationReport): string {
   const lines = [
     `       explored ${e.checked} crash states (${e.mode}: ${boundaries})${e.sampledFrom ? ` sampled from ${e.sampledFrom}` : ''} of ${e.logEntries - e.startEntry - 1} logged writes/flushes/marks, ${e.statesPerSecond.toFixed(2)} states/s; replay matches device: ${e.replayMatchesDevice ? 'yes' : 'NO'}`,
   ];
+  if (e.screen)
+    lines.push(
+      `       screened on the host: ${e.screen.screened} states in ${(e.screen.ms / 1000).toFixed(1)} s; the kernel confirmed ${e.screen.confirmed} (every failing one, a sample of the rest)${e.screen.disagreements.length > 0 ? `; host and kernel disagreed on ${e.screen.disagreements.map((d) => d.id).join(' ')} (the kernel's verdict stands)` : ''}`,
+    );
   for (const f of e.failing.slice(0, 5)) {
     lines.push(
       `       state ${f.id} (${f.boundary}, ${f.acked} acks): ${[...new Set(f.anomalies.map((a) => a.kind))].join(', ')} — rebuild: ${f.reproduce}`,
