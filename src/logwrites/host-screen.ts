@@ -68,7 +68,8 @@ export async function screenStates(
   const running = new Set<Promise<void>>();
   const parallel = Math.max(1, Math.min(4, availableParallelism()));
   try {
-    for (const [n, state] of replayOrder(states).entries()) {
+    const order = replayOrder(states);
+    for (const [n, state] of order.entries()) {
       const start = Date.now();
       const base = firstUnwhole(state);
       replay(current, currentAt, base);
@@ -94,7 +95,7 @@ export async function screenStates(
       if (running.size >= parallel) await Promise.race(running);
     }
     await Promise.all(running);
-    return replayOrder(states).map((s) => reports.get(s.id)!);
+    return order.map((s) => reports.get(s.id)!);
   } finally {
     await Promise.allSettled(running);
     rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,6 @@ export type TrialContext = {
   transactional: boolean;
   pages: number;
   clock: PhaseClock;
-  log: string[];
   timeoutMs: number;
   quietMs: number;
 };

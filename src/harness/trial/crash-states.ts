@@ -41,6 +41,8 @@ export type Explored = {
   sampledFrom?: number;
   replayMatchesDevice: boolean;
   screen?: ScreenSummary;
+  /** The recording (gzip), when a screen already brought it to the host. */
+  logGz?: Uint8Array;
 };
 
 /** One state's verdict, and the line it gets in the exploration report. */
@@ -52,6 +54,8 @@ export type ScreenOutcome = {
   confirm: CrashState[];
   ms: number;
   downloadMs: number;
+  /** The recording as downloaded (gzip), kept for a failing state's artifact. */
+  logGz: Uint8Array;
 };
 
 /** What a screen gets: the log's index, the states chosen, and the judge of a state's report. */
@@ -225,11 +229,12 @@ export async function checkRecordedStates(
       result.states.push(final.state);
     }
     if (screened) {
-      const disagreements = screened.judged
-        .filter((h) => byKernel.has(h.state.id))
-        .map((h) => ({ id: h.state.id, host: h.state.valid, kernel: byKernel.get(h.state.id)! }))
-        .filter((d) => d.kernel.state.valid !== d.host)
-        .map((d) => ({ id: d.id, host: d.host, kernel: d.kernel.state.valid }));
+      const disagreements = screened.judged.flatMap(({ state: host }) => {
+        const kernel = byKernel.get(host.id)?.state;
+        return kernel && kernel.valid !== host.valid
+          ? [{ id: host.id, host: host.valid, kernel: kernel.valid }]
+          : [];
+      });
       result.screen = {
         screened: screened.judged.length,
         confirmed: byKernel.size,
@@ -237,6 +242,7 @@ export async function checkRecordedStates(
         ms: screened.ms,
         downloadMs: screened.downloadMs,
       };
+      result.logGz = screened.logGz;
     }
     const done = (await next('the end of the exploration')) as { replayMatchesDevice: boolean };
     result.replayMatchesDevice = done.replayMatchesDevice;

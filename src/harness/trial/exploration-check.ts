@@ -30,7 +30,8 @@ export class ExplorationChecker implements CrashChecker {
   ) {}
 
   async judge(history: History): Promise<Judgement> {
-    const { target, plan, ops, pages, clock, log, transactional, timeoutMs } = this.c;
+    const { target, plan, ops, pages, clock, transactional, timeoutMs } = this.c;
+    const log = this.rig.log;
     const device = this.rig.faultDevice;
     const started = Date.now();
     const storeName = this.store.slice(this.rig.mountPoint.length + 1);
@@ -105,7 +106,9 @@ export class ExplorationChecker implements CrashChecker {
         ? [
             {
               name: logArtifact,
-              data: await downloadLog(target, device.names.logFile, explored.logBytes),
+              data:
+                explored.logGz ??
+                (await downloadLog(target, device.names.logFile, explored.logBytes)),
             },
           ]
         : [];

@@ -29,9 +29,12 @@ export function hostScreen(
     throw new HarnessError('fault.screen: host needs a built-in engine on ext4');
   return async ({ entries, logBytes, states, judge }) => {
     const started = Date.now();
-    const log = gunzipSync(await downloadLog(target, o.log, logBytes));
+    const logGz = await downloadLog(target, o.log, logBytes);
+    const log = gunzipSync(logGz);
     const downloadMs = Date.now() - started;
-    const index = parseLog((offset, length) => log.subarray(offset, offset + length), log.length);
+    const readLog = (offset: number, length: number): Uint8Array =>
+      log.subarray(offset, offset + length);
+    const index = parseLog(readLog, log.length);
     if (index.entries.length !== entries.length)
       throw new HarnessError(
         `the downloaded log has ${index.entries.length} entries, the target's ${entries.length}`,
@@ -39,7 +42,7 @@ export function hostScreen(
     const pages = plan.workload.pages;
     const reports = await screenStates(
       {
-        readLog: (offset, length) => log.subarray(offset, offset + length),
+        readLog,
         entries: index.entries,
         sectorSize: index.sectorSize,
         deviceBytes: plan.device.sizeMb * 1024 * 1024,
@@ -62,7 +65,7 @@ export function hostScreen(
       ),
     );
     const confirm = states.filter((s) => !passedSet.has(s.id) || sample.has(s.id));
-    return { judged, confirm, ms: Date.now() - started, downloadMs };
+    return { judged, confirm, ms: Date.now() - started, downloadMs, logGz };
   };
 }
 

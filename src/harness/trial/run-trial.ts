@@ -49,7 +49,6 @@ export async function runTrial(
     transactional: isTransactional(plan.engine),
     pages: plan.workload.pages,
     clock: new PhaseClock(options.onPhase),
-    log: [],
     timeoutMs: options.timeoutMs ?? 120_000,
     quietMs: options.quietMs ?? 3_000,
   };
@@ -58,7 +57,7 @@ export async function runTrial(
   const kind = await trialKind(c);
   const { rig } = kind;
   // The rig's log is the trial's log: what the device, the nemesis and the checker noticed.
-  c.log = rig.log;
+  const log = rig.log;
   return rig.use(async () => {
     const store = await rig.prepareStore(plan.engine, pages);
     const nemesis = kind.nemesis(store);
@@ -89,7 +88,7 @@ export async function runTrial(
       transactional,
       quietMs,
       timeoutMs,
-      log: c.log,
+      log,
     });
     // In this order: no timer may ask for a stop once the last stop was handled, and no arm may
     // still be in flight when the plug is pulled (reloads are serialised too: fault-device.ts).
@@ -108,9 +107,9 @@ export async function runTrial(
     const history = { ops, events: session.history };
     const { recoveryStderr, ...judged } = await kind.checker(store).judge(history);
 
-    if (exit.code !== 0 && exit.code !== null) c.log.push(`engine run exited ${exit.code}`);
+    if (exit.code !== 0 && exit.code !== null) log.push(`engine run exited ${exit.code}`);
     if (session.badLines.length > 0)
-      c.log.push(
+      log.push(
         `engine printed ${session.badLines.length} non-protocol lines, e.g. ${quote(session.badLines[0]!)}`,
       );
     const phaseMs = clock.stop();
@@ -121,7 +120,7 @@ export async function runTrial(
       ...judged,
       engineStderr: [exit.stderr, ...recoveryStderr].join('\n'),
       phaseMs,
-      log: c.log,
+      log,
     };
   });
 }

@@ -2,6 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { parseLog } from '../../../src/logwrites/format.ts';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
 import { logArtifact } from '../../../src/harness/trial/exploration-check.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
@@ -76,6 +78,15 @@ test.serial(
     }
     t.true(bug.exploration!.failing.length > 0);
     t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
+    // The failing trial keeps the recording the screen brought over (not downloaded twice).
+    const kept = bug.artifacts?.find((a) => a.name === logArtifact);
+    t.truthy(kept, 'the recording is kept beside the failing trial');
+    const log = gunzipSync(kept!.data);
+    t.is(
+      parseLog((offset, length) => log.subarray(offset, offset + length), log.length).entries
+        .length,
+      bug.exploration!.logEntries,
+    );
     t.deepEqual(correct.exploration!.failing, []);
     t.true(
       correct.exploration!.states.some((x) => x.checkedBy === 'host'),
