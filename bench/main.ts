@@ -1,4 +1,4 @@
-// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore]: measured numbers, printed as
+// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore|boot]: measured numbers, printed as
 // tables and written as JSON to bench/results/latest.json (--only X: bench/results/X.json).
 // Performance is measured here, never asserted in tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { benchExploration } from './explore.ts';
 import { syncReferences } from './sync-ceiling.ts';
+import { benchBoot } from './boot.ts';
 
 const argv = process.argv.slice(2);
 const args = new Set(argv);
@@ -45,6 +46,19 @@ if (only === 'jobs') {
       '\n',
   );
   console.log('wrote bench/results/jobs.json');
+  process.exit(0);
+}
+
+if (only === 'boot') {
+  const rows = await benchBoot(quick ? 1 : 3);
+  console.log('\nThe embedded guest (TCG) booted, and restored from its saved ready state:');
+  console.table(rows);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    'bench/results/boot.json',
+    JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), rows }, null, 2) + '\n',
+  );
+  console.log('wrote bench/results/boot.json');
   process.exit(0);
 }
 
@@ -204,6 +218,12 @@ if (harness) {
 
 const jobsRows = args.has('--no-vm') ? null : await jobsSection();
 
+const bootRows = args.has('--no-vm') ? null : await benchBoot(quick ? 1 : 2);
+if (bootRows) {
+  console.log('\nThe embedded guest (TCG) booted, and restored from its saved ready state:');
+  console.table(bootRows);
+}
+
 const machine = {
   cpus: cpus().length,
   cpu: cpus()[0]?.model,
@@ -227,6 +247,7 @@ writeFileSync(
       cliStart: cliRows,
       harness,
       jobs: jobsRows,
+      boot: bootRows,
     },
     null,
     2,

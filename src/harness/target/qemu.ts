@@ -1,10 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { HarnessError } from '../errors.ts';
 import { requirePackageRoot } from '../../package-root.ts';
+import {
+  discardSavedState,
+  freshenRestoredGuest,
+  restoreArgs,
+  savedStatePath,
+  saveGuestState,
+  waitUntilRestored,
+} from './saved-guest.ts';
 import { SshConnection } from './ssh-connection.ts';
 import { SshTarget } from './ssh.ts';
 
@@ -20,6 +29,11 @@ export type QemuOptions = {
    */
   accel?: 'tcg' | 'kvm' | 'auto';
   bootTimeoutMs?: number;
+  /**
+   * Start from (or, the first time, save) the image's ready guest: default true. Off also with
+   * POWERCUT_COLD_BOOT=1.
+   */
+  savedState?: boolean;
   log?: (line: string) => void;
 };
 
@@ -40,8 +54,10 @@ export async function ensureGuestImage(log?: (line: string) => void): Promise<st
 }
 
 /**
- * Boots the embedded guest (Debian kernel + initramfs) under QEMU with its ssh port forwarded
+ * Starts the embedded guest (Debian kernel + initramfs) under QEMU with its ssh port forwarded
  * to 127.0.0.1 only, connects with the image's key, and pins the image's host key.
+ * The first boot of an image saves the ready guest (saved-guest.ts); later starts restore it,
+ * and fall back to booting (replacing the saved state) if it does not come up.
  */
 export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTarget> {
   const imageDir = options.imageDir ?? (await ensureGuestImage(options.log));
@@ -51,11 +67,7 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
       : process.env.POWERCUT_ACCEL === 'kvm'
         ? 'kvm'
         : 'tcg';
-  const port = await freePort();
-  const runDir = join(imageDir, 'runs', `${process.pid}-${port}`);
-  await mkdir(runDir, { recursive: true });
-  const consoleLog = join(runDir, 'console.log');
-  const qemuArgs = [
+  const machine = [
     '-accel',
     accel,
     '-m',
@@ -70,14 +82,47 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
     'console=ttyS0 panic=-1 quiet',
     '-display',
     'none',
-    '-serial',
-    `file:${consoleLog}`,
     '-no-reboot',
     '-nodefaults',
+  ];
+  const useSaved = (options.savedState ?? true) && process.env.POWERCUT_COLD_BOOT !== '1';
+  const statePath = useSaved ? await savedStatePath(imageDir, machine) : undefined;
+  if (statePath && existsSync(statePath)) {
+    try {
+      return await launch(imageDir, accel, machine, { restoreFrom: statePath }, options);
+    } catch (error) {
+      options.log?.(
+        `the saved guest ${statePath} did not come up (${(error as Error).message}); booting instead`,
+      );
+      await discardSavedState(statePath);
+    }
+  }
+  return launch(imageDir, accel, machine, statePath ? { saveTo: statePath } : {}, options);
+}
+
+async function launch(
+  imageDir: string,
+  accel: string,
+  machine: string[],
+  state: { restoreFrom?: string; saveTo?: string },
+  options: QemuOptions,
+): Promise<SshTarget> {
+  const port = await freePort();
+  const runDir = join(imageDir, 'runs', `${process.pid}-${port}`);
+  await mkdir(runDir, { recursive: true });
+  const consoleLog = join(runDir, 'console.log');
+  const qmpSocket = join(runDir, 'qmp.sock');
+  const qemuArgs = [
+    ...machine,
     '-netdev',
     `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22`,
     '-device',
     'virtio-net-pci,netdev=n0',
+    '-serial',
+    `file:${consoleLog}`,
+    ...(state.restoreFrom ? restoreArgs(state.restoreFrom) : []),
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
   ];
   // A watchdog shell owns qemu and kills it when this process dies, even by SIGKILL.
   const watchdog = `qemu-system-x86_64 "$@" & q=$!; while kill -0 ${process.pid} 2>/dev/null && kill -0 $q 2>/dev/null; do sleep 1; done; kill $q 2>/dev/null; wait $q`;
@@ -89,18 +134,47 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
   const started = Date.now();
   try {
     const hostKey = (await readFile(join(imageDir, 'host_key.pub'), 'utf8')).trim();
+    const deadline = started + (state.restoreFrom ? 60_000 : (options.bootTimeoutMs ?? 180_000));
+    if (state.restoreFrom) {
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', () =>
+          reject(new HarnessError(`qemu exited: ${qemuStderr.trim().split('\n').at(-1) ?? ''}`)),
+        ),
+      );
+      exited.catch(() => undefined);
+      await Promise.race([
+        waitUntilRestored(qmpSocket, deadline, () => child.exitCode === null),
+        exited,
+      ]);
+    }
     const connection = await waitForSsh(child, {
       port,
       privateKeyPath: join(imageDir, 'id_ed25519'),
       hostKey,
-      deadline: started + (options.bootTimeoutMs ?? 180_000),
+      // A restored guest printed its ready line before it was saved: no line to wait for.
+      readyLine: !state.restoreFrom,
+      deadline,
       consoleLog,
       stderr: () => qemuStderr,
+      onReady: async () => {
+        if (!state.saveTo || existsSync(state.saveTo)) return;
+        const saving = Date.now();
+        try {
+          await saveGuestState(qmpSocket, state.saveTo);
+          options.log?.(
+            `saved the ready guest to ${state.saveTo} in ${((Date.now() - saving) / 1000).toFixed(1)} s`,
+          );
+        } catch (error) {
+          // Saving only makes later starts faster: this guest boots on without it.
+          options.log?.(`could not save the ready guest: ${(error as Error).message}`);
+        }
+      },
     });
-    const bootMs = Date.now() - started;
+    if (state.restoreFrom) await freshenRestoredGuest(connection);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
     return new SshTarget(
       'qemu',
-      `qemu ${accel} on 127.0.0.1:${port} (booted in ${(bootMs / 1000).toFixed(1)} s)`,
+      `qemu ${accel} on 127.0.0.1:${port} (${state.restoreFrom ? 'restored' : 'booted'} in ${seconds} s)`,
       connection,
       async () => {
         await stopChild(child);
@@ -130,13 +204,17 @@ async function waitForSsh(
     port: number;
     privateKeyPath: string;
     hostKey: string;
+    readyLine: boolean;
     deadline: number;
     consoleLog: string;
     stderr: () => string;
+    /** Runs once the guest printed its ready line, before the first connection. */
+    onReady: () => Promise<void>;
   },
 ): Promise<SshConnection> {
   let last: unknown;
-  const blindAfter = Date.now() + 60_000;
+  const blindAfter = o.readyLine ? Date.now() + 60_000 : 0;
+  let readySeen = false;
   while (Date.now() < o.deadline) {
     if (child.exitCode !== null) {
       throw new HarnessError(
@@ -145,10 +223,14 @@ async function waitForSsh(
     }
     // Slirp accepts the forwarded port before the guest listens, so an early ssh attempt hangs
     // until its timeout: wait for /init's ready line (guessing blindly only if it never shows).
-    const console = await readFile(o.consoleLog, 'utf8').catch(() => '');
-    if (!console.includes(GUEST_READY) && Date.now() < blindAfter) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      continue;
+    if (!readySeen && Date.now() < blindAfter) {
+      const console = await readFile(o.consoleLog, 'utf8').catch(() => '');
+      if (!console.includes(GUEST_READY)) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      readySeen = true;
+      await o.onReady();
     }
     try {
       return await SshConnection.connect({
