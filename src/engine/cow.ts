@@ -1,3 +1,4 @@
+import { isAllZero } from './zero-bytes.ts';
 import type { DumpEntry } from '../model/history.ts';
 import type { EngineContext, EngineMode } from './engine.ts';
 import { eventEmitter } from './events.ts';
@@ -152,7 +153,7 @@ async function loadState(ctx: EngineContext, verify: boolean): Promise<State> {
   let emptySlot = false;
   for (let slot = 0; slot < META_SLOTS; slot++) {
     const bytes = await file.pread(options.pageSize, slot * options.pageSize);
-    if (bytes.every((b) => b === 0)) emptySlot = true;
+    if (isAllZero(bytes)) emptySlot = true;
     const meta = decodeMeta(bytes, slot, verify);
     if (meta && meta.pages === options.pages && meta.maps.length === mapPageCount(options))
       metas.push(meta);

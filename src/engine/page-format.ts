@@ -1,4 +1,5 @@
-import { crc32c } from './crc32c.ts';
+import { crc32c, crc32cZeroingField } from './crc32c.ts';
+import { isAllZero } from './zero-bytes.ts';
 
 /**
  * One page format for every built-in engine (little-endian):
@@ -67,12 +68,10 @@ export function encodePage(pageSize: number, header: PageHeader, payload: Uint8A
 export function decodePage(bytes: Uint8Array): DecodedPage {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PAGE_MAGIC) {
-    return bytes.every((b) => b === 0) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
+    return isAllZero(bytes) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
   }
   const stored = view.getUint32(24, true);
-  const copy = new Uint8Array(bytes); // a copy even when handed a Buffer (Buffer#slice is a view)
-  new DataView(copy.buffer).setUint32(24, 0, true);
-  if (crc32c(copy) !== stored) return { state: 'corrupt', reason: 'checksum' };
+  if (crc32cZeroingField(bytes, 24) !== stored) return { state: 'corrupt', reason: 'checksum' };
   const length = view.getUint32(12, true);
   if (HEADER_SIZE + length > bytes.length) return { state: 'corrupt', reason: 'length' };
   return {

@@ -1,4 +1,5 @@
-import { crc32c } from '../crc32c.ts';
+import { crc32c, crc32cZeroingField } from '../crc32c.ts';
+import { isAllZero } from '../zero-bytes.ts';
 import { PAGE_MAGIC } from '../page-format.ts';
 
 /**
@@ -86,11 +87,9 @@ export function encodeSlotted(out: Uint8Array, page: SlottedPage): Uint8Array {
 export function decodeSlotted(bytes: Uint8Array): DecodedSlotted {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PAGE_MAGIC)
-    return bytes.every((b) => b === 0) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
+    return isAllZero(bytes) ? { state: 'empty' } : { state: 'corrupt', reason: 'magic' };
   const stored = view.getUint32(24, true);
-  const copy = new Uint8Array(bytes);
-  new DataView(copy.buffer).setUint32(24, 0, true);
-  if (crc32c(copy) !== stored) return { state: 'corrupt', reason: 'checksum' };
+  if (crc32cZeroingField(bytes, 24) !== stored) return { state: 'corrupt', reason: 'checksum' };
   if (view.getUint32(4, true) !== SLOTTED_KIND) return { state: 'corrupt', reason: 'layout' };
   const count = view.getUint16(12, true);
   const records = new Map<number, string>();
