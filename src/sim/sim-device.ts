@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { IoError, type StoreFile } from '../engine/store-file.ts';
 import { mulberry32 } from './prng.ts';
 
 export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
 type PendingWrite = { offset: number; data: Uint8Array };
+type CrashDraw = { seed: number; tear?: boolean; corrupt?: boolean };
 
 /**
  * A simulated block device with a volatile write-back cache, deterministic and seeded:
@@ -21,6 +23,11 @@ export class SimDevice {
   private readonly visible: Uint8Array;
   private readonly durable: Uint8Array;
   private pending: PendingWrite[] = [];
+  /** pendingRanges() as of `rangesFor` holding `rangesCount` writes (writes only append). */
+  private rangesFor: PendingWrite[] | undefined;
+  private rangesCount = 0;
+  private ranges:
+    { ranges: { start: number; end: number; at: number }[]; bytes: number } | undefined;
   private fault: SimFault | undefined;
   private corrupt = { byte: 1, value: 0 };
   private errorPending = false;
@@ -32,10 +39,18 @@ export class SimDevice {
   syncs = 0;
   readonly frozen: Promise<void>;
 
-  constructor(opts: { size: number; sectorSize?: number; initial?: Uint8Array }) {
+  /** `adopt`: an image of exactly `size` bytes that becomes the durable contents, not copied. */
+  constructor(opts: {
+    size: number;
+    sectorSize?: number;
+    initial?: Uint8Array;
+    adopt?: Uint8Array;
+  }) {
     this.size = opts.size;
     this.sectorSize = opts.sectorSize ?? 512;
-    this.durable = new Uint8Array(opts.size);
+    if (opts.adopt && opts.adopt.length !== opts.size)
+      throw new RangeError(`adopted image is ${opts.adopt.length} bytes, not ${opts.size}`);
+    this.durable = opts.adopt ?? new Uint8Array(opts.size);
     if (opts.initial) this.durable.set(opts.initial.subarray(0, opts.size));
     this.visible = this.durable.slice();
     this.frozen = new Promise((resolve) => (this.onCut = resolve));
@@ -135,9 +150,32 @@ export class SimDevice {
    * or lost (with `tear`, some writes torn: each of their sectors kept or lost), later writes
    * winning where both survive; with `corrupt`, one byte of one surviving sector flipped.
    */
-  crashImage(opts: { seed: number; tear?: boolean; corrupt?: boolean }): Uint8Array {
+  crashImage(opts: CrashDraw): Uint8Array {
+    return this.crashState(opts).image();
+  }
+
+  /**
+   * The crash state `opts` draws, by content: `key` is the same for two draws exactly when
+   * their images are equal (everywhere but the pending writes' ranges, every image is the
+   * durable one, so only those bytes are compared). The whole image is built only on demand:
+   * most draws repeat an earlier state and never need it.
+   */
+  crashState(opts: CrashDraw): { key: string; image: () => Uint8Array } {
     const random = mulberry32(opts.seed);
-    const image = this.durable.slice();
+    const { ranges, bytes } = this.pendingRanges();
+    const overlay = new Uint8Array(bytes);
+    for (const r of ranges) overlay.set(this.durable.subarray(r.start, r.end), r.at);
+    // Where a device offset lands in the overlay (every write lies inside one merged range).
+    const at = (offset: number): number => {
+      let lo = 0;
+      let hi = ranges.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (ranges[mid]!.start <= offset) lo = mid;
+        else hi = mid - 1;
+      }
+      return ranges[lo]!.at + offset - ranges[lo]!.start;
+    };
     const survivors: { offset: number; length: number }[] = [];
     for (const w of this.pending) {
       // Each pending write: kept whole, lost, or (with `tear`) torn at sector granularity.
@@ -146,20 +184,54 @@ export class SimDevice {
         for (let s = 0; s < w.data.length; s += this.sectorSize) {
           if (random() < 0.5) continue;
           const end = Math.min(w.data.length, s + this.sectorSize);
-          image.set(w.data.subarray(s, end), w.offset + s);
+          overlay.set(w.data.subarray(s, end), at(w.offset + s));
           survivors.push({ offset: w.offset + s, length: end - s });
         }
       } else if (fate >= (opts.tear ? 0.65 : 0.5)) {
-        image.set(w.data, w.offset);
+        overlay.set(w.data, at(w.offset));
         survivors.push({ offset: w.offset, length: w.data.length });
       }
     }
     if (opts.corrupt && survivors.length > 0) {
       const s = survivors[Math.floor(random() * survivors.length)]!;
-      const at = s.offset + Math.floor(random() * s.length);
-      image[at] = image[at]! ^ (1 + Math.floor(random() * 255));
+      const i = at(s.offset + Math.floor(random() * s.length));
+      overlay[i] = overlay[i]! ^ (1 + Math.floor(random() * 255));
     }
-    return image;
+    return {
+      key: createHash('sha256').update(overlay).digest('base64'),
+      image: () => {
+        const image = this.durable.slice();
+        for (const r of ranges) image.set(overlay.subarray(r.at, r.at + r.end - r.start), r.start);
+        return image;
+      },
+    };
+  }
+
+  /** The pending writes' byte ranges, merged and sorted, each with its place in an overlay. */
+  private pendingRanges(): { ranges: { start: number; end: number; at: number }[]; bytes: number } {
+    if (this.rangesFor === this.pending && this.rangesCount === this.pending.length)
+      return this.ranges!;
+    const sorted = this.pending
+      .map((w) => ({ start: w.offset, end: w.offset + w.data.length }))
+      .sort((a, b) => a.start - b.start);
+    const ranges: { start: number; end: number; at: number }[] = [];
+    let bytes = 0;
+    for (const r of sorted) {
+      const last = ranges.at(-1);
+      if (last && r.start <= last.end) {
+        if (r.end > last.end) {
+          bytes += r.end - last.end;
+          last.end = r.end;
+        }
+        continue;
+      }
+      ranges.push({ ...r, at: bytes });
+      bytes += r.end - r.start;
+    }
+    this.rangesFor = this.pending;
+    this.rangesCount = this.pending.length;
+    this.ranges = { ranges, bytes };
+    return this.ranges;
   }
 
   /** The durable image alone (what survives if no pending write made it). */

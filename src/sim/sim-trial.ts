@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { virtualClock } from '../engine/clock.ts';
 import type { EngineMode, EngineOptions } from '../engine/engine.ts';
 import type { DumpEntry, History, HistoryEvent } from '../model/history.ts';
@@ -84,18 +83,17 @@ export async function runSimTrial(
   let duplicates = 0;
   for (let i = 0; i < input.crashStates; i++) {
     const seed = (input.seed * 7919 + i) >>> 0;
-    const image = device.crashImage({
+    const state = device.crashState({
       seed,
       tear: input.tear ?? false,
       corrupt: input.corrupt ?? false,
     });
-    const digest = createHash('sha256').update(image).digest('base64');
-    if (seen.has(digest)) {
+    if (seen.has(state.key)) {
       duplicates++;
       continue;
     }
-    seen.add(digest);
-    states.push(await recoverAndCheck(mode, options, image, history, seed));
+    seen.add(state.key);
+    states.push(await recoverAndCheck(mode, options, state.image(), history, seed));
   }
   return { states, duplicates, ioCount: device.ioCount };
 }
@@ -107,7 +105,12 @@ async function recoverAndCheck(
   history: History,
   seed: number,
 ): Promise<SimCrashState> {
-  const after = new SimDevice({ size: image.length, initial: image });
+  // The image was built for this state alone: the device takes it over without a copy, unless
+  // the raw pages are read from it after recovery (which may write and sync).
+  const after = new SimDevice({
+    size: image.length,
+    adopt: mode.directLayout ? image.slice() : image,
+  });
   const ctx = { file: after.file(), clock: virtualClock(), options };
   let dump: DumpEntry[];
   let recoverError: string | undefined;
