@@ -12,7 +12,15 @@ export type FlakeyFault = {
   /** Time schedule in seconds (the seed's "5 s up, 1 s down"); default: down while loaded. */
   schedule?: { up: number; down: number };
   corrupt?: { byte?: number | undefined; value: number };
+  /**
+   * Only these device ranges get the fault (sorted, not overlapping); the rest of the device
+   * stays linear. How corruption is kept to the engine's own store: a corrupted journal or
+   * inode table would leave a filesystem that no longer mounts, with nothing left to judge.
+   */
+  within?: readonly SectorRange[];
 };
+
+export type SectorRange = { start: number; sectors: number };
 
 export function linearTable(sectors: number, device: string): string {
   return `0 ${sectors} linear ${device} 0`;
@@ -26,7 +34,22 @@ export function flakeyTable(
 ): string {
   const up = fault.schedule?.up ?? 0;
   const down = fault.schedule?.down ?? 1;
-  return `0 ${sectors} flakey ${device} 0 ${up} ${down}${featureArgs(fault, supportsErrorReads)}`;
+  const flakey = (start: number, length: number): string =>
+    `${start} ${length} flakey ${device} ${start} ${up} ${down}${featureArgs(fault, supportsErrorReads)}`;
+  if (!fault.within) return flakey(0, sectors);
+  // One table line per segment, covering the device without a gap: linear between the ranges.
+  const lines: string[] = [];
+  let at = 0;
+  for (const range of fault.within) {
+    const start = Math.max(range.start, at);
+    const end = Math.min(range.start + range.sectors, sectors);
+    if (end <= start) continue;
+    if (start > at) lines.push(`${at} ${start - at} linear ${device} ${at}`);
+    lines.push(flakey(start, end - start));
+    at = end;
+  }
+  if (at < sectors) lines.push(`${at} ${sectors - at} linear ${device} ${at}`);
+  return lines.join('\n');
 }
 
 function featureArgs(fault: FlakeyFault, supportsErrorReads: boolean): string {

@@ -149,8 +149,10 @@ export async function createFaultDevice(
     };
     const reload = async (table: string): Promise<void> => {
       // --nolockfs: do not freeze/flush the filesystem first, which would defeat the power cut.
+      // The table on stdin: it may have several lines (a fault confined to some ranges).
       await target.exec(
-        `dmsetup suspend --nolockfs ${names.table} && dmsetup load ${names.table} --table '${table}' && dmsetup resume ${names.table}`,
+        `dmsetup suspend --nolockfs ${names.table} && dmsetup load ${names.table} && dmsetup resume ${names.table}`,
+        { stdin: `${table}\n` },
       );
     };
     const device: FaultDevice = {

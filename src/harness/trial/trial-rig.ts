@@ -1,5 +1,5 @@
 import type { TrialPlan } from '../../model/trial-plan.ts';
-import type { FlakeyFault } from '../device/dm-table.ts';
+import type { FlakeyFault, SectorRange } from '../device/dm-table.ts';
 import type { Target } from '../target/target.ts';
 import {
   createFaultDevice,
@@ -7,6 +7,7 @@ import {
   type LogWritesDevice,
 } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
+import { storeExtents } from '../fs/store-extents.ts';
 import { storeSize } from './engine-command.ts';
 import { sh } from '../target/shell.ts';
 import { storeIsDirectory, type EngineSpec } from '../../model/trial-plan.ts';
@@ -83,6 +84,7 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
       sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync ${store} 2>/dev/null; sync`,
       { timeoutMs: 120_000 },
     );
+    this.storeFile = store;
     return store;
   }
 
@@ -92,10 +94,40 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   }
 
   async arm(fault: FlakeyFault): Promise<void> {
-    await this.device.arm(fault);
+    const confined = fault.kind === 'corrupt_bio_byte' ? await this.corruptible() : undefined;
+    await this.device.arm(confined ? { ...fault, within: confined } : fault);
     this.log.push(
       `armed ${fault.kind}${fault.schedule ? ` (up ${fault.schedule.up}s, down ${fault.schedule.down}s)` : ''}`,
     );
+  }
+
+  private storeFile: string | undefined;
+  private corruptRanges: Promise<SectorRange[] | undefined> | undefined;
+
+  /**
+   * Where corruption may land: the store file's extents, looked up once. A corrupted journal
+   * or inode table would leave a filesystem that no longer mounts and nothing to judge; what is
+   * tested is whether the engine notices its own pages changed. A directory store, whose files
+   * come and go, or a filesystem whose extents are not device sectors: the whole device, logged.
+   */
+  private corruptible(): Promise<SectorRange[] | undefined> {
+    this.corruptRanges ??= (async () => {
+      if (!this.storeFile) {
+        this.log.push('corrupt_bio_byte spans the whole device: the store is a directory');
+        return undefined;
+      }
+      const found = await storeExtents(this.target, this.plan.filesystem.type, this.storeFile);
+      if ('reason' in found) {
+        this.log.push(`corrupt_bio_byte spans the whole device: ${found.reason}`);
+        return undefined;
+      }
+      const sectors = found.ranges.reduce((sum, r) => sum + r.sectors, 0);
+      this.log.push(
+        `corrupt_bio_byte confined to the store's ${found.ranges.length} extent(s), ${sectors} sectors`,
+      );
+      return found.ranges;
+    })();
+    return this.corruptRanges;
   }
 
   async disarm(): Promise<void> {

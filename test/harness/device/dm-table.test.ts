@@ -32,6 +32,39 @@ test('table lines follow dm-flakey.rst: <dev> <offset> <up> <down> [<num_feature
   );
 });
 
+test('a fault confined to ranges: flakey over each range, linear between, the whole device covered', (t) => {
+  const fault = {
+    kind: 'corrupt_bio_byte' as const,
+    corrupt: { byte: 40, value: 88 },
+    within: [
+      { start: 0, sectors: 8 },
+      { start: 100, sectors: 50 },
+      { start: 2000, sectors: 100 }, // runs past the device's end: clipped
+    ],
+  };
+  const lines = flakeyTable(2048, '/dev/loop0', fault).split('\n');
+  t.deepEqual(lines, [
+    '0 8 flakey /dev/loop0 0 0 1 5 corrupt_bio_byte 40 w 88 0',
+    '8 92 linear /dev/loop0 8',
+    '100 50 flakey /dev/loop0 100 0 1 5 corrupt_bio_byte 40 w 88 0',
+    '150 1850 linear /dev/loop0 150',
+    '2000 48 flakey /dev/loop0 2000 0 1 5 corrupt_bio_byte 40 w 88 0',
+  ]);
+  // Every sector once, in order: each line starts where the previous one ended.
+  let at = 0;
+  for (const line of lines) {
+    const [start, length] = line.split(' ').map(Number);
+    t.is(start, at);
+    at += length!;
+  }
+  t.is(at, 2048);
+  t.is(
+    flakeyTable(2048, '/dev/loop0', { kind: 'drop_writes', within: [] }),
+    '0 2048 linear /dev/loop0 0',
+    'no range: nothing faulted',
+  );
+});
+
 test('a log-writes table logs the data device to the log device', (t) => {
   t.is(logWritesTable(2048, '/dev/loop0', '/dev/loop1'), '0 2048 log-writes /dev/loop0 /dev/loop1');
 });

@@ -273,6 +273,36 @@ trials: 3
   },
 );
 
+for (const fs of ['ext4', 'xfs']) {
+  test.serial(
+    `[vm] corrupt_bio_byte lands only on the store's extents: ${fs} stays clean without lazytime, the engine sees its pages damaged`,
+    async (t) => {
+      // No lazytime: every write updates the inode's times, so the journal is written while the
+      // device corrupts. Confined to the store's extents, none of that metadata is hit.
+      const yaml = `
+filesystem: { type: ${fs} }
+engine: { mode: fsync }
+workload: { ops: 40, pages: 16 }
+fault: { kind: corrupt_bio_byte, arm: { afterOp: 10 }, corrupt: { byte: 40, value: 88 } }
+`;
+      const r = await runTrial(guest(), plans(yaml)[0]!, {});
+      t.log(`${summary(r)}; ${r.log.filter((l) => l.includes('corrupt_bio_byte')).join('; ')}`);
+      t.true(
+        r.log.some((l) => /^corrupt_bio_byte confined to the store's \d+ extent\(s\)/.test(l)),
+        r.log.join('\n'),
+      );
+      t.is(r.recoverError, undefined);
+      t.true(r.fsck?.clean, r.fsck?.output);
+      t.true(r.verdict.stats.ackedWhileFaulty >= 10, 'writes were acked while corrupting');
+      t.true(
+        r.dump.some((e) => 'error' in e),
+        'the corruption reached the store: the engine reports damaged pages',
+      );
+      t.deepEqual(kinds(r), [], r.verdict.anomalies.map((a) => a.message).join('; '));
+    },
+  );
+}
+
 test.serial(
   '[vm] a filesystem that no longer mounts after the crash is an outcome (recover failed, fs-corrupt), not a harness error',
   async (t) => {
