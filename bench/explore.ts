@@ -5,49 +5,75 @@ import { parseScenario } from '../src/scenario/load.ts';
 import { expandScenario } from '../src/scenario/expand.ts';
 
 export type ExploreRow = {
+  engine: string;
   path: string;
   states: number;
   /** States a real kernel checked (mount, recover, dump, fsck in the guest). */
   kernelChecked: number;
   seconds: number;
   statesPerSecond: number;
-  /** The host's screen alone (log download included; the download apart), screened path. */
+  /** The host's screen alone (log download included; the download apart), screened paths. */
   hostSeconds?: number;
   downloadSeconds?: number;
   hostStatesPerSecond?: number;
+  /** The screen without the download: states (and distinct store images) per second. */
+  screenOnlyStatesPerSecond?: number;
+  distinctStates?: number;
+};
+
+type Path = 'kernel' | 'host' | 'store';
+const label: Record<Path, string> = {
+  kernel: 'kernel (guest explorer)',
+  host: 'screen: host, kernel confirms',
+  store: 'screen: store, kernel confirms',
 };
 
 /**
- * One log-writes recording's crash states (ext4 cow, reorder:1), checked two ways in one run:
- * every state on the real kernel in the guest, and `screen: host` (every state on the host,
- * failing ones and a sample confirmed by the kernel). The same seed: the same states.
+ * log-writes recordings' crash states checked each way in one run, same seed (same states):
+ * every state on the real kernel in the guest; `screen: host` (every state's image on the host,
+ * e2fsck and debugfs); for a direct-layout engine also `screen: store` (the store file read out
+ * of the recording, in-process). Failing states and a sample are confirmed by the kernel.
  */
 export async function benchExploration(target: Target): Promise<ExploreRow[]> {
   const rows: ExploreRow[] = [];
-  for (const screen of [false, true]) {
-    await sweepStale(target);
-    const plan = expandScenario(
-      parseScenario(
-        'bench-explore.yaml',
-        `device: { sizeMb: 64 }\nengine: { mode: cow }\nworkload: { ops: 16, pages: 8, txnSize: 4 }\nfault: { kind: log-writes, explore: 'reorder:1'${screen ? ', screen: host' : ''} }\n`,
-      ),
-      { baseSeed: 1 },
-    )[0]!;
-    const e = (await runTrial(target, plan, {})).exploration!;
-    rows.push({
-      path: screen ? 'screen: host, kernel confirms' : 'kernel (guest explorer)',
-      states: e.checked,
-      kernelChecked: e.screen ? e.screen.confirmed : e.checked,
-      seconds: Number((e.exploreMs / 1000).toFixed(1)),
-      statesPerSecond: Number(e.statesPerSecond.toFixed(2)),
-      ...(e.screen
-        ? {
-            hostSeconds: Number((e.screen.ms / 1000).toFixed(1)),
-            downloadSeconds: Number((e.screen.downloadMs / 1000).toFixed(1)),
-            hostStatesPerSecond: Number((e.screen.screened / (e.screen.ms / 1000)).toFixed(1)),
-          }
-        : {}),
-    });
+  const runs: [string, string, Path[], string][] = [
+    ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'host'], 'reorder:1'],
+    ['fsync', 'ops: 16, pages: 8', ['kernel', 'host', 'store'], 'reorder:1'],
+    // A recording with hundreds of states, to time the store screen on more than a blink.
+    ['fsync', 'ops: 60, pages: 16', ['store'], 'reorder:2'],
+  ];
+  for (const [engine, workload, paths, explore] of runs) {
+    for (const path of paths) {
+      await sweepStale(target);
+      const plan = expandScenario(
+        parseScenario(
+          'bench-explore.yaml',
+          `device: { sizeMb: 64 }\nengine: { mode: ${engine} }\nworkload: { ${workload} }\nfault: { kind: log-writes, explore: '${explore}', maxStates: 5000${path === 'kernel' ? '' : `, screen: ${path}`} }\n`,
+        ),
+        { baseSeed: 1 },
+      )[0]!;
+      const e = (await runTrial(target, plan, {})).exploration!;
+      const screenOnlyS = e.screen ? (e.screen.ms - e.screen.downloadMs) / 1000 : 0;
+      rows.push({
+        engine: `${engine} ${explore}`,
+        path: label[path],
+        states: e.checked,
+        kernelChecked: e.screen ? e.screen.confirmed : e.checked,
+        seconds: Number((e.exploreMs / 1000).toFixed(1)),
+        statesPerSecond: Number(e.statesPerSecond.toFixed(2)),
+        ...(e.screen
+          ? {
+              hostSeconds: Number((e.screen.ms / 1000).toFixed(2)),
+              downloadSeconds: Number((e.screen.downloadMs / 1000).toFixed(2)),
+              hostStatesPerSecond: Number((e.screen.screened / (e.screen.ms / 1000)).toFixed(1)),
+              screenOnlyStatesPerSecond: Number(
+                (e.screen.screened / Math.max(screenOnlyS, 0.001)).toFixed(0),
+              ),
+              ...(e.screen.distinct !== undefined ? { distinctStates: e.screen.distinct } : {}),
+            }
+          : {}),
+      });
+    }
   }
   return rows;
 }

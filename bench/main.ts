@@ -68,7 +68,7 @@ if (only === 'explore') {
     await installGuestEngine(target);
     const rows = await benchExploration(target);
     console.log(
-      '\nlog-writes exploration (ext4 cow, reorder:1), the same states two ways (embedded guest, TCG):',
+      '\nlog-writes exploration (ext4, reorder:1), the same states each way (embedded guest, TCG):',
     );
     console.table(rows);
     mkdirSync('bench/results', { recursive: true });
@@ -192,7 +192,7 @@ if (harness) {
   console.log('\nEngines inside the guest (ext4 on the powercut dm device, TCG):');
   console.table(guestEngines);
   console.log(
-    '\nlog-writes exploration (ext4 cow, reorder:1), the same states two ways: all on the kernel; screened on the host, the kernel confirming failing states and a sample:',
+    '\nlog-writes exploration (ext4, reorder:1), the same states each way: all on the kernel; screened on the host (image + e2fsck, or the store read from the log), the kernel confirming failing states and a sample:',
   );
   console.table(exploration);
   console.log(

@@ -46,7 +46,7 @@ export function formatExploration(e: ExplorationReport): string {
   ];
   if (e.screen)
     lines.push(
-      `       screened on the host: ${e.screen.screened} states in ${(e.screen.ms / 1000).toFixed(1)} s; the kernel confirmed ${e.screen.confirmed} (every failing one, a sample of the rest)${e.screen.disagreements.length > 0 ? `; host and kernel disagreed on ${e.screen.disagreements.map((d) => d.id).join(' ')} (the kernel's verdict stands)` : ''}`,
+      `       screened on the host: ${e.screen.screened} states${e.screen.distinct !== undefined ? ` (${e.screen.distinct} distinct store images)` : ''} in ${(e.screen.ms / 1000).toFixed(1)} s; the kernel confirmed ${e.screen.confirmed} (every failing one, a sample of the rest)${e.screen.disagreements.length > 0 ? `; host and kernel disagreed on ${e.screen.disagreements.map((d) => d.id).join(' ')} (the kernel's verdict stands)` : ''}`,
     );
   for (const f of e.failing.slice(0, 5)) {
     lines.push(

@@ -37,6 +37,8 @@ export type ScreenSummary = {
   /** Time the host's screen took (the log download included), and the download alone. */
   ms: number;
   downloadMs: number;
+  /** screen: store: how many of the screened states had store images of their own. */
+  distinct?: number;
 };
 
 /** A log-writes trial: the crash states explored and how each fared. */

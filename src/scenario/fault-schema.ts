@@ -98,14 +98,15 @@ export const fault = z.strictObject({
     .optional()
     .describe('log-writes: check at most this many states (a seeded sample beyond it).'),
   /**
-   * `log-writes` on ext4 with a built-in engine: `host` screens every state on the host
-   * (e2fsck's journal replay, no kernel), then a real kernel confirms the failing ones and a
-   * seeded sample of the rest.
+   * `log-writes` with a built-in engine: every state is screened on the host, then a real
+   * kernel confirms the failing ones and a seeded sample of the rest. `host` (ext4): the
+   * state's image, e2fsck's journal replay, debugfs, e2fsck. `store` (ext4 or xfs, plain, fsync
+   * or group-commit): the store file's blocks read straight from the recording, in-process.
    */
   screen: z
-    .enum(['host'])
+    .enum(['host', 'store'])
     .optional()
     .describe(
-      'log-writes, ext4, built-in engines: screen every state on the host, then confirm failing states and a seeded sample of passing ones on the real kernel.',
+      'log-writes, built-in engines: screen every state on the host (host: ext4 image + e2fsck; store: the store file read from the log, direct-layout engines on ext4/xfs), then confirm failing states and a seeded sample of passing ones on the real kernel.',
     ),
 });

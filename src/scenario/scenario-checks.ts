@@ -129,12 +129,22 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
   }
   if (s.fault.screen !== undefined) {
     const filesystems = s.matrix?.fs ?? [s.filesystem.type];
-    const other = filesystems.find((fs) => fs !== 'ext4');
+    const store = s.fault.screen === 'store';
+    const other = filesystems.find((fs) => (store ? fs === 'btrfs' : fs !== 'ext4'));
+    const modes = 'mode' in s.engine ? (s.matrix?.mode ?? [s.engine.mode]) : [];
+    const notDirect = modes.find((m) => !['plain', 'fsync', 'group-commit'].includes(m));
+    const journaled = /(^|,)\s*data=journal\s*(,|$)/.test(s.filesystem.mountOptions ?? '');
     const message = !('mode' in s.engine)
       ? 'screening on the host runs the engine in-process: only built-in engines (engine.mode)'
-      : other
-        ? `screening on the host replays ext4's journal with e2fsck: ${other} has no such replay outside the kernel`
-        : undefined;
+      : store && notDirect !== undefined
+        ? `screen: store reads a store whose pages stay in place: plain, fsync or group-commit, not ${notDirect}`
+        : store && journaled
+          ? 'screen: store needs file data written in place: data=journal sends it through the journal'
+          : other
+            ? store
+              ? `screen: store maps the store's blocks to device sectors: ${other} reports logical addresses`
+              : `screening on the host replays ext4's journal with e2fsck: ${other} has no such replay outside the kernel`
+            : undefined;
     if (message) ctx.addIssue({ code: 'custom', path: ['fault', 'screen'], message });
   }
   for (const key of ['explore', 'maxStates', 'screen'] as const) {

@@ -180,6 +180,35 @@ test('screen: host only where the host can replay the journal: ext4 and a built-
   t.regex(flakey.message, /fault\.screen: screen applies only to fault kind log-writes/);
 });
 
+test('screen: store only for a store whose pages stay in place: direct-layout engines on ext4 or xfs, data not journaled', (t) => {
+  const fault = 'workload: { ops: 5 }\nfault: { kind: log-writes, explore: marks, screen: store }';
+  t.notThrows(() =>
+    parseScenario(
+      'ok.yaml',
+      `engine: { mode: fsync }\nmatrix: { fs: [ext4, xfs], mode: [plain, fsync, group-commit] }\n${fault}\n`,
+    ),
+  );
+  const reject = (file: string, yaml: string, message: RegExp): void => {
+    const error = t.throws(() => parseScenario(file, yaml), { instanceOf: ScenarioError });
+    t.regex(error.message, message);
+  };
+  reject(
+    'b.yaml',
+    `engine: { mode: fsync }\nmatrix: { fs: [ext4, btrfs] }\n${fault}\n`,
+    /^b\.yaml:4:\d+: fault\.screen: screen: store maps the store's blocks to device sectors: btrfs reports logical addresses/,
+  );
+  reject(
+    'c.yaml',
+    `engine: { mode: fsync }\nmatrix: { mode: [fsync, cow] }\n${fault}\n`,
+    /^c\.yaml:4:\d+: fault\.screen: .*plain, fsync or group-commit, not cow/,
+  );
+  reject(
+    'j.yaml',
+    `filesystem: { type: ext4, mountOptions: 'noatime,data=journal' }\nengine: { mode: fsync }\n${fault}\n`,
+    /^j\.yaml:4:\d+: fault\.screen: .*data=journal sends it through the journal/,
+  );
+});
+
 test('a fault armed at a mark the engine never reaches is rejected before any trial runs', (t) => {
   const ok = parseScenario(
     'ok.yaml',

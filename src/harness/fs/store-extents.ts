@@ -14,7 +14,7 @@ export async function storeExtents(
   target: Target,
   filesystem: FilesystemType,
   store: string,
-): Promise<{ ranges: SectorRange[] } | { reason: string }> {
+): Promise<{ extents: FileExtent[]; ranges: SectorRange[] } | { reason: string }> {
   if (filesystem === 'btrfs')
     return { reason: 'btrfs reports logical addresses, not device sectors' };
   const r = await target.exec(sh`filefrag -v -b512 ${store}`, { check: false, timeoutMs: 60_000 });
@@ -22,28 +22,37 @@ export async function storeExtents(
   return parseFilefrag(r.stdout);
 }
 
-/** `filefrag -v -b512` output → sorted, merged device ranges; a reason when there are none. */
-export function parseFilefrag(output: string): { ranges: SectorRange[] } | { reason: string } {
-  const extents: SectorRange[] = [];
+/** A run of the file's sectors at `fileSector` stored at device sector `start`. */
+export type FileExtent = SectorRange & { fileSector: number };
+
+/**
+ * `filefrag -v -b512` output → the file's extents in file order (for reading the file out of a
+ * device image) and their device ranges sorted and merged (for confining a fault); a reason when
+ * there are none.
+ */
+export function parseFilefrag(
+  output: string,
+): { extents: FileExtent[]; ranges: SectorRange[] } | { reason: string } {
+  const extents: FileExtent[] = [];
   for (const line of output.split('\n')) {
-    const m = /^\s*\d+:\s*\d+\.\.\s*\d+:\s*(\d+)\.\.\s*(\d+):\s*(\d+):\s*(?:\d+:)?\s*(\S*)/.exec(
+    const m = /^\s*\d+:\s*(\d+)\.\.\s*\d+:\s*(\d+)\.\.\s*(\d+):\s*(\d+):\s*(?:\d+:)?\s*(\S*)/.exec(
       line,
     );
     if (!m) continue;
-    const flags = m[4] ?? '';
+    const flags = m[5] ?? '';
     // No fixed place on the device (yet): nothing to confine the fault to.
     if (/unknown_loc|delalloc|inline|encoded|not_aligned/.test(flags))
       return { reason: `an extent has no fixed place on the device (${flags})` };
-    extents.push({ start: Number(m[1]), sectors: Number(m[3]) });
+    extents.push({ fileSector: Number(m[1]), start: Number(m[2]), sectors: Number(m[4]) });
   }
   if (extents.length === 0) return { reason: 'filefrag listed no extent' };
-  extents.sort((a, b) => a.start - b.start);
+  extents.sort((a, b) => a.fileSector - b.fileSector);
   const ranges: SectorRange[] = [];
-  for (const e of extents) {
+  for (const e of [...extents].sort((a, b) => a.start - b.start)) {
     const last = ranges.at(-1);
     if (last && e.start <= last.start + last.sectors)
       last.sectors = Math.max(last.sectors, e.start + e.sectors - last.start);
-    else ranges.push({ ...e });
+    else ranges.push({ start: e.start, sectors: e.sectors });
   }
-  return { ranges };
+  return { extents, ranges };
 }

@@ -56,6 +56,8 @@ export type ScreenOutcome = {
   downloadMs: number;
   /** The recording as downloaded (gzip), kept for a failing state's artifact. */
   logGz: Uint8Array;
+  /** States whose store images differ (screen: store recovers each image once). */
+  distinct?: number;
 };
 
 /** What a screen gets: the log's index, the states chosen, and the judge of a state's report. */
@@ -241,6 +243,7 @@ export async function checkRecordedStates(
         disagreements,
         ms: screened.ms,
         downloadMs: screened.downloadMs,
+        ...(screened.distinct !== undefined ? { distinct: screened.distinct } : {}),
       };
       result.logGz = screened.logGz;
     }

@@ -47,8 +47,14 @@ export class ExplorationChecker implements CrashChecker {
       mountPoint: device.names.stateMountPoint,
       workDir: device.names.backingDir,
       timeoutMs,
-      ...(plan.fault.screen === 'host'
-        ? { screen: hostScreen(target, plan, { log: device.names.logFile, storeName }) }
+      ...(plan.fault.screen
+        ? {
+            screen: hostScreen(target, plan, {
+              log: device.names.logFile,
+              storeName,
+              storeExtents: () => this.rig.storeExtents(),
+            }),
+          }
         : {}),
     });
     const exploreMs = Date.now() - started;

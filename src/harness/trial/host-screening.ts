@@ -6,7 +6,10 @@ import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import { downloadLog, type ScreenInput, type ScreenOutcome } from './crash-states.ts';
-import { builtinOptions } from './engine-command.ts';
+import { builtinOptions, storeSize } from './engine-command.ts';
+import type { TrialRig } from './trial-rig.ts';
+import type { StateReport } from '../../logwrites/explorer-protocol.ts';
+import { screenStoreStates } from '../../logwrites/store-screen.ts';
 import { rawBytesNeeded } from './recovered-state.ts';
 import { engineTraits } from '../../engine/engine.ts';
 
@@ -22,11 +25,14 @@ const confirmedShare = 0.1;
 export function hostScreen(
   target: Target,
   plan: TrialPlan,
-  o: { log: string; storeName: string },
+  o: { log: string; storeName: string; storeExtents: TrialRig['storeExtents'] },
 ): (input: ScreenInput) => Promise<ScreenOutcome> {
   const engine = plan.engine;
-  if (engine.kind !== 'builtin' || plan.filesystem.type !== 'ext4')
+  const how = plan.fault.screen;
+  if (engine.kind !== 'builtin' || (how === 'host' && plan.filesystem.type !== 'ext4'))
     throw new HarnessError('fault.screen: host needs a built-in engine on ext4');
+  if (how === 'store' && !engineTraits[engine.mode].directLayout)
+    throw new HarnessError('fault.screen: store needs a direct-layout built-in engine');
   return async ({ entries, logBytes, states, judge }) => {
     const started = Date.now();
     const logGz = await downloadLog(target, o.log, logBytes);
@@ -40,20 +46,44 @@ export function hostScreen(
         `the downloaded log has ${index.entries.length} entries, the target's ${entries.length}`,
       );
     const pages = plan.workload.pages;
-    const reports = await screenStates(
-      {
-        readLog,
-        entries: index.entries,
-        sectorSize: index.sectorSize,
-        deviceBytes: plan.device.sizeMb * 1024 * 1024,
-        storeName: o.storeName,
-        engine: { mode: engine.mode, direct: false, options: builtinOptions(engine, pages) },
-        ...(engineTraits[engine.mode].directLayout
-          ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) }
-          : {}),
-      },
-      states,
-    );
+    const options = builtinOptions(engine, pages);
+    const rawBytes = engineTraits[engine.mode].directLayout
+      ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) }
+      : {};
+    let distinct: number | undefined;
+    let reports: StateReport[];
+    if (how === 'store') {
+      const found = await o.storeExtents();
+      if ('reason' in found)
+        throw new HarnessError(`fault.screen: store: the store's extents: ${found.reason}`);
+      const screened = await screenStoreStates(
+        {
+          readLog,
+          entries: index.entries,
+          sectorSize: index.sectorSize,
+          extents: found.extents,
+          storeBytes: storeSize(engine, pages),
+          engine: { mode: engine.mode, options },
+          ...rawBytes,
+        },
+        states,
+      );
+      reports = screened.reports;
+      distinct = screened.distinct;
+    } else {
+      reports = await screenStates(
+        {
+          readLog,
+          entries: index.entries,
+          sectorSize: index.sectorSize,
+          deviceBytes: plan.device.sizeMb * 1024 * 1024,
+          storeName: o.storeName,
+          engine: { mode: engine.mode, direct: false, options },
+          ...rawBytes,
+        },
+        states,
+      );
+    }
     const judged = reports.map((report) => judge(report, 'host'));
     const passed = judged.filter((j) => j.state.valid).map((j) => j.state.id);
     const passedSet = new Set(passed);
@@ -65,7 +95,14 @@ export function hostScreen(
       ),
     );
     const confirm = states.filter((s) => !passedSet.has(s.id) || sample.has(s.id));
-    return { judged, confirm, ms: Date.now() - started, downloadMs, logGz };
+    return {
+      judged,
+      confirm,
+      ms: Date.now() - started,
+      downloadMs,
+      logGz,
+      ...(distinct !== undefined ? { distinct } : {}),
+    };
   };
 }
 

@@ -102,21 +102,28 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   }
 
   private storeFile: string | undefined;
+  private extents: ReturnType<typeof storeExtents> | undefined;
   private corruptRanges: Promise<SectorRange[] | undefined> | undefined;
 
   /**
-   * Where corruption may land: the store file's extents, looked up once. A corrupted journal
-   * or inode table would leave a filesystem that no longer mounts and nothing to judge; what is
-   * tested is whether the engine notices its own pages changed. A directory store, whose files
-   * come and go, or a filesystem whose extents are not device sectors: the whole device, logged.
+   * Where the store file lies on the device, looked up once (the zero-filled, synced store
+   * does not move). Ask before the crash: the lookup needs the filesystem mounted.
+   */
+  storeExtents(): ReturnType<typeof storeExtents> {
+    if (!this.storeFile)
+      return Promise.resolve({ reason: 'the store is a directory (its files come and go)' });
+    this.extents ??= storeExtents(this.target, this.plan.filesystem.type, this.storeFile);
+    return this.extents;
+  }
+
+  /**
+   * Where corruption may land: the store file's extents. A corrupted journal or inode table
+   * would leave a filesystem that no longer mounts and nothing to judge; what is tested is
+   * whether the engine notices its own pages changed. Otherwise the whole device, logged.
    */
   private corruptible(): Promise<SectorRange[] | undefined> {
     this.corruptRanges ??= (async () => {
-      if (!this.storeFile) {
-        this.log.push('corrupt_bio_byte spans the whole device: the store is a directory');
-        return undefined;
-      }
-      const found = await storeExtents(this.target, this.plan.filesystem.type, this.storeFile);
+      const found = await this.storeExtents();
       if ('reason' in found) {
         this.log.push(`corrupt_bio_byte spans the whole device: ${found.reason}`);
         return undefined;

@@ -11,6 +11,10 @@ File size of /mnt/powercut-x/store.db is 3145728 (6144 blocks of 512 bytes)
 /mnt/powercut-x/store.db: 2 extents found
 `;
   t.deepEqual(parseFilefrag(output), {
+    extents: [
+      { fileSector: 0, start: 69632, sectors: 4096 },
+      { fileSector: 4096, start: 81920, sectors: 2048 },
+    ],
     ranges: [
       { start: 69632, sectors: 4096 },
       { start: 81920, sectors: 2048 },
@@ -21,7 +25,13 @@ File size of /mnt/powercut-x/store.db is 3145728 (6144 blocks of 512 bytes)
    0:        8..      15:        208..       215:      8:        200: last,eof
    1:        0..       7:        200..       207:      8:
 `;
-  t.deepEqual(parseFilefrag(adjacent), { ranges: [{ start: 200, sectors: 16 }] });
+  t.deepEqual(parseFilefrag(adjacent), {
+    extents: [
+      { fileSector: 0, start: 200, sectors: 8 },
+      { fileSector: 8, start: 208, sectors: 8 },
+    ],
+    ranges: [{ start: 200, sectors: 16 }],
+  });
 });
 
 test('filefrag: an extent with no fixed place, or no extent at all, confines nothing', (t) => {

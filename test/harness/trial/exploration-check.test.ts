@@ -95,6 +95,44 @@ test.serial(
   },
 );
 
+for (const fs of ['ext4', 'xfs']) {
+  test.serial(
+    `[vm] screen: store reads the store out of the recording on ${fs}; the kernel confirms every failing state and a sample, and agrees`,
+    async (t) => {
+      const screened = (engine: string, explore: string) =>
+        runTrial(
+          guest(),
+          plans(
+            // xfs needs 300 MB at least.
+            `filesystem: { type: ${fs} }\n${scenario(engine, explore, 'ops: 8, pages: 6', ', screen: store')}`.replace(
+              'sizeMb: 64',
+              fs === 'xfs' ? 'sizeMb: 320' : 'sizeMb: 64',
+            ),
+          )[0]!,
+          {},
+        );
+      const bug = await screened('mode: fsync, bug: ack-before-sync', 'marks');
+      const correct = await screened('mode: group-commit, writers: 4', 'reorder:1');
+      for (const r of [bug, correct]) {
+        const e = r.exploration!;
+        const s = e.screen!;
+        t.log(
+          `${summary(r)}; host: ${s.screened} states (${s.distinct} distinct store images) in ${(s.ms / 1000).toFixed(2)} s (download ${(s.downloadMs / 1000).toFixed(2)} s), kernel confirmed ${s.confirmed}`,
+        );
+        t.true(e.replayMatchesDevice);
+        t.is(s.screened, e.checked, 'every state screened on the host');
+        t.true(s.distinct! >= 1 && s.distinct! <= s.screened);
+        t.deepEqual(s.disagreements, [], 'the host and the kernel agree on every confirmed state');
+        t.true(e.failing.every((f) => f.checkedBy === 'kernel'));
+        t.true(s.confirmed >= Math.min(3, s.screened));
+      }
+      t.true(bug.exploration!.failing.length > 0, 'the ack-before-sync engine is caught');
+      t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
+      t.deepEqual(correct.exploration!.failing, []);
+    },
+  );
+}
+
 test.serial('[vm] marks catch an fsync engine that acknowledges before fdatasync', async (t) => {
   const r = await runTrial(
     guest(),

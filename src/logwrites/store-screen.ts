@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { virtualClock } from '../engine/clock.ts';
+import type { EngineOptions } from '../engine/engine.ts';
+import { getEngineMode } from '../engine/registry.ts';
+import type { FileExtent } from '../harness/fs/store-extents.ts';
+import { SimDevice } from '../sim/sim-device.ts';
+import type { StateReport, StateRequest } from './explorer-protocol.ts';
+import { writesData, type LogEntry, type LogReader } from './format.ts';
+import { firstUnwhole, replayOrder } from './state-recovery.ts';
+
+export type StoreScreenConfig = {
+  readLog: LogReader;
+  entries: readonly LogEntry[];
+  sectorSize: number;
+  /** The store file's extents on the recorded device, in 512-byte sectors (filefrag). */
+  extents: readonly FileExtent[];
+  storeBytes: number;
+  engine: { mode: string; options: EngineOptions };
+  rawBytes?: number;
+};
+
+/** What every state screened this way says about the filesystem: it was not looked at. */
+export const storeScreenFsck = {
+  clean: true,
+  output: 'not checked on the host: screen: store reads only the store file (the kernel checks)',
+};
+
+/**
+ * `screen: store`: crash states of a direct-layout engine's store file, read straight out of the
+ * recording. On ext4 (data=ordered or writeback) and xfs a zero-filled, synced file's blocks
+ * stay where they are and its data never goes through the journal, so a crash state's store is
+ * the log's writes to those blocks, nothing more: no image, no e2fsck, no process per state.
+ * The engine recovers and dumps in-process on a memory device. The filesystem itself is not
+ * checked here: the kernel confirms every failing state and a seeded sample (host-screening.ts).
+ * Identical store images are recovered once (same bytes, same dump).
+ */
+export async function screenStoreStates(
+  config: StoreScreenConfig,
+  states: readonly StateRequest[],
+): Promise<{ reports: StateReport[]; distinct: number }> {
+  const base = new Uint8Array(config.storeBytes);
+  let baseAt = 0;
+  const byImage = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
+  const reports = new Map<string, StateReport>();
+  const order = replayOrder(states);
+  for (const state of order) {
+    const started = performance.now();
+    const upTo = firstUnwhole(state);
+    applyToStore(config, base, baseAt, upTo);
+    baseAt = upTo;
+    const image = base.slice();
+    applyToStore(config, image, baseAt, state.at, new Set(state.dropped), state.torn);
+    const key = createHash('sha256').update(image).digest('base64');
+    let found = byImage.get(key);
+    if (!found) {
+      found = await recoverInMemory(config, image);
+      byImage.set(key, found);
+    }
+    reports.set(state.id, { ...found, id: state.id, ms: performance.now() - started });
+  }
+  return { reports: order.map((s) => reports.get(s.id)!), distinct: byImage.size };
+}
+
+/** Applies entries [from, to) to a store image: the part of each write inside the store's extents. */
+export function applyToStore(
+  config: Pick<StoreScreenConfig, 'readLog' | 'entries' | 'sectorSize' | 'extents'>,
+  store: Uint8Array,
+  from: number,
+  to: number,
+  skip: ReadonlySet<number> = new Set(),
+  torn?: { entry: number; sectors: number },
+): void {
+  const unit = 512;
+  for (let i = from; i < to; i++) {
+    const e = config.entries[i]!;
+    if (!writesData(e) || skip.has(e.index)) continue;
+    // Device and extents in 512-byte units; the log's sectors may be larger.
+    const scale = config.sectorSize / unit;
+    const sectors = torn?.entry === e.index ? Math.min(torn.sectors, e.nrSectors) : e.nrSectors;
+    const first = e.sector * scale;
+    const end = first + sectors * scale;
+    for (const x of config.extents) {
+      const lo = Math.max(first, x.start);
+      const hi = Math.min(end, x.start + x.sectors);
+      if (lo >= hi) continue;
+      const at = (x.fileSector + lo - x.start) * unit;
+      const length = Math.min((hi - lo) * unit, store.length - at);
+      if (length <= 0) continue;
+      if (e.discard) {
+        store.fill(0, at, at + length);
+        continue;
+      }
+      const data = config.readLog(e.dataOffset + (lo - first) * unit, length);
+      if (data.length !== length) throw new Error(`log entry ${e.index}: data cut short`);
+      store.set(data, at);
+    }
+  }
+}
+
+async function recoverInMemory(
+  config: StoreScreenConfig,
+  image: Uint8Array,
+): Promise<Omit<StateReport, 'id' | 'ms'>> {
+  const raw = config.rawBytes
+    ? Buffer.from(image.subarray(0, config.rawBytes)).toString('base64')
+    : undefined;
+  const mode = getEngineMode(config.engine.mode);
+  // The engine may write while it recovers: it gets a copy, the image stays the state's.
+  const device = new SimDevice({ size: image.length, adopt: image.slice() });
+  const ctx = { file: device.file(), clock: virtualClock(), options: config.engine.options };
+  let recoverError: string | undefined;
+  try {
+    await mode.recover(ctx);
+  } catch (error) {
+    recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
+  }
+  const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
+  return {
+    type: 'state',
+    fsck: storeScreenFsck,
+    ...(recoverError !== undefined ? { recoverError } : {}),
+    ...(dump ? { dump } : {}),
+    ...(raw ? { raw } : {}),
+  };
+}

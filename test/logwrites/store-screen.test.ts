@@ -1,0 +1,69 @@
+import test from 'ava';
+import type { LogEntry } from '../../src/logwrites/format.ts';
+import { applyToStore, type StoreScreenConfig } from '../../src/logwrites/store-screen.ts';
+
+/** A recording whose data area holds each entry's sectors filled with a byte of its own. */
+function recording(
+  writes: { sector: number; nrSectors: number; fill: number; discard?: boolean }[],
+  sectorSize = 512,
+): Pick<StoreScreenConfig, 'readLog' | 'entries' | 'sectorSize'> {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const entries: LogEntry[] = writes.map((w, index) => {
+    const bytes = w.discard ? 0 : w.nrSectors * sectorSize;
+    chunks.push(new Uint8Array(bytes).fill(w.fill));
+    const e: LogEntry = {
+      index,
+      dataOffset: offset,
+      sector: w.sector,
+      nrSectors: w.nrSectors,
+      flush: false,
+      fua: false,
+      discard: w.discard ?? false,
+      metadata: false,
+    };
+    offset += bytes;
+    return e;
+  });
+  const log = Buffer.concat(chunks);
+  return { readLog: (at, length) => log.subarray(at, at + length), entries, sectorSize };
+}
+
+// The store: file sectors 0-7 at device sectors 100-107, file sectors 8-15 at 40-47.
+const extents = [
+  { fileSector: 0, start: 100, sectors: 8 },
+  { fileSector: 8, start: 40, sectors: 8 },
+];
+const sectorsOf = (store: Uint8Array): number[] =>
+  Array.from({ length: store.length / 512 }, (_, i) => store[i * 512]!);
+
+test("a write lands at its file offset, only the part inside the store's extents", (t) => {
+  const log = recording([
+    { sector: 98, nrSectors: 4, fill: 1 }, // 98-101: file sectors 0-1
+    { sector: 46, nrSectors: 4, fill: 2 }, // 46-49: file sectors 14-15
+    { sector: 0, nrSectors: 40, fill: 3 }, // outside the store entirely
+  ]);
+  const store = new Uint8Array(16 * 512);
+  applyToStore({ ...log, extents }, store, 0, 3);
+  t.deepEqual(sectorsOf(store), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2]);
+});
+
+test('dropped entries are skipped, a torn one keeps its first sectors, a discard zeroes', (t) => {
+  const log = recording([
+    { sector: 100, nrSectors: 8, fill: 5 }, // file 0-7
+    { sector: 40, nrSectors: 8, fill: 6 }, // file 8-15, dropped
+    { sector: 102, nrSectors: 4, fill: 7 }, // file 2-5, torn after 2 sectors
+    { sector: 106, nrSectors: 1, fill: 0, discard: true }, // file 6 zeroed
+  ]);
+  const store = new Uint8Array(16 * 512);
+  const config = { ...log, extents };
+  applyToStore(config, store, 0, 4, new Set([1]), { entry: 2, sectors: 2 });
+  t.deepEqual(sectorsOf(store), [5, 5, 7, 7, 5, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+});
+
+test('a log in 4096-byte sectors maps onto 512-byte extents', (t) => {
+  const log = recording([{ sector: 5, nrSectors: 1, fill: 9 }], 4096); // device 40-47
+  const store = new Uint8Array(16 * 512);
+  applyToStore({ ...log, extents }, store, 0, 1);
+  t.deepEqual(sectorsOf(store), [0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9]);
+});
