@@ -30,10 +30,13 @@ export class FakeTarget implements Target {
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     this.commands.push(command);
-    this.timeline.push(`start ${command}`);
+    // What the command reads on stdin is part of it (a dm table goes to dmsetup that way).
+    const seen =
+      typeof options.stdin === 'string' ? `${command} <<< ${options.stdin.trim()}` : command;
+    this.timeline.push(`start ${seen}`);
     const ms = this.takes(command);
     if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-    this.timeline.push(`end ${command}`);
+    this.timeline.push(`end ${seen}`);
     const answer = this.responders.map((r) => r(command)).find((a) => a !== undefined) ?? {};
     const result = { command, code: answer.code ?? 0, stdout: answer.stdout ?? '', stderr: '' };
     if ((options.check ?? true) && result.code !== 0)
