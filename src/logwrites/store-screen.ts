@@ -40,25 +40,54 @@ export async function screenStoreStates(
 ): Promise<{ reports: StateReport[]; distinct: number }> {
   const base = new Uint8Array(config.storeBytes);
   let baseAt = 0;
+  // Which entries write into the store, and the last such entry before each position: a state
+  // is fixed by the store writes it applies, so a repeated set needs no image at all.
+  const touches = config.entries.map((e) => writesData(e) && touchesStore(config, e));
+  const lastTouchBefore: number[] = [];
+  let last = -1;
+  for (let i = 0; i <= config.entries.length; i++) {
+    lastTouchBefore.push(last);
+    if (touches[i]) last = i;
+  }
+  const byWrites = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
   const byImage = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
   const reports = new Map<string, StateReport>();
   const order = replayOrder(states);
   for (const state of order) {
     const started = performance.now();
     const upTo = firstUnwhole(state);
-    applyToStore(config, base, baseAt, upTo);
-    baseAt = upTo;
-    const image = base.slice();
-    applyToStore(config, image, baseAt, state.at, new Set(state.dropped), state.torn);
-    const key = createHash('sha256').update(image).digest('base64');
-    let found = byImage.get(key);
+    const dropped = new Set(state.dropped);
+    const applied: string[] = [String(lastTouchBefore[upTo])];
+    for (let i = upTo; i < state.at; i++)
+      if (touches[i] && !dropped.has(i))
+        applied.push(state.torn?.entry === i ? `${i}/${state.torn.sectors}` : String(i));
+    const writes = applied.join(',');
+    let found = byWrites.get(writes);
     if (!found) {
-      found = await recoverInMemory(config, image);
-      byImage.set(key, found);
+      applyToStore(config, base, baseAt, upTo);
+      baseAt = upTo;
+      const image = base.slice();
+      applyToStore(config, image, baseAt, state.at, dropped, state.torn);
+      // Different write sets can still leave the same bytes: those are recovered once too,
+      // and `distinct` counts images, not write sets.
+      const key = createHash('sha256').update(image).digest('base64');
+      found = byImage.get(key);
+      if (!found) {
+        found = await recoverInMemory(config, image);
+        byImage.set(key, found);
+      }
+      byWrites.set(writes, found);
     }
     reports.set(state.id, { ...found, id: state.id, ms: performance.now() - started });
   }
   return { reports: order.map((s) => reports.get(s.id)!), distinct: byImage.size };
+}
+
+function touchesStore(config: Pick<StoreScreenConfig, 'sectorSize' | 'extents'>, e: LogEntry) {
+  const scale = config.sectorSize / 512;
+  const first = e.sector * scale;
+  const end = first + e.nrSectors * scale;
+  return config.extents.some((x) => first < x.start + x.sectors && x.start < end);
 }
 
 /** Applies entries [from, to) to a store image: the part of each write inside the store's extents. */

@@ -162,29 +162,42 @@ export async function checkRecordedStates(
       from: start + 1,
     });
     const byId = new Map(chosen.states.map((s) => [s.id, s]));
-    const judge = (report: StateReport, checkedBy: 'kernel' | 'host'): JudgedState => {
-      const state = byId.get(report.id);
-      if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
-      const acked = acksBefore(entries, state.at);
+    // A screen hands the same recovered dump to every state whose store was the same; with the
+    // same number of acks before it (acks are marks in log order: the same acks), the verdict
+    // is the same too, so it is computed once.
+    const verdicts = new WeakMap<object, Map<number, Verdict>>();
+    const judgeAnew = (report: StateReport, dump: DumpEntry[], acked: Set<number>): Verdict => {
       const history: History = {
         ops: o.ops,
         events: o.history.filter((e) => e.type !== 'ok' || acked.has(e.id)),
       };
-      const dump =
-        report.dump ??
-        (report.dumpStdout !== undefined
-          ? parseDump(report.dumpStdout, pages)
-          : parseDump('', pages));
       const rawPages =
         report.raw && engine.kind === 'builtin'
           ? rawPagesFromBytes(Buffer.from(report.raw, 'base64'), engine.pageSize, pages)
           : undefined;
-      const verdict = check(history, dump, {
+      return check(history, dump, {
         transactional: o.transactional,
         ...(rawPages ? { rawPages } : {}),
         ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
         fsck: report.fsck,
       });
+    };
+    const judge = (report: StateReport, checkedBy: 'kernel' | 'host'): JudgedState => {
+      const state = byId.get(report.id);
+      if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
+      const acked = acksBefore(entries, state.at);
+      const dump =
+        report.dump ??
+        (report.dumpStdout !== undefined
+          ? parseDump(report.dumpStdout, pages)
+          : parseDump('', pages));
+      const known = report.dump ? verdicts.get(report.dump)?.get(acked.size) : undefined;
+      const verdict = known ?? judgeAnew(report, dump, acked);
+      if (report.dump && !known) {
+        const byAcks = verdicts.get(report.dump) ?? new Map<number, Verdict>();
+        byAcks.set(acked.size, verdict);
+        verdicts.set(report.dump, byAcks);
+      }
       return {
         verdict: { id: state.id, verdict, dump, fsck: report.fsck },
         state: {
