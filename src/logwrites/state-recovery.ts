@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { realClock } from '../engine/clock.ts';
-import type { EngineOptions } from '../engine/engine.ts';
+import type { EngineContext, EngineOptions } from '../engine/engine.ts';
 import { openStoreFile } from '../engine/file-store.ts';
 import { getEngineMode } from '../engine/registry.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
@@ -37,23 +37,38 @@ export async function recoverBuiltin(
   rawBytes: number | undefined,
 ): Promise<Partial<StateReport>> {
   const raw = rawBytes ? readHead(store, rawBytes) : undefined;
-  const mode = getEngineMode(engine.mode);
   const file = await openStoreFile(store, { direct: engine.direct });
-  const ctx = { file, clock: realClock, options: engine.options };
   try {
-    let recoverError: string | undefined;
-    try {
-      await mode.recover(ctx);
-    } catch (error) {
-      recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
-    }
-    const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
-    return {
-      ...(recoverError !== undefined ? { recoverError } : {}),
-      ...(dump ? { dump } : {}),
-      ...(raw ? { raw } : {}),
-    };
+    return await recoverAndDump(
+      engine.mode,
+      { file, clock: realClock, options: engine.options },
+      raw,
+    );
   } finally {
     await file.close();
   }
+}
+
+/**
+ * A built-in engine's recover, then its dump if recovery worked, on a crash state's store
+ * (a file, or memory); `raw` (both on-disk copies of each page, base64) is passed along.
+ */
+export async function recoverAndDump(
+  modeName: string,
+  ctx: EngineContext,
+  raw: string | undefined,
+): Promise<Pick<StateReport, 'recoverError' | 'dump' | 'raw'>> {
+  const mode = getEngineMode(modeName);
+  let recoverError: string | undefined;
+  try {
+    await mode.recover(ctx);
+  } catch (error) {
+    recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
+  }
+  const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
+  return {
+    ...(recoverError !== undefined ? { recoverError } : {}),
+    ...(dump ? { dump } : {}),
+    ...(raw ? { raw } : {}),
+  };
 }

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { virtualClock } from '../engine/clock.ts';
 import type { EngineOptions } from '../engine/engine.ts';
-import { getEngineMode } from '../engine/registry.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
 import { SimDevice } from '../sim/sim-device.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
-import { firstUnwhole, replayOrder } from './state-recovery.ts';
+import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
 
 export type StoreScreenConfig = {
   readLog: LogReader;
@@ -133,22 +132,12 @@ async function recoverInMemory(
   const raw = config.rawBytes
     ? Buffer.from(image.subarray(0, config.rawBytes)).toString('base64')
     : undefined;
-  const mode = getEngineMode(config.engine.mode);
   // The engine may write while it recovers: it gets a copy, the image stays the state's.
   const device = new SimDevice({ size: image.length, adopt: image.slice() });
   const ctx = { file: device.file(), clock: virtualClock(), options: config.engine.options };
-  let recoverError: string | undefined;
-  try {
-    await mode.recover(ctx);
-  } catch (error) {
-    recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
-  }
-  const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
   return {
+    ...(await recoverAndDump(config.engine.mode, ctx, raw)),
     type: 'state',
     fsck: storeScreenFsck,
-    ...(recoverError !== undefined ? { recoverError } : {}),
-    ...(dump ? { dump } : {}),
-    ...(raw ? { raw } : {}),
   };
 }
