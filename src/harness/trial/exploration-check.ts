@@ -52,7 +52,7 @@ export class ExplorationChecker implements CrashChecker {
             screen: hostScreen(target, plan, {
               log: device.names.logFile,
               storeName,
-              storeExtents: () => this.rig.storeExtents(),
+              storeExtents: () => this.rig.requireStoreExtents(),
             }),
           }
         : {}),

@@ -25,7 +25,7 @@ const confirmedShare = 0.1;
 export function hostScreen(
   target: Target,
   plan: TrialPlan,
-  o: { log: string; storeName: string; storeExtents: TrialRig['storeExtents'] },
+  o: { log: string; storeName: string; storeExtents: TrialRig['requireStoreExtents'] },
 ): (input: ScreenInput) => Promise<ScreenOutcome> {
   const engine = plan.engine;
   const how = plan.fault.screen;
@@ -53,15 +53,12 @@ export function hostScreen(
     let distinct: number | undefined;
     let reports: StateReport[];
     if (how === 'store') {
-      const found = await o.storeExtents();
-      if ('reason' in found)
-        throw new HarnessError(`fault.screen: store: the store's extents: ${found.reason}`);
       const screened = await screenStoreStates(
         {
           readLog,
           entries: index.entries,
           sectorSize: index.sectorSize,
-          extents: found.extents,
+          extents: await o.storeExtents(),
           storeBytes: storeSize(engine, pages),
           engine: { mode: engine.mode, options },
           ...rawBytes,

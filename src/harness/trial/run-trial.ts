@@ -62,11 +62,8 @@ export async function runTrial(
     const store = await rig.prepareStore(plan.engine, pages);
     // screen: store reads the store file's blocks out of the recording: where they are is
     // asked now, while the filesystem is mounted (the answer is kept for after the crash).
-    if (plan.fault.kind === 'log-writes' && plan.fault.screen === 'store') {
-      const found = await rig.storeExtents();
-      if ('reason' in found)
-        throw new HarnessError(`fault.screen: store: the store's extents: ${found.reason}`);
-    }
+    if (plan.fault.kind === 'log-writes' && plan.fault.screen === 'store')
+      await rig.requireStoreExtents();
     const nemesis = kind.nemesis(store);
     await nemesis.setup();
 

@@ -7,7 +7,7 @@ import {
   type LogWritesDevice,
 } from '../device/fault-device.ts';
 import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
-import { storeExtents } from '../fs/store-extents.ts';
+import { storeExtents, type FileExtent } from '../fs/store-extents.ts';
 import { storeSize } from './engine-command.ts';
 import { sh } from '../target/shell.ts';
 import { storeIsDirectory, type EngineSpec } from '../../model/trial-plan.ts';
@@ -114,6 +114,14 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
       return Promise.resolve({ reason: 'the store is a directory (its files come and go)' });
     this.extents ??= storeExtents(this.target, this.plan.filesystem.type, this.storeFile);
     return this.extents;
+  }
+
+  /** The store's extents where nothing works without them (`screen: store`). */
+  async requireStoreExtents(): Promise<FileExtent[]> {
+    const found = await this.storeExtents();
+    if ('reason' in found)
+      throw new HarnessError(`fault.screen: store: the store's extents: ${found.reason}`);
+    return found.extents;
   }
 
   /**
