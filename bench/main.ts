@@ -27,6 +27,17 @@ const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefi
 const dir = join('.cache', 'bench');
 const ops = quick ? 100 : 400;
 
+/** `--only name`: its results, with the machine's cores and the date, as bench/results/<name>.json. */
+function writeOnly(name: string, results: Record<string, unknown>): void {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    `bench/results/${name}.json`,
+    JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), ...results }, null, 2) +
+      '\n',
+  );
+  console.log(`wrote bench/results/${name}.json`);
+}
+
 /** Trials at once on the embedded guest: one guest, two, and this host's default. */
 async function jobsSection(): Promise<JobsBenchRow[]> {
   const rows = await benchJobs(quick ? 1 : 3, [...new Set([2, defaultJobs('qemu')])]);
@@ -38,14 +49,7 @@ async function jobsSection(): Promise<JobsBenchRow[]> {
 }
 
 if (only === 'jobs') {
-  const rows = await jobsSection();
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync(
-    'bench/results/jobs.json',
-    JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), jobs: rows }, null, 2) +
-      '\n',
-  );
-  console.log('wrote bench/results/jobs.json');
+  writeOnly('jobs', { jobs: await jobsSection() });
   process.exit(0);
 }
 
@@ -53,12 +57,7 @@ if (only === 'boot') {
   const rows = await benchBoot(quick ? 1 : 3);
   console.log('\nThe embedded guest (TCG) booted, and restored from its saved ready state:');
   console.table(rows);
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync(
-    'bench/results/boot.json',
-    JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), rows }, null, 2) + '\n',
-  );
-  console.log('wrote bench/results/boot.json');
+  writeOnly('boot', { rows });
   process.exit(0);
 }
 
@@ -71,12 +70,7 @@ if (only === 'explore') {
       '\nlog-writes exploration (ext4, reorder:1), the same states each way (embedded guest, TCG):',
     );
     console.table(rows);
-    mkdirSync('bench/results', { recursive: true });
-    writeFileSync(
-      'bench/results/explore.json',
-      JSON.stringify({ cpus: cpus().length, date: new Date().toISOString(), rows }, null, 2) + '\n',
-    );
-    console.log('wrote bench/results/explore.json');
+    writeOnly('explore', { rows });
   } finally {
     await target.teardown();
   }
