@@ -30,6 +30,25 @@ const summary = (r: TrialResult): string => {
   return `${r.plan.id}: ${e.checked} states ${JSON.stringify(e.byBoundary)} in ${(e.exploreMs / 1000).toFixed(1)} s, failing [${e.failing.map((f) => f.id).join(' ')}], acked ${r.verdict.stats.acked}/${r.verdict.stats.ops}`;
 };
 
+/**
+ * What every screened exploration must show: every state screened on the host, host and
+ * kernel agreeing wherever the kernel checked, every failing state a kernel verdict, and at
+ * least 3 states confirmed.
+ */
+function assertScreened(t: ExecutionContext, r: TrialResult, hostLine: string): void {
+  const e = r.exploration!;
+  const s = e.screen!;
+  t.log(`${summary(r)}; host: ${hostLine}, kernel confirmed ${s.confirmed}`);
+  t.true(e.replayMatchesDevice);
+  t.is(s.screened, e.checked, 'every state screened on the host');
+  t.deepEqual(s.disagreements, [], 'the host and the kernel agree on every confirmed state');
+  t.true(
+    e.failing.every((f) => f.checkedBy === 'kernel'),
+    'a failing state is a kernel verdict',
+  );
+  t.true(s.confirmed >= Math.min(3, s.screened));
+}
+
 test.serial(
   '[vm] fsync passes every acknowledgement state; the replay equals the device',
   async (t) => {
@@ -62,19 +81,8 @@ test.serial(
     const bug = await screened('mode: fsync, bug: ack-before-sync', 'marks');
     const correct = await screened('mode: fsync', 'reorder:1');
     for (const r of [bug, correct]) {
-      const e = r.exploration!;
-      const s = e.screen!;
-      t.log(
-        `${summary(r)}; host: ${s.screened} states in ${(s.ms / 1000).toFixed(1)} s, kernel confirmed ${s.confirmed}`,
-      );
-      t.true(e.replayMatchesDevice);
-      t.is(s.screened, e.checked, 'every state screened on the host');
-      t.deepEqual(s.disagreements, [], 'the host and the kernel agree on every confirmed state');
-      t.true(
-        e.failing.every((f) => f.checkedBy === 'kernel'),
-        'a failing state is a kernel verdict',
-      );
-      t.true(s.confirmed >= Math.min(3, s.screened));
+      const s = r.exploration!.screen!;
+      assertScreened(t, r, `${s.screened} states in ${(s.ms / 1000).toFixed(1)} s`);
     }
     t.true(bug.exploration!.failing.length > 0);
     t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
@@ -114,17 +122,13 @@ for (const fs of ['ext4', 'xfs']) {
       const bug = await screened('mode: fsync, bug: ack-before-sync', 'marks');
       const correct = await screened('mode: group-commit, writers: 4', 'reorder:1');
       for (const r of [bug, correct]) {
-        const e = r.exploration!;
-        const s = e.screen!;
-        t.log(
-          `${summary(r)}; host: ${s.screened} states (${s.distinct} distinct store images) in ${(s.ms / 1000).toFixed(2)} s (download ${(s.downloadMs / 1000).toFixed(2)} s), kernel confirmed ${s.confirmed}`,
+        const s = r.exploration!.screen!;
+        assertScreened(
+          t,
+          r,
+          `${s.screened} states (${s.distinct} distinct store images) in ${(s.ms / 1000).toFixed(2)} s (download ${(s.downloadMs / 1000).toFixed(2)} s)`,
         );
-        t.true(e.replayMatchesDevice);
-        t.is(s.screened, e.checked, 'every state screened on the host');
         t.true(s.distinct! >= 1 && s.distinct! <= s.screened);
-        t.deepEqual(s.disagreements, [], 'the host and the kernel agree on every confirmed state');
-        t.true(e.failing.every((f) => f.checkedBy === 'kernel'));
-        t.true(s.confirmed >= Math.min(3, s.screened));
       }
       t.true(bug.exploration!.failing.length > 0, 'the ack-before-sync engine is caught');
       t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
