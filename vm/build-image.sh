@@ -8,9 +8,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${POWERCUT_CACHE:-$HOME/.cache/powercut}/vm
 modules=(loop dm-mod dm-flakey dm-log-writes dm-snapshot ext4 xfs btrfs virtio_net virtio_pci virtio_blk virtio_console crc32c_generic)
 # util-linux's and psmisc's own tools (flock, fuser, ...), not busybox's: the guest must behave like
-# the hosts users run on (psmisc's `fuser -m` on a non-mount-point selects the whole root fs).
+# the hosts users run on (psmisc's `fuser -m` on a non-mount-point selects the whole root fs;
+# util-linux's mount refuses a filesystem that is mounted already, busybox's stacks it again).
 binaries=(dash dmsetup losetup blockdev mke2fs e2fsck filefrag mkfs.xfs xfs_repair mkfs.btrfs btrfs dropbear fallocate node
-  flock fuser mountpoint findmnt setsid)
+  flock fuser mountpoint findmnt setsid mount umount)
 tool_pkgs=(busybox-static dmsetup util-linux e2fsprogs xfsprogs btrfs-progs dropbear-bin psmisc)
 
 # memo NAME STAMP CMD...: CMD's output, remembered while STAMP is unchanged. Keeps the cached

@@ -149,9 +149,12 @@ export async function createFaultDevice(
     };
     const reload = async (table: string): Promise<void> => {
       // --nolockfs: do not freeze/flush the filesystem first, which would defeat the power cut.
-      // The table on stdin: it may have several lines (a fault confined to some ranges).
+      // The table on stdin: it may have several lines (a fault confined to some ranges). A
+      // table that does not load still resumes the device (on its old table): a suspended
+      // device would hang every later I/O, the cleanup's among them.
+      const t = names.table;
       await target.exec(
-        `dmsetup suspend --nolockfs ${names.table} && dmsetup load ${names.table} && dmsetup resume ${names.table}`,
+        `(dmsetup suspend --nolockfs ${t} || exit 1; dmsetup load ${t}; rc=$?; dmsetup resume ${t} || exit 1; exit $rc)`,
         { stdin: `${table}\n` },
       );
     };

@@ -50,6 +50,29 @@ export function unmountOwnScript(mountPoint: string): string {
   ]);
 }
 
+/**
+ * The power cut's unmount of our mount point: retried while busy (up to `tries` × 0.1 s), never
+ * lazily. A filesystem detached lazily lives on with its dirty pages, and they would reach the
+ * disk once the table is linear again: writes made after the plug was pulled. Exits 3, naming
+ * who holds the mount, when it stays busy; 0 when it is not mounted (any more).
+ */
+export function unmountAfterCrashScript(mountPoint: string, tries = 100): string {
+  mustBe(runOfMountPoint(mountPoint) !== undefined, 'mount point', mountPoint);
+  const mounted = isMountedScript(mountPoint);
+  return subshell([
+    'i=0',
+    sh`while ${raw(mounted)}; do`,
+    sh`  err=$(umount ${mountPoint} 2>&1) && break`,
+    '  i=$((i+1))',
+    `  if [ $i -ge ${tries} ]; then`,
+    sh`    echo "umount ${raw(mountPoint)}: $err; held by: $(fuser -M -m ${mountPoint} 2>&1 | tr -s ' \n' ' ')" >&2`,
+    '    exit 3',
+    '  fi',
+    '  sleep 0.1',
+    'done',
+  ]);
+}
+
 /** Removes one of our dm tables by name, if it exists. */
 export function removeOwnTableScript(table: string): string {
   mustBe(runOfTable(table) !== undefined, 'dm table', table);

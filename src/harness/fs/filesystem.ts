@@ -75,9 +75,13 @@ export async function umount(target: Target, mountPoint: string): Promise<void> 
   await target.exec(sh`umount ${mountPoint}`, { timeoutMs: 120_000 });
 }
 
-/** After reloading the table: stale cached pages/metadata must not hide what is on disk. */
+/**
+ * After reloading the table: stale cached pages/metadata must not hide what is on disk. No
+ * `sync` first: it would flush every filesystem in the target, other trials' (another slot's)
+ * among them, at a moment of our choosing instead of the kernel's.
+ */
 export async function dropCaches(target: Target): Promise<void> {
-  await target.exec('sync; echo 3 > /proc/sys/vm/drop_caches', { check: false });
+  await target.exec('echo 3 > /proc/sys/vm/drop_caches', { check: false });
 }
 
 /**

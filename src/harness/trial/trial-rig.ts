@@ -12,6 +12,11 @@ import { storeSize } from './engine-command.ts';
 import { sh } from '../target/shell.ts';
 import { storeIsDirectory, type EngineSpec } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
+import {
+  isMountedScript,
+  killFromPidFileScript,
+  unmountAfterCrashScript,
+} from '../device/guards.ts';
 
 const sizeOf = (plan: TrialPlan) => ({
   sizeBytes: plan.device.sizeMb * 1024 * 1024,
@@ -150,16 +155,31 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     this.log.push('disarmed (linear table)');
   }
 
-  /** Power cut: from now on every write is dropped; then the filesystem is unmounted. */
+  /**
+   * Power cut: from now on every write is dropped; the engine's tracer (if it still lives) is
+   * killed, then the filesystem is unmounted. A filesystem that will not unmount is a harness
+   * error: its cached pages are writes made after the cut, and they would be read back (or
+   * written back once the table is linear) as if they had survived it.
+   */
   async pullPlug(): Promise<void> {
     await this.device.arm({ kind: 'drop_writes' });
-    await umount(this.target, this.mountPoint).catch((e: Error) =>
-      this.log.push(`umount after crash: ${e.message}`),
+    const { pidFile } = this.device.names;
+    const result = await this.target.exec(
+      `${killFromPidFileScript(pidFile)}\n${unmountAfterCrashScript(this.mountPoint)}`,
+      { check: false, timeoutMs: 120_000 },
     );
+    if (result.code !== 0)
+      throw new HarnessError(
+        `the plug was pulled but the filesystem did not unmount (${result.stderr.trim() || `exit ${result.code ?? result.signal}`}): what survived the crash cannot be read`,
+      );
   }
 
   /** Back to the linear table, caches dropped, mounted again (which replays the journal). */
   async remountAfterCrash(): Promise<void> {
+    // Never disarm under a mounted filesystem: its dirty pages would reach the disk.
+    const mounted = await this.target.exec(isMountedScript(this.mountPoint), { check: false });
+    if (mounted.code === 0)
+      throw new HarnessError(`${this.mountPoint} is still mounted after the crash`);
     await this.device.disarm();
     await dropCaches(this.target);
     await this.mountFs();

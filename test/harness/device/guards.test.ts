@@ -9,6 +9,7 @@ import {
   killIfStartedAtScript,
   removeOwnDirScript,
   removeOwnTableScript,
+  unmountAfterCrashScript,
   unmountOwnScript,
 } from '../../../src/harness/device/guards.ts';
 import { resourceNames } from '../../../src/harness/device/names.ts';
@@ -36,8 +37,10 @@ const sleeper = (cwd = '/') => {
 };
 
 test("every guard refuses a name that is not powercut's, before any shell runs", (t) => {
-  for (const path of ['/', '/mnt', '/mnt/data', '/mnt/powercut-', '/mnt/powercut-short'])
+  for (const path of ['/', '/mnt', '/mnt/data', '/mnt/powercut-', '/mnt/powercut-short']) {
     t.throws(() => unmountOwnScript(path), { message: /refusing to remove mount point/ });
+    t.throws(() => unmountAfterCrashScript(path), { message: /refusing to remove mount point/ });
+  }
   for (const table of ['root', 'powercut-', 'vg0-root'])
     t.throws(() => removeOwnTableScript(table), { message: /refusing to remove dm table/ });
   for (const dir of ['/var/tmp', '/var/tmp/powercut', '/home/user'])
@@ -109,6 +112,30 @@ test('unmount: a busy mount is detached lazily and its holder named, never kille
     t.regex(r.stderr, new RegExp(`${mountPoint} still busy .*held by: .*${holder.pid}`));
     t.true(alive(holder.pid), 'the holder is named, not killed');
     t.is((await dash(isMountedScript(mountPoint))).exitCode, 1, 'detached');
+  } finally {
+    holder.kill();
+    await execa('umount', [mountPoint], { reject: false });
+    rmSync(mountPoint, { recursive: true, force: true });
+  }
+});
+
+test('the crash unmount never detaches lazily: busy is an error naming the holder; free, it unmounts', async (t) => {
+  const { mountPoint } = names();
+  mkdirSync(mountPoint);
+  await execa('mount', ['-t', 'tmpfs', 'powercut-test', mountPoint]);
+  const holder = sleeper(mountPoint);
+  try {
+    const busy = await dash(unmountAfterCrashScript(mountPoint, 3));
+    t.is(busy.exitCode, 3, 'busy: an error');
+    t.regex(busy.stderr, new RegExp(`umount ${mountPoint}: .*held by: .*${holder.pid}`));
+    t.is((await dash(isMountedScript(mountPoint))).exitCode, 0, 'still mounted, not detached');
+    t.true(alive(holder.pid), 'the holder is named, not killed');
+    holder.kill();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const free = await dash(unmountAfterCrashScript(mountPoint, 3));
+    t.is(free.exitCode, 0, free.stderr);
+    t.is((await dash(isMountedScript(mountPoint))).exitCode, 1, 'unmounted');
+    t.is((await dash(unmountAfterCrashScript(mountPoint, 3))).exitCode, 0, 'not mounted: done');
   } finally {
     holder.kill();
     await execa('umount', [mountPoint], { reject: false });

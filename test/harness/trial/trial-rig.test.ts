@@ -72,3 +72,24 @@ test('a removal that fails is reported with the result (a harness error), never 
   t.is(result.cleanupFailures?.length, 1);
   t.regex(result.log.join('\n'), /cleanup failed: backing files and loop devices: [\s\S]*rm -rf/);
 });
+
+test('a filesystem that will not unmount after the plug pull is a harness error, and nothing is disarmed under it', async (t) => {
+  const target = fakeLoopMachine((c) => c.includes('umount') && c.includes('held by'));
+  const rig = await TrialRig.create(target, plan);
+  await rig.use(async (): Promise<Outcome> => {
+    await t.throwsAsync(rig.pullPlug(), {
+      message: /the plug was pulled but the filesystem did not unmount/,
+    });
+    // The fake says every mount point is mounted (its awk exits 0): the remount refuses.
+    const before = target.commands.length;
+    await t.throwsAsync(rig.remountAfterCrash(), { message: /still mounted after the crash/ });
+    t.false(
+      target.commands.slice(before).some((c) => c.includes('dmsetup suspend')),
+      'no table reload while mounted',
+    );
+    return { log: [] };
+  });
+  const pull = at(target, /umount .*held by/);
+  const kill = at(target, /engine\.pid/);
+  t.true(kill < pull, 'the tracer is killed before the unmount');
+});
