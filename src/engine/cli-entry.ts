@@ -1,4 +1,5 @@
 import { main } from './cli.ts';
+import { serve } from './serve.ts';
 
 // A reader that went away (`dump | head`) is not an engine failure.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -8,5 +9,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 // Entry point of the engine CLI (and of the guest bundle). Waits for stdout to drain so no
 // event line is lost when the process ends.
-await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === 'serve') await serve(process.stdin, process.stdout);
+else process.exitCode = await main(argv);
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

@@ -79,6 +79,7 @@ async function context(modeName: string, flags: Flags): Promise<EngineContext> {
     flags.pages ?? derivePages(file.size(), (p) => mode.storeSize({ ...base, pages: p }));
   const options: EngineOptions = { ...base, pages };
   if (file.size() < mode.storeSize(options)) {
+    await file.close();
     throw new Error(
       `store ${flags.store} is ${file.size()} bytes; ${mode.name} needs ${mode.storeSize(options)} for ${pages} pages`,
     );
@@ -99,55 +100,74 @@ function derivePages(size: number, storeSize: (pages: number) => number): number
   return lo;
 }
 
-function write(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
+/** Where a verb's output goes: the process's stdout/stderr, or buffers (serve.ts). */
+export type EngineIo = { out: (line: string) => void; err: (text: string) => void };
+const processIo: EngineIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (text) => process.stderr.write(text),
+};
 
-export async function main(argv: string[]): Promise<void> {
+/** Runs one verb; resolves to its exit code (0 ok, 1 failed, 2 protocol or usage error). */
+export async function main(argv: string[], io: EngineIo = processIo): Promise<number> {
+  const write = io.out;
   const [modeName = '', ...rest] = argv;
   const program = new Command(`powercut-engine ${modeName || '<mode>'}`)
     .description(
       'built-in engines (plain, fsync, group-commit, cow, slotted) speaking the powercut engine protocol v1',
     )
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.out(t.replace(/\n$/, '')), writeErr: (t) => io.err(t) });
   for (const verb of ['run', 'recover', 'dump'] as const) {
     withCommonOptions(program.command(verb)).action(async (flags: Flags) => {
       const ctx = await context(modeName, flags);
       const mode = getEngineMode(modeName);
-      if (verb === 'run') {
-        const input = new InputQueue(process.stdin);
-        const pauseAt = new Set(flags.pauseAt);
-        let emit = (e: EngineEvent): void =>
-          write(formatEvent(e.type === 'mark' && pauseAt.has(e.name) ? { ...e, paused: true } : e));
-        let runCtx = ctx;
-        if (pauseAt.has(ackPauseName)) {
-          const gate = new AckGate(() => input.resumed());
-          emit = gate.emitter(emit);
-          runCtx = { ...ctx, file: gate.wrap(ctx.file) };
-        }
-        await mode.run(runCtx, input.workload(), emit, async (name) => {
-          if (pauseAt.has(name)) await input.resumed();
-        });
-      } else if (verb === 'recover') {
-        await mode.recover(ctx);
-        if (flags.thenDump) for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
-      } else {
-        for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
+      // Closed however the verb ends: a long-lived server (serve.ts) must not keep the store
+      // open, or the filesystem under it would not unmount.
+      try {
+        await runVerb(verb, mode, ctx, flags, write);
+      } finally {
+        await ctx.file.close();
       }
-      await ctx.file.close();
     });
   }
   try {
     getEngineMode(modeName);
     await program.parseAsync(rest, { from: 'user' });
+    return 0;
   } catch (error) {
     // recover's contract: non-zero with one line on stderr saying why.
     const commanderExit = (error as { code?: string }).code?.startsWith('commander.');
-    if (commanderExit) {
-      process.exitCode = (error as { exitCode?: number }).exitCode ?? 2;
-      return;
+    if (commanderExit) return (error as { exitCode?: number }).exitCode ?? 2;
+    io.err(`${(error as Error).message.split('\n')[0]}\n`);
+    return error instanceof ProtocolError ? 2 : 1;
+  }
+}
+
+async function runVerb(
+  verb: 'run' | 'recover' | 'dump',
+  mode: ReturnType<typeof getEngineMode>,
+  ctx: EngineContext,
+  flags: Flags,
+  write: (line: string) => void,
+): Promise<void> {
+  if (verb === 'run') {
+    const input = new InputQueue(process.stdin);
+    const pauseAt = new Set(flags.pauseAt);
+    let emit = (e: EngineEvent): void =>
+      write(formatEvent(e.type === 'mark' && pauseAt.has(e.name) ? { ...e, paused: true } : e));
+    let runCtx = ctx;
+    if (pauseAt.has(ackPauseName)) {
+      const gate = new AckGate(() => input.resumed());
+      emit = gate.emitter(emit);
+      runCtx = { ...ctx, file: gate.wrap(ctx.file) };
     }
-    process.stderr.write(`${(error as Error).message.split('\n')[0]}\n`);
-    process.exitCode = error instanceof ProtocolError ? 2 : 1;
+    await mode.run(runCtx, input.workload(), emit, async (name) => {
+      if (pauseAt.has(name)) await input.resumed();
+    });
+  } else if (verb === 'recover') {
+    await mode.recover(ctx);
+    if (flags.thenDump) for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
+  } else {
+    for (const entry of await mode.dump(ctx)) write(formatDumpEntry(entry));
   }
 }

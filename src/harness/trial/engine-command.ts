@@ -43,17 +43,42 @@ export function engineCommand(
   pages: number,
   pauseAt: readonly string[] = [],
 ): string {
+  if (pauseAt.length > 0 && !canPause(engine))
+    throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
+  if (engine.kind === 'external') {
+    const args = [...protocolArgs(engine, verb, store, pages, pauseAt), ...engine.args];
+    const env = Object.entries(engine.env).map(([k, v]) => `${k}=${quote(v)} `);
+    return `${env.join('')}${engine.command} ${args.map(quote).join(' ')}`;
+  }
+  const argv = builtinEngineArgv(engine, verb, store, pages, pauseAt);
+  return `${guestEngineCommand} ${argv.map(quote).join(' ')}`;
+}
+
+/** The v1 arguments every engine gets (and --pause-at when it may pause). */
+function protocolArgs(
+  engine: EngineSpec,
+  verb: 'run' | 'recover' | 'dump',
+  store: string,
+  pages: number,
+  pauseAt: readonly string[],
+): string[] {
   const args = [verb, '--store', store, '--page-size', String(engine.pageSize)];
   if (engine.direct) args.push('--direct');
   if (verb === 'run' && engine.writers > 1) args.push('--writers', String(engine.writers));
-  if (pauseAt.length > 0 && !canPause(engine))
-    throw new Error('a user engine gets --pause-at only if it declares supports: [pause-at]');
   if (verb === 'run') for (const mark of pauseAt) args.push('--pause-at', mark);
   args.push('--pages', String(pages));
-  if (engine.kind === 'external') {
-    const env = Object.entries(engine.env).map(([k, v]) => `${k}=${quote(v)} `);
-    return `${env.join('')}${engine.command} ${[...args, ...engine.args].map(quote).join(' ')}`;
-  }
+  return args;
+}
+
+/** A built-in engine's `powercut-engine` arguments for one verb, the mode first. */
+export function builtinEngineArgv(
+  engine: EngineSpec & { kind: 'builtin' },
+  verb: 'run' | 'recover' | 'dump',
+  store: string,
+  pages: number,
+  pauseAt: readonly string[] = [],
+): string[] {
+  const args = protocolArgs(engine, verb, store, pages, pauseAt);
   if (verb === 'run') {
     args.push(
       '--batch-window-us',
@@ -64,19 +89,20 @@ export function engineCommand(
   }
   if (engine.bug) args.push('--bug', engine.bug);
   if (engine.protection) args.push('--protection', engine.protection);
-  return `${guestEngineCommand} ${engine.mode} ${args.map(quote).join(' ')}`;
+  return [engine.mode, ...args];
 }
 
 /**
- * Built-in engines recover and dump in one process (`recover --then-dump`): under TCG every
- * node start in the guest costs over a second. A user's engine gets the two v1 verbs.
+ * Built-in engines recover and dump in one request to the target's engine server
+ * (`recover --then-dump`, engine-server.ts): under TCG every node start in the guest costs
+ * over a second. A user's engine gets the two v1 verbs (undefined here).
  */
-export function recoverAndDumpCommand(
+export function recoverAndDumpArgv(
   engine: EngineSpec,
   store: string,
   pages: number,
-): string | undefined {
+): string[] | undefined {
   return engine.kind === 'builtin'
-    ? `${engineCommand(engine, 'recover', store, pages)} --then-dump`
+    ? [...builtinEngineArgv(engine, 'recover', store, pages), '--then-dump']
     : undefined;
 }

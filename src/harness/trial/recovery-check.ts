@@ -8,7 +8,8 @@ import { MountFailed } from '../fs/filesystem.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import type { CrashChecker, Judgement, TrialContext } from './crash-checker.ts';
-import { engineCommand, recoverAndDumpCommand } from './engine-command.ts';
+import { engineCommand, recoverAndDumpArgv } from './engine-command.ts';
+import { EngineServer } from './engine-server.ts';
 import { parseDump, readRawPages } from './recovered-state.ts';
 import type { TrialRig } from './trial-rig.ts';
 
@@ -99,11 +100,13 @@ export async function recoverAfterCrash(
       dumpStderr: '',
     };
   }
-  const combined = recoverAndDumpCommand(plan.engine, store, pages);
-  const recover = await target.exec(
-    combined ?? engineCommand(plan.engine, 'recover', store, pages),
-    { check: false, timeoutMs },
-  );
+  const combined = recoverAndDumpArgv(plan.engine, store, pages);
+  const recover = combined
+    ? await (await EngineServer.for(target)).run(combined, timeoutMs)
+    : await target.exec(engineCommand(plan.engine, 'recover', store, pages), {
+        check: false,
+        timeoutMs,
+      });
   const recoverError =
     recover.code === 0
       ? undefined
