@@ -1,6 +1,13 @@
 import { registerCleanup } from './cleanup.ts';
+import type { Target } from './target/target.ts';
 
-type Step = { label: string; undo: () => Promise<void> };
+/** A script step runs in the target as a shell script; neighbours on one target share a trip. */
+type Step = {
+  label: string;
+  undo: () => Promise<void>;
+  script?: { target: Target; text: string };
+};
+const scriptTimeoutMs = 120_000;
 
 /**
  * Undo steps for what one owner created, run once, newest first. Every step runs even when an
@@ -24,11 +31,30 @@ export class UndoStack {
     this.steps.push({ label, undo });
   }
 
+  /**
+   * A step that is a shell script in `target` (exit 0: undone). Script steps next to each other
+   * on one target run in one exec, each still in its own subshell with its own exit code.
+   */
+  pushScript(label: string, target: Target, text: string): void {
+    this.push(label, async () => {
+      await target.exec(text, { timeoutMs: scriptTimeoutMs });
+    });
+    this.steps.at(-1)!.script = { target, text };
+  }
+
   /** Runs every step once, newest first; a later call gets the first call's failures. */
   run(): Promise<string[]> {
     this.ran ??= (async () => {
       const failures: string[] = [];
-      for (const step of [...this.steps].reverse()) {
+      const order = [...this.steps].reverse();
+      for (let i = 0; i < order.length;) {
+        const batch = scriptBatch(order, i);
+        if (batch.length > 1) {
+          failures.push(...(await runBatch(batch)));
+          i += batch.length;
+          continue;
+        }
+        const step = order[i++]!;
         try {
           await step.undo();
         } catch (error) {
@@ -40,4 +66,65 @@ export class UndoStack {
     })();
     return this.ran;
   }
+}
+
+/** The script steps from `start` on that share its target (empty if it is not a script). */
+function scriptBatch(steps: readonly Step[], start: number): Step[] {
+  const target = steps[start]!.script?.target;
+  const batch: Step[] = [];
+  for (let i = start; target && steps[i]?.script?.target === target; i++) batch.push(steps[i]!);
+  return batch;
+}
+
+/**
+ * One exec for several script steps: each in a subshell whose stderr is kept and whose exit
+ * code is reported on its own line, so every step runs and fails alone, as if run one by one.
+ */
+async function runBatch(batch: readonly Step[]): Promise<string[]> {
+  let stdout: string;
+  try {
+    const result = await batch[0]!.script!.target.exec(
+      batchScript(batch.map((s) => s.script!.text)),
+      {
+        timeoutMs: scriptTimeoutMs * batch.length,
+        check: false,
+      },
+    );
+    stdout = result.stdout;
+  } catch (error) {
+    return batch.map((step) => `${step.label}: ${(error as Error).message}`);
+  }
+  const outcomes = parseBatchOutput(stdout);
+  return batch.flatMap((step, i) => {
+    const done = outcomes.get(i);
+    if (!done) return [`${step.label}: did not run (the batch ended early)`];
+    if (done.code === 0) return [];
+    return [`${step.label}: exited ${done.code}${done.stderr ? `: ${done.stderr}` : ''}`];
+  });
+}
+
+/** The shell of a batch: part i reports `__undo i <exit code> <its stderr on one line>`. */
+export function batchScript(parts: readonly string[]): string {
+  return parts
+    .map(
+      (part, i) =>
+        `e=$( (\n${part}\n) 2>&1 >/dev/null ); rc=$?; printf '__undo %d %d %s\\n' ${i} $rc "$(printf %s "$e" | tr '\\n' ' ')"`,
+    )
+    .join('\n');
+}
+
+/** The parts of a batch script, in order (for a fake target that answers each part alone). */
+export function batchParts(script: string): string[] | undefined {
+  const parts = [
+    ...script.matchAll(/e=\$\( \(\n([\s\S]*?)\n\) 2>&1 >\/dev\/null \); rc=\$\?; printf '__undo /g),
+  ].map((m) => m[1]!);
+  return parts.length > 0 ? parts : undefined;
+}
+
+/** Each part's exit code and stderr, by index. */
+export function parseBatchOutput(stdout: string): Map<number, { code: number; stderr: string }> {
+  const outcomes = new Map<number, { code: number; stderr: string }>();
+  for (const m of stdout.matchAll(/^__undo (\d+) (\d+) ?(.*)$/gm))
+    outcomes.set(Number(m[1]), { code: Number(m[2]), stderr: m[3]!.trim() });
+  return outcomes;
 }

@@ -5,6 +5,7 @@ import type {
   RemoteProcess,
   Target,
 } from '../../src/harness/target/target.ts';
+import { batchParts } from '../../src/harness/undo-stack.ts';
 
 type Answer = { stdout?: string; code?: number } | undefined;
 type Responder = (command: string) => Answer;
@@ -29,6 +30,16 @@ export class FakeTarget implements Target {
   ) {}
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    // A batch of undo steps (undo-stack.ts): each part answered alone, as the shell would.
+    const parts = batchParts(command);
+    if (parts) {
+      const outcomes: string[] = [];
+      for (const [i, part] of parts.entries()) {
+        const r = await this.exec(part, { check: false });
+        outcomes.push(`__undo ${i} ${r.code ?? 1} `);
+      }
+      return { command, code: 0, stdout: `${outcomes.join('\n')}\n`, stderr: '' };
+    }
     this.commands.push(command);
     // What the command reads on stdin is part of it (a dm table goes to dmsetup that way).
     const seen =
