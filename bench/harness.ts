@@ -1,6 +1,7 @@
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
+import { EngineServer } from '../src/harness/trial/engine-server.ts';
 import type { Target } from '../src/harness/target/target.ts';
 import { startVagrantTarget, vagrantRunning } from '../src/harness/target/vagrant.ts';
 import type { TrialPlan } from '../src/model/trial-plan.ts';
@@ -23,6 +24,8 @@ export type HarnessBench = {
   trialsPerMinute: number;
   meanTrialSeconds: number;
   phaseSeconds: Record<TrialPhase, number>;
+  /** Execs, spawns and engine-server requests a trial waits for. */
+  roundTripsPerTrial: number;
   shellCycleSeconds: number;
   overheadRatio: number;
   /** Engines inside the guest on the dm device. */
@@ -55,20 +58,10 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
   const bootSeconds = (Date.now() - bootStart) / 1000;
   try {
     await installGuestEngine(target);
-    const plan = expandScenario(
-      parseScenario(
-        'bench.yaml',
-        'engine: { mode: fsync }\nworkload: { ops: 40, pages: 16 }\nfault: { kind: drop_writes, arm: { afterOp: 20 } }\n',
-      ),
-      { baseSeed: 1 },
-    )[0]!;
-    const { meanTrialSeconds, phaseSeconds } = await timeTrials(target, plan, trials);
+    const plan = overheadPlan();
+    const { meanTrialSeconds, phaseSeconds, roundTripsPerTrial, shellCycleSeconds } =
+      await trialOverhead(target, plan, trials);
     const embeddedExecMs = await execRoundTrip(target);
-    const shellStart = Date.now();
-    const own = resourceNames((await ownership(target)).newRunId());
-    await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
-    await sweepStale(target);
-    const shellCycleSeconds = (Date.now() - shellStart) / 1000;
     const guestEngines = await benchGuestEngines(target, guestWrites);
     await sweepStale(target);
     const exploration = await benchExploration(target);
@@ -81,10 +74,9 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       trials,
       trialsPerMinute: Number((60 / meanTrialSeconds).toFixed(1)),
       meanTrialSeconds: Number(meanTrialSeconds.toFixed(2)),
-      phaseSeconds: Object.fromEntries(
-        Object.entries(phaseSeconds).map(([k, v]) => [k, Number(v.toFixed(2))]),
-      ) as Record<TrialPhase, number>,
-      shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
+      phaseSeconds,
+      roundTripsPerTrial,
+      shellCycleSeconds,
       overheadRatio: Number((meanTrialSeconds / shellCycleSeconds).toFixed(2)),
       guestEngines,
       exploration,
@@ -96,24 +88,91 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
   }
 }
 
-/** Runs `plan` n times (a sweep before each); mean seconds per trial and per phase. */
-async function timeTrials(
+export const overheadPlan = (): TrialPlan =>
+  expandScenario(
+    parseScenario(
+      'bench.yaml',
+      'engine: { mode: fsync }\nworkload: { ops: 40, pages: 16 }\nfault: { kind: drop_writes, arm: { afterOp: 20 } }\n',
+    ),
+    { baseSeed: 1 },
+  )[0]!;
+
+/** Trials timed, beside the same dm-flakey cycle as one shell script in the same guest. */
+export async function trialOverhead(target: Target, plan: TrialPlan, trials: number) {
+  const timed = await timeTrials(target, plan, trials);
+  const shellStart = Date.now();
+  const own = resourceNames((await ownership(target)).newRunId());
+  await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
+  await sweepStale(target);
+  const shellCycleSeconds = (Date.now() - shellStart) / 1000;
+  return {
+    trials,
+    meanTrialSeconds: Number(timed.meanTrialSeconds.toFixed(2)),
+    phaseSeconds: timed.phaseSeconds,
+    roundTripsPerTrial: timed.roundTripsPerTrial,
+    shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
+    overheadRatio: Number((timed.meanTrialSeconds / shellCycleSeconds).toFixed(2)),
+  };
+}
+
+/**
+ * Runs `plan` n times (a sweep before each, a first trial unmeasured: it starts the target's
+ * engine server); mean seconds per trial and per phase, and the round trips to the target per
+ * trial (execs, spawns and engine-server requests, counted on the target).
+ */
+export async function timeTrials(
   target: Target,
   plan: TrialPlan,
   n: number,
-): Promise<{ meanTrialSeconds: number; phaseSeconds: Record<TrialPhase, number> }> {
+): Promise<{
+  meanTrialSeconds: number;
+  phaseSeconds: Record<TrialPhase, number>;
+  roundTripsPerTrial: number;
+}> {
   const phaseSeconds = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<
     TrialPhase,
     number
   >;
-  const start = Date.now();
+  await runTrial(target, plan, {});
+  let elapsed = 0;
+  let roundTrips = 0;
   for (let i = 0; i < n; i++) {
     await sweepStale(target);
-    const r = await runTrial(target, plan, {});
-    for (const p of trialPhases) phaseSeconds[p] += r.phaseMs[p] / 1000 / n;
+    const start = Date.now();
+    const { result, count } = await countingRoundTrips(target, () => runTrial(target, plan, {}));
+    elapsed += Date.now() - start;
+    roundTrips += count;
+    for (const p of trialPhases) phaseSeconds[p] += result.phaseMs[p] / 1000 / n;
   }
   for (const p of trialPhases) phaseSeconds[p] = Number(phaseSeconds[p].toFixed(2));
-  return { meanTrialSeconds: (Date.now() - start) / 1000 / n, phaseSeconds };
+  return { meanTrialSeconds: elapsed / 1000 / n, phaseSeconds, roundTripsPerTrial: roundTrips / n };
+}
+
+/**
+ * Runs `body` with every exec, spawn and engine-server request to `target` counted (each one a
+ * round trip the trial waits for; the lines fed to a running engine are not counted).
+ */
+async function countingRoundTrips<T>(
+  target: Target,
+  body: () => Promise<T>,
+): Promise<{ result: T; count: number }> {
+  let count = 0;
+  const { exec, spawn } = target;
+  const serverRun = EngineServer.prototype.run;
+  Object.assign(target, {
+    exec: (...a: Parameters<Target['exec']>) => (count++, exec.apply(target, a)),
+    spawn: (...a: Parameters<Target['spawn']>) => (count++, spawn.apply(target, a)),
+  });
+  EngineServer.prototype.run = function (...a) {
+    count++;
+    return serverRun.apply(this, a);
+  };
+  try {
+    return { result: await body(), count };
+  } finally {
+    Object.assign(target, { exec, spawn });
+    EngineServer.prototype.run = serverRun;
+  }
 }
 
 async function execRoundTrip(target: Target): Promise<number> {

@@ -1,11 +1,11 @@
-// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore|boot]: measured numbers, printed as
+// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore|boot|trials]: measured numbers, printed as
 // tables and written as JSON to bench/results/latest.json (--only X: bench/results/X.json).
 // Performance is measured here, never asserted in tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchEngine, type EngineBenchRow } from './engines.ts';
-import { benchHarness } from './harness.ts';
+import { benchHarness, overheadPlan, trialOverhead } from './harness.ts';
 import { benchSim } from './sim.ts';
 import { benchMmap } from './mmap.ts';
 import { benchPreadAsync } from './pread-async.ts';
@@ -58,6 +58,25 @@ if (only === 'boot') {
   console.log('\nThe embedded guest (TCG) booted, and restored from its saved ready state:');
   console.table(rows);
   writeOnly('boot', { rows });
+  process.exit(0);
+}
+
+if (only === 'trials') {
+  // The harness's overhead alone: trials on the embedded guest beside the same cycle in shell.
+  const target = await startQemuTarget();
+  try {
+    await installGuestEngine(target);
+    const row = await trialOverhead(target, overheadPlan(), quick ? 2 : 4);
+    const { phaseSeconds, ...rest } = row;
+    console.log(
+      '\nTrials on the embedded guest (TCG), beside the same dm-flakey cycle as one shell script:',
+    );
+    console.table([rest]);
+    console.table([phaseSeconds]);
+    writeOnly('trials', row);
+  } finally {
+    await target.teardown();
+  }
   process.exit(0);
 }
 

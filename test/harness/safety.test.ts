@@ -13,6 +13,7 @@ import { startSshTarget, type SshTarget } from '../../src/harness/target/ssh.ts'
 import type { Target } from '../../src/harness/target/target.ts';
 import { installGuestEngine } from '../../src/harness/trial/guest-engine.ts';
 import { runTrial } from '../../src/harness/trial/run-trial.ts';
+import { TrialRig } from '../../src/harness/trial/trial-rig.ts';
 import { plans } from './trial/vm-helpers.ts';
 
 // Safety and cleanup, for real in the guest (which carries psmisc's fuser and util-linux's
@@ -73,7 +74,8 @@ async function waitForEngine(t: ExecutionContext, count = 1): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     const out = await target.exec(
-      "ps | grep -c '[n]ode /opt/powercut/powercut-engine.mjs' || true",
+      // An engine's `run` (not the engine server, which answers recover and dump).
+      "ps | grep -c '[n]ode /opt/powercut/powercut-engine.mjs [a-z-]* run ' || true",
     );
     if (Number(out.stdout.trim()) >= count) return;
     await new Promise((r) => setTimeout(r, 300));
@@ -155,6 +157,43 @@ test.serial(
     } finally {
       await target.exec(`losetup -d ${foreign}; rm -f /tmp/foreign.img`);
     }
+  },
+);
+
+test.serial(
+  '[vm] a filesystem held busy after the plug pull is a harness error, and the table is never made linear under it',
+  async (t) => {
+    const [plan] = plans(
+      'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
+    );
+    const rig = await TrialRig.create(target, plan!);
+    const table = `powercut-${rig.faultDevice.names.runId}`;
+    const tableKind = async () =>
+      (await target.exec(`dmsetup table ${table}`)).stdout.split(' ')[2];
+    // Not powercut's engine (no pid file): a process of someone else's sitting in the mount.
+    const holder = await target.spawn(`sh -c 'cd ${rig.mountPoint} && exec sleep 600'`);
+    try {
+      await rig.use(async () => {
+        const pulled = await rig.pullPlug().catch((e: Error) => e);
+        t.true(pulled instanceof HarnessError);
+        t.regex(String(pulled), /did not unmount .*held by: .*\d/);
+        t.is(await tableKind(), 'flakey', 'still dropping every write');
+        t.true(
+          (await target.exec(`grep -c ' ${rig.mountPoint} ' /proc/mounts`)).stdout.trim() === '1',
+        );
+        const remounted = await rig.remountAfterCrash().catch((e: Error) => e);
+        t.regex(String(remounted), /is still mounted after the crash \(nothing reloaded\)/);
+        t.is(await tableKind(), 'flakey', 'not made linear under the mounted filesystem');
+        await holder.kill();
+        await rig.pullPlug();
+        await rig.remountAfterCrash();
+        t.is(await tableKind(), 'linear');
+        return { log: [] };
+      });
+    } finally {
+      await holder.kill();
+    }
+    t.is(await leftovers(), '');
   },
 );
 

@@ -1,5 +1,6 @@
 import { HarnessError } from '../errors.ts';
-import type { Target } from '../target/target.ts';
+import type { ExecResult, Target } from '../target/target.ts';
+import { checkResult } from '../target/ssh-connection.ts';
 import { UndoStack } from '../undo-stack.ts';
 import { flakeyTable, linearTable, logWritesTable, type FlakeyFault } from './dm-table.ts';
 import { flakeyFeatures } from './features.ts';
@@ -26,6 +27,12 @@ export interface FaultDevice {
   readonly names: ResourceNames;
   arm(fault: FlakeyFault): Promise<void>;
   disarm(): Promise<void>;
+  /**
+   * A table change with shell run just before and after it in the same exec (one round trip):
+   * `before` failing stops everything (nothing reloaded), a failed reload throws, and what
+   * `after` exits with is returned (its output too).
+   */
+  reload(to: FlakeyFault | 'linear', around: AroundReload): Promise<ExecResult>;
   /** Removes everything the device created, newest first; returns what could not be undone. */
   destroy(): Promise<string[]>;
 }
@@ -40,6 +47,10 @@ export interface LogWritesDevice extends FaultDevice {
   /** Appends a mark to the log (`dmsetup message ... mark NAME`). */
   mark(name: string): Promise<void>;
 }
+
+export type AroundReload = { before?: string; after?: string };
+/** The exit codes of a reload's own parts, apart from anything `after` may exit with. */
+export const reloadExit = { beforeFailed: 91, reloadFailed: 92 } as const;
 
 type FaultDeviceOptions = {
   sizeBytes: number;
@@ -66,10 +77,7 @@ export async function createFaultDevice(
 ): Promise<FaultDevice | LogWritesDevice> {
   const names = resourceNames((await ownership(target)).newRunId());
   const undo = new UndoStack(`fault device ${names.table}`);
-  const step = (label: string, script: string): void =>
-    undo.push(label, async () => {
-      await target.exec(script, { timeoutMs: 120_000 });
-    });
+  const step = (label: string, script: string): void => undo.pushScript(label, target, script);
   try {
     const sectorArg =
       options.sectorSize && options.sectorSize !== 512
@@ -142,21 +150,44 @@ export async function createFaultDevice(
     // One table change at a time, in the order asked: an arm still in flight (its feature
     // probe, its suspend/load/resume) can never interleave with the plug pull or a disarm.
     let queue: Promise<unknown> = Promise.resolve();
-    const serially = (change: () => Promise<void>): Promise<void> => {
+    const serially = <T>(change: () => Promise<T>): Promise<T> => {
       const next = queue.then(change);
       queue = next.catch(() => undefined);
       return next;
     };
-    const reload = async (table: string): Promise<void> => {
+    const reload = async (table: string, around: AroundReload = {}): Promise<ExecResult> => {
       // --nolockfs: do not freeze/flush the filesystem first, which would defeat the power cut.
       // The table on stdin: it may have several lines (a fault confined to some ranges). A
       // table that does not load still resumes the device (on its old table): a suspended
       // device would hang every later I/O, the cleanup's among them.
       const t = names.table;
-      await target.exec(
-        `(dmsetup suspend --nolockfs ${t} || exit 1; dmsetup load ${t}; rc=$?; dmsetup resume ${t} || exit 1; exit $rc)`,
-        { stdin: `${table}\n` },
-      );
+      const { beforeFailed, reloadFailed } = reloadExit;
+      const script = [
+        ...(around.before ? [`(\n${around.before}\n) || exit ${beforeFailed}`] : []),
+        `(dmsetup suspend --nolockfs ${t} || exit 1; dmsetup load ${t}; rc=$?; dmsetup resume ${t} || exit 1; exit $rc) || exit ${reloadFailed}`,
+        ...(around.after ? [around.after] : []),
+      ].join('\n');
+      const result = await target.exec(script, {
+        stdin: `${table}\n`,
+        check: false,
+        timeoutMs: 120_000,
+      });
+      const why = result.stderr.trim().split('\n').at(-1) ?? '';
+      if (result.code === beforeFailed)
+        throw new HarnessError(`before reloading ${t}: ${why || 'failed'} (nothing reloaded)`);
+      if (result.code === reloadFailed) throw new HarnessError(`reloading ${t} failed: ${why}`);
+      if (!around.after) checkResult(result, true);
+      return result;
+    };
+    const tableOf = async (to: FlakeyFault | 'linear'): Promise<string> => {
+      if (to === 'linear') return linearTable(sectors, loop);
+      const features = await flakeyFeatures(target);
+      if (
+        !features.has(to.kind === 'power_cut' ? 'drop_writes' : to.kind) &&
+        to.kind !== 'error_reads'
+      )
+        throw new HarnessError(`fault ${to.kind} is not supported by this kernel's dm-flakey`);
+      return flakeyTable(sectors, loop, to, features.has('error_reads'));
     };
     const device: FaultDevice = {
       path: names.mapperPath,
@@ -165,18 +196,10 @@ export async function createFaultDevice(
       names,
       arm: (fault) =>
         serially(async () => {
-          const features = await flakeyFeatures(target);
-          if (
-            !features.has(fault.kind === 'power_cut' ? 'drop_writes' : fault.kind) &&
-            fault.kind !== 'error_reads'
-          ) {
-            throw new HarnessError(
-              `fault ${fault.kind} is not supported by this kernel's dm-flakey`,
-            );
-          }
-          await reload(flakeyTable(sectors, loop, fault, features.has('error_reads')));
+          await reload(await tableOf(fault));
         }),
-      disarm: () => serially(() => reload(linearTable(sectors, loop))),
+      disarm: () => serially(async () => void (await reload(await tableOf('linear')))),
+      reload: (to, around) => serially(async () => reload(await tableOf(to), around)),
       destroy: () => undo.run(),
     };
     if (!logLoop) return device;

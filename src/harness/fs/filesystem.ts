@@ -1,7 +1,7 @@
 import { HarnessError } from '../errors.ts';
 import type { FaultDevice } from '../device/fault-device.ts';
 import { verifyOwnLoop } from '../device/loop-check.ts';
-import type { Target } from '../target/target.ts';
+import type { ExecResult, Target } from '../target/target.ts';
 import { raw, sh } from '../target/shell.ts';
 
 export type FilesystemType = 'ext4' | 'xfs' | 'btrfs';
@@ -46,14 +46,30 @@ export async function mount(
   target: Target,
   device: FaultDevice,
   mountPoint: string,
-  options: { fs: FilesystemType; mountOptions?: string },
+  options: MountOptions,
 ): Promise<void> {
+  const command = mountScript(device, mountPoint, options);
+  const result = await target.exec(command, { timeoutMs: 120_000, check: false });
+  throwIfMountFailed(result);
+}
+
+export type MountOptions = { fs: FilesystemType; mountOptions?: string };
+
+/** The shell of `mount` (its mount point created first); run it, then throwIfMountFailed. */
+export function mountScript(
+  device: FaultDevice,
+  mountPoint: string,
+  options: MountOptions,
+): string {
   if (options.mountOptions && !mountOptionsPattern.test(options.mountOptions)) {
     throw new HarnessError(`invalid mount options ${JSON.stringify(options.mountOptions)}`);
   }
   const opts = options.mountOptions ? ['-o', options.mountOptions] : [];
-  const command = sh`mkdir -p ${mountPoint} && mount -t ${options.fs} ${opts} ${device.path} ${mountPoint}`;
-  const result = await target.exec(command, { timeoutMs: 120_000, check: false });
+  return sh`mkdir -p ${mountPoint} && mount -t ${options.fs} ${opts} ${device.path} ${mountPoint}`;
+}
+
+/** `command`: the mount's own (the exec may have run more around it). */
+export function throwIfMountFailed(result: ExecResult, command = result.command): void {
   if (result.code !== 0)
     throw new MountFailed(
       `\`${command}\` exited ${result.code ?? result.signal}: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
@@ -80,9 +96,7 @@ export async function umount(target: Target, mountPoint: string): Promise<void> 
  * `sync` first: it would flush every filesystem in the target, other trials' (another slot's)
  * among them, at a moment of our choosing instead of the kernel's.
  */
-export async function dropCaches(target: Target): Promise<void> {
-  await target.exec('echo 3 > /proc/sys/vm/drop_caches', { check: false });
-}
+export const dropCachesScript = 'echo 3 > /proc/sys/vm/drop_caches';
 
 /**
  * The shell command of a read-only check of an unmounted device. Run it after the filesystem

@@ -6,7 +6,16 @@ import {
   type FaultDevice,
   type LogWritesDevice,
 } from '../device/fault-device.ts';
-import { dropCaches, fsck, mkfs, mount, umount } from '../fs/filesystem.ts';
+import {
+  dropCachesScript,
+  fsck,
+  mkfs,
+  mount,
+  mountScript,
+  throwIfMountFailed,
+  umount,
+  type MountOptions,
+} from '../fs/filesystem.ts';
 import { storeExtents, type FileExtent } from '../fs/store-extents.ts';
 import { storeSize } from './engine-command.ts';
 import { sh } from '../target/shell.ts';
@@ -80,13 +89,14 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   async prepareStore(engine: EngineSpec, pages: number): Promise<string> {
     if (storeIsDirectory(engine)) {
       const dir = `${this.mountPoint}/${directoryStoreName}`;
-      await this.target.exec(sh`mkdir ${dir} && sync`, { timeoutMs: 120_000 });
+      await this.target.exec(sh`mkdir ${dir} && sync -f ${dir}`, { timeoutMs: 120_000 });
       return dir;
     }
     const store = `${this.mountPoint}/${fileStoreName}`;
     const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
     await this.target.exec(
-      sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync ${store} 2>/dev/null; sync`,
+      // `sync -f`: this filesystem only (a plain `sync` would flush another slot's trial too).
+      sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync -f ${store}`,
       { timeoutMs: 120_000 },
     );
     this.storeFile = store;
@@ -156,17 +166,16 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   }
 
   /**
-   * Power cut: from now on every write is dropped; the engine's tracer (if it still lives) is
-   * killed, then the filesystem is unmounted. A filesystem that will not unmount is a harness
-   * error: its cached pages are writes made after the cut, and they would be read back (or
-   * written back once the table is linear) as if they had survived it.
+   * Power cut, in one round trip: from now on every write is dropped; the engine's tracer (if
+   * it still lives) is killed, then the filesystem is unmounted. A filesystem that will not
+   * unmount is a harness error: its cached pages are writes made after the cut, and they would
+   * be read back (or written back once the table is linear) as if they had survived it.
    */
   async pullPlug(): Promise<void> {
-    await this.device.arm({ kind: 'drop_writes' });
     const { pidFile } = this.device.names;
-    const result = await this.target.exec(
-      `${killFromPidFileScript(pidFile)}\n${unmountAfterCrashScript(this.mountPoint)}`,
-      { check: false, timeoutMs: 120_000 },
+    const result = await this.device.reload(
+      { kind: 'drop_writes' },
+      { after: `${killFromPidFileScript(pidFile)}\n${unmountAfterCrashScript(this.mountPoint)}` },
     );
     if (result.code !== 0)
       throw new HarnessError(
@@ -174,15 +183,18 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
       );
   }
 
-  /** Back to the linear table, caches dropped, mounted again (which replays the journal). */
+  /**
+   * In one round trip: back to the linear table (never under a mounted filesystem: its dirty
+   * pages would reach the disk), caches dropped, mounted again (which replays the journal).
+   */
   async remountAfterCrash(): Promise<void> {
-    // Never disarm under a mounted filesystem: its dirty pages would reach the disk.
-    const mounted = await this.target.exec(isMountedScript(this.mountPoint), { check: false });
-    if (mounted.code === 0)
-      throw new HarnessError(`${this.mountPoint} is still mounted after the crash`);
-    await this.device.disarm();
-    await dropCaches(this.target);
-    await this.mountFs();
+    const stillMounted = sh`echo ${this.mountPoint}" is still mounted after the crash" >&2`;
+    const mountCommand = mountScript(this.device, this.mountPoint, this.mountOptions);
+    const result = await this.device.reload('linear', {
+      before: `if ${isMountedScript(this.mountPoint)}; then ${stillMounted}; exit 1; fi`,
+      after: `${dropCachesScript}\n${mountCommand}`,
+    });
+    throwIfMountFailed(result, mountCommand);
   }
 
   /**
@@ -230,11 +242,11 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   }
 
   private async mountFs(): Promise<void> {
-    await mount(this.target, this.device, this.mountPoint, {
-      fs: this.plan.filesystem.type,
-      ...(this.plan.filesystem.mountOptions
-        ? { mountOptions: this.plan.filesystem.mountOptions }
-        : {}),
-    });
+    await mount(this.target, this.device, this.mountPoint, this.mountOptions);
+  }
+
+  private get mountOptions(): MountOptions {
+    const { type, mountOptions } = this.plan.filesystem;
+    return { fs: type, ...(mountOptions ? { mountOptions } : {}) };
   }
 }
