@@ -117,15 +117,26 @@ export function fsckOutcome(
   return { clean: code === 0, output: stdout.trim().split('\n').slice(-5).join('\n') };
 }
 
-/** A read-only filesystem check of the (unmounted) device. */
+/**
+ * A read-only filesystem check of the device; with `unmountFirst`, the mount point is unmounted
+ * in the same round trip (a failed unmount is a harness error: nothing is checked).
+ */
 export async function fsck(
   target: Target,
   device: FaultDevice,
   fs: FilesystemType,
+  unmountFirst?: string,
 ): Promise<{ clean: boolean; output: string }> {
-  const result = await target.exec(fsckScript(fs, device.path), {
+  const unmount = unmountFirst ? `${sh`umount ${unmountFirst}`} || exit ${umountFailed}\n` : '';
+  const result = await target.exec(`${unmount}${fsckScript(fs, device.path)}`, {
     check: false,
     timeoutMs: 180_000,
   });
+  if (unmountFirst && result.code === umountFailed)
+    throw new HarnessError(
+      `\`umount ${unmountFirst}\` failed before the filesystem check: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
+    );
   return fsckOutcome(result.code, result.stdout);
 }
+/** No fsck (e2fsck, xfs_repair, btrfs check) exits with this. */
+const umountFailed = 97;

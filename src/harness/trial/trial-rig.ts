@@ -13,7 +13,6 @@ import {
   mount,
   mountScript,
   throwIfMountFailed,
-  umount,
   type MountOptions,
 } from '../fs/filesystem.ts';
 import { storeExtents, type FileExtent } from '../fs/store-extents.ts';
@@ -202,8 +201,7 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
    * mount, so the check sees what the kernel's own recovery left (fsck.ts: fs-corrupt).
    */
   async checkFilesystem(): Promise<{ clean: boolean; output: string }> {
-    await umount(this.target, this.mountPoint);
-    return fsck(this.target, this.device, this.plan.filesystem.type);
+    return fsck(this.target, this.device, this.plan.filesystem.type, this.mountPoint);
   }
 
   /** The same check when the filesystem did not mount after the crash (nothing to unmount). */

@@ -73,7 +73,7 @@ test('a removal that fails is reported with the result (a harness error), never 
   t.regex(result.log.join('\n'), /cleanup failed: backing files and loop devices: exited 1/);
 });
 
-test('the plug pull and the remount are one round trip each, in the order that keeps the crash a crash', async (t) => {
+test('the plug pull, the remount and the check are one round trip each, in the order that keeps the crash a crash', async (t) => {
   const target = fakeLoopMachine();
   const rig = await TrialRig.create(target, plan);
   await rig.use(async (): Promise<Outcome> => {
@@ -107,6 +107,12 @@ test('the plug pull and the remount are one round trip each, in the order that k
       remount,
     );
     t.false(/\bsync\b/.test(remount!), 'no global sync');
+    before = target.commands.length;
+    await rig.checkFilesystem();
+    const [check] = target.commands.slice(before);
+    t.is(target.commands.length, before + 1, 'one exec');
+    const checkAt = order(check!, [/umount \/mnt\/powercut-/, /e2fsck -fn/]);
+    t.true(checkAt[0]! >= 0 && checkAt[1]! > checkAt[0]!, check);
     return { log: [] };
   });
 });
