@@ -103,7 +103,7 @@ export function fakeLoopMachine(
           : undefined,
       (c) => {
         if (!c.includes('losetup --find --show')) return undefined;
-        const files = [...c.matchAll(/losetup --find --show (\S+)/g)].map((m) => m[1]!);
+        const files = [...c.matchAll(/losetup --find --show ([^\s)]+)/g)].map((m) => m[1]!);
         loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
         return {
           stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import { createFaultDevice } from '../../src/harness/device/fault-device.ts';
 import { flakeyFeatures } from '../../src/harness/device/features.ts';
-import { verifyOwnLoop } from '../../src/harness/device/loop-check.ts';
+import { requireOwnLoopScript } from '../../src/harness/device/guards.ts';
+import { resourceNames } from '../../src/harness/device/names.ts';
+import { ownership } from '../../src/harness/device/ownership.ts';
 import { sweepStale } from '../../src/harness/device/sweep.ts';
 import { HarnessError } from '../../src/harness/errors.ts';
 import { startQemuTarget } from '../../src/harness/target/qemu.ts';
@@ -139,17 +141,26 @@ test.serial(
 test.serial(
   '[vm] a device that is not a loop device, or a loop device powercut did not create, is refused',
   async (t) => {
-    await t.throwsAsync(verifyOwnLoop(target, '/dev/vda'), {
+    const ours = resourceNames((await ownership(target)).newRunId()).backingFile;
+    t.throws(() => requireOwnLoopScript('/dev/vda', ours), {
       instanceOf: HarnessError,
-      message: 'refusing /dev/vda: not a loop device created by powercut',
+      message: `refusing to write to loop device "/dev/vda": not powercut's`,
     });
     const foreign = (
       await target.exec('truncate -s 8M /tmp/foreign.img && losetup --find --show /tmp/foreign.img')
     ).stdout.trim();
     try {
-      await t.throwsAsync(verifyOwnLoop(target, foreign), {
-        message: new RegExp(`^refusing ${foreign}: a loop device powercut did not create`),
+      // The guard mkfs and the dm table run behind, in the guest: a loop device not backed by
+      // our file stops the script before anything writes to it.
+      const r = await target.exec(`${requireOwnLoopScript(foreign, ours)}\necho wrote`, {
+        check: false,
       });
+      t.is(r.code, 1);
+      t.is(r.stdout, '', 'nothing after the guard ran');
+      t.is(
+        r.stderr.trim(),
+        `refusing ${foreign}: a loop device powercut did not create (backed by /tmp/foreign.img)`,
+      );
       const swept = await sweepStale(target);
       t.false(swept.removed.some((s) => s.includes(foreign)));
       const still = (await target.exec('losetup -J -l')).stdout;

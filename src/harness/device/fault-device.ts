@@ -10,6 +10,7 @@ import {
   killFromPidFileScript,
   removeOwnDirScript,
   removeOwnTableScript,
+  requireOwnLoopScript,
   unmountOwnScript,
 } from './guards.ts';
 import { parseLoopList } from './loop-check.ts';
@@ -90,15 +91,27 @@ export async function createFaultDevice(
       'backing files and loop devices',
       `${detachOwnLoopsScript(files)}\n${removeOwnDirScript(names.backingDir)}`,
     );
+    const sectors = options.sizeBytes / 512;
+    // The shell names of the loop devices losetup hands out: the data device's, the log's.
+    const vars = ['$L', '$LL'].slice(0, files.length);
+    const initialTable = options.logWrites
+      ? logWritesTable(sectors, '$L', '$LL')
+      : linearTable(sectors, '$L');
+    step('dm table', removeOwnTableScript(names.table));
     // One round trip: files, loop devices (the log's sparse, twice the device: room for mkfs
-    // and the run), and the loop listing to verify them by.
+    // and the run), each checked ours in the same script before the dm table goes over them,
+    // and the loop listing to verify them again by.
     const created = await target.exec(
       [
         'set -e',
         `mkdir -p ${names.backingDir}`,
         `truncate -s ${options.sizeBytes} ${names.backingFile}`,
         ...(options.logWrites ? [`truncate -s ${2 * options.sizeBytes} ${names.logFile}`] : []),
-        ...files.map((f) => `losetup --find --show${sectorArg} ${f}`),
+        ...files.map((f, i) => `${vars[i]!.slice(1)}=$(losetup --find --show${sectorArg} ${f})`),
+        ...files.map((f, i) => requireOwnLoopScript(vars[i]!, f)),
+        `dmsetup create ${names.table} --table "${initialTable}"`,
+        `mkdir -p ${names.mountPoint}`,
+        ...vars.map((v) => `echo "${v}"`),
         'echo ---',
         'losetup -J -l',
       ].join('\n'),
@@ -116,14 +129,6 @@ export async function createFaultDevice(
     }
     const loop = loops[0]!;
     const logLoop = options.logWrites ? loops[1] : undefined;
-    const sectors = options.sizeBytes / 512;
-    const initialTable = logLoop
-      ? logWritesTable(sectors, loop, logLoop)
-      : linearTable(sectors, loop);
-    step('dm table', removeOwnTableScript(names.table));
-    await target.exec(
-      `dmsetup create ${names.table} --table '${initialTable}' && mkdir -p ${names.mountPoint}`,
-    );
     step('mount', unmountOwnScript(names.mountPoint));
     // Whatever of ours still runs on the mount (an interrupted engine, by its recorded pid and
     // start time) goes first, or the unmount would find the filesystem busy.

@@ -13,9 +13,11 @@ import { isOurBackingFile, runOfMountPoint, runOfTable, runOfBackingFile } from 
 
 const subshell = (lines: readonly string[]): string => `(\n${lines.join('\n')}\n)`;
 
-function mustBe(ok: boolean, what: string, value: string): void {
+function mustBe(ok: boolean, what: string, value: string, action = 'remove'): void {
   if (!ok)
-    throw new HarnessError(`refusing to remove ${what} ${JSON.stringify(value)}: not powercut's`);
+    throw new HarnessError(
+      `refusing to ${action} ${what} ${JSON.stringify(value)}: not powercut's`,
+    );
 }
 
 /** Exits 0 when `mountPoint` is a mount point now (from the kernel's mount table). */
@@ -90,6 +92,19 @@ export function detachOwnLoopsScript(files: readonly string[]): string {
       (f) => sh`for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l || exit 1; done`,
     ),
   );
+}
+
+/**
+ * Exits 1 (and says why) unless `device` is a loop device backed by `file`, one of ours: the
+ * guard in front of anything that writes to a device (dmsetup create, mkfs), in the same script
+ * so nothing can change in between. `device` is a loop device's path or the shell variable
+ * `$L`/`$LL` a script set from `losetup --find --show`.
+ */
+export function requireOwnLoopScript(device: string, file: string): string {
+  const use = 'write to';
+  mustBe(/^(\/dev\/loop\d+|\$LL?)$/.test(device), 'loop device', device, use);
+  mustBe(isOurBackingFile(file), 'backing file', file, use);
+  return `b=$(losetup -n -O BACK-FILE "${device}" 2>/dev/null | sed 's/ (deleted)$//'); [ "$b" = ${file} ] || { echo "refusing ${device}: a loop device powercut did not create (backed by \${b:-nothing})" >&2; exit 1; }`;
 }
 
 /** Detaches one loop device, only while it is still backed by `file` (one of ours). */

@@ -1,6 +1,6 @@
 import { HarnessError } from '../errors.ts';
 import type { FaultDevice } from '../device/fault-device.ts';
-import { verifyOwnLoop } from '../device/loop-check.ts';
+import { requireOwnLoopScript } from '../device/guards.ts';
 import type { ExecResult, Target } from '../target/target.ts';
 import { raw, sh } from '../target/shell.ts';
 
@@ -22,24 +22,31 @@ const fsckCommand: Record<FilesystemType, string[]> = {
 const mountOptionsPattern = /^[a-z0-9_=,.-]*$/i;
 
 /**
- * mkfs on a powercut fault device, never on a path: the device's loop is verified to be ours
- * first (the one place where a wrong device would destroy someone's data).
+ * mkfs on a powercut fault device, never on a path: the script first checks, in the target,
+ * that the device's loop is ours (the one place where a wrong device would destroy someone's
+ * data), then formats.
  */
 export async function mkfs(
   target: Target,
   device: FaultDevice,
-  options: { fs: FilesystemType; eagerInit?: boolean },
+  options: MkfsOptions,
 ): Promise<void> {
-  await verifyOwnLoop(target, device.loopDevice, device.names.backingFile);
+  await target.exec(mkfsScript(device, options), { timeoutMs: 180_000 });
+}
+
+export type MkfsOptions = { fs: FilesystemType; eagerInit?: boolean };
+
+export function mkfsScript(device: FaultDevice, options: MkfsOptions): string {
   // ext4 zeroes its inode tables lazily, in the background after mount: writes no engine made
   // (eagerInit does it at mkfs time, for measurements).
   const eager =
     options.eagerInit && options.fs === 'ext4'
       ? ['-E', 'lazy_itable_init=0,lazy_journal_init=0']
       : [];
-  await target.exec(sh`${mkfsCommand[options.fs]} ${eager} ${device.path}`, {
-    timeoutMs: 180_000,
-  });
+  return [
+    requireOwnLoopScript(device.loopDevice, device.names.backingFile),
+    sh`${mkfsCommand[options.fs]} ${eager} ${device.path}`,
+  ].join('\n');
 }
 
 export async function mount(

@@ -9,8 +9,7 @@ import {
 import {
   dropCachesScript,
   fsck,
-  mkfs,
-  mount,
+  mkfsScript,
   mountScript,
   throwIfMountFailed,
   type MountOptions,
@@ -70,8 +69,14 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   ): Promise<TrialRig<D>> {
     const rig = new TrialRig(target, plan, device, device.mountPoint);
     try {
-      await mkfs(target, device, { fs: plan.filesystem.type });
-      await rig.mountFs();
+      // One round trip: the loop checked ours, mkfs, mount.
+      const format = mkfsScript(device, { fs: plan.filesystem.type });
+      await target.exec(
+        `set -e\n${format}\n${mountScript(device, rig.mountPoint, rig.mountOptions)}`,
+        {
+          timeoutMs: 180_000,
+        },
+      );
     } catch (error) {
       const failures = await rig.destroy();
       if (failures.length > 0) rig.log.push(...failures.map((f) => `cleanup failed: ${f}`));
@@ -237,10 +242,6 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   async destroy(): Promise<string[]> {
     // The device's own undo steps unmount (guarded, after killing our engine if it still runs).
     return this.device.destroy();
-  }
-
-  private async mountFs(): Promise<void> {
-    await mount(this.target, this.device, this.mountPoint, this.mountOptions);
   }
 
   private get mountOptions(): MountOptions {

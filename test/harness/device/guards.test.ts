@@ -3,12 +3,15 @@ import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   isMountedScript,
   killFromPidFileScript,
   killIfStartedAtScript,
   removeOwnDirScript,
   removeOwnTableScript,
+  requireOwnLoopScript,
   unmountAfterCrashScript,
   unmountOwnScript,
 } from '../../../src/harness/device/guards.ts';
@@ -140,5 +143,44 @@ test('the crash unmount never detaches lazily: busy is an error naming the holde
     holder.kill();
     await execa('umount', [mountPoint], { reject: false });
     rmSync(mountPoint, { recursive: true, force: true });
+  }
+});
+
+test('the loop guard passes a loop device backed by our file and stops the script at any other', async (t) => {
+  const { backingDir, backingFile } = names();
+  mkdirSync(backingDir, { recursive: true });
+  writeFileSync(backingFile, Buffer.alloc(1 << 20));
+  const foreignFile = join(tmpdir(), `powercut-foreign-${process.pid}.img`);
+  writeFileSync(foreignFile, Buffer.alloc(1 << 20));
+  const attach = async (file: string) =>
+    (await execa('losetup', ['--find', '--show', file])).stdout.trim();
+  const ours = await attach(backingFile);
+  const foreign = await attach(foreignFile);
+  try {
+    const pass = await dash(`${requireOwnLoopScript(ours, backingFile)}\necho went on`);
+    t.is(pass.exitCode, 0, pass.stderr);
+    t.is(pass.stdout.trim(), 'went on');
+    const viaVariable = await dash(
+      `L=$(losetup -j ${backingFile} | cut -d: -f1)\n${requireOwnLoopScript('$L', backingFile)}\necho went on`,
+    );
+    t.is(viaVariable.stdout.trim(), 'went on', viaVariable.stderr);
+    const stop = await dash(`${requireOwnLoopScript(foreign, backingFile)}\necho went on`);
+    t.is(stop.exitCode, 1);
+    t.is(stop.stdout, '', 'nothing after the guard ran');
+    t.is(
+      stop.stderr.trim(),
+      `refusing ${foreign}: a loop device powercut did not create (backed by ${foreignFile})`,
+    );
+    t.throws(() => requireOwnLoopScript('/dev/sda', backingFile), {
+      message: `refusing to write to loop device "/dev/sda": not powercut's`,
+    });
+    t.throws(() => requireOwnLoopScript(ours, foreignFile), {
+      message: /refusing to write to backing file/,
+    });
+  } finally {
+    await execa('losetup', ['-d', ours], { reject: false });
+    await execa('losetup', ['-d', foreign], { reject: false });
+    rmSync(backingDir, { recursive: true, force: true });
+    rmSync(foreignFile, { force: true });
   }
 });

@@ -27,11 +27,17 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
   const result = await rig.use(async (): Promise<Outcome> => ({ log: ['body ran'] }));
   t.deepEqual(result.log, ['body ran']);
   t.is(result.cleanupFailures, undefined);
-  const verify = at(target, /^losetup -J -l$/m);
-  const mkfs = at(target, /^mkfs\.ext4 /m);
-  const mount = at(target, /\bmount -t ext4 /);
-  t.true(verify < mkfs && mkfs < mount, 'the loop is verified before mkfs touches it');
-  t.true(target.commands.some((c) => c.startsWith('mkfs.ext4 ') && c.includes(device.path)));
+  // One script: the loop checked to be backed by our file, then mkfs, then mount.
+  const format = target.commands.find((c) => /^mkfs\.ext4 /m.test(c))!;
+  const verify = format.search(
+    new RegExp(
+      `losetup -n -O BACK-FILE "${device.loopDevice}"[^\n]*= ${device.names.backingFile} \\] \\|\\| .*exit 1`,
+    ),
+  );
+  const mkfs = format.search(new RegExp(`^mkfs\\.ext4 .*${device.path}$`, 'm'));
+  const mount = format.search(/\bmount -t ext4 /);
+  t.true(verify >= 0 && verify < mkfs && mkfs < mount, format);
+  t.true(format.startsWith('set -e\n'), 'a failed check stops the script');
   // Removal, newest first: the mount, the dm table, the loop, the backing directory.
   const umount = at(target, /umount .*powercut-/);
   const table = at(target, /dmsetup remove --retry powercut-/);
@@ -41,11 +47,11 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
 });
 
 test('a failed mkfs leaves nothing behind, and its error is the one thrown', async (t) => {
-  const target = fakeLoopMachine((c) => c.startsWith('mkfs.'));
-  await t.throwsAsync(TrialRig.create(target, plan), { message: /mkfs\.ext4 .* exited 1/ });
+  const target = fakeLoopMachine((c) => c.includes('mkfs.'));
+  await t.throwsAsync(TrialRig.create(target, plan), { message: /mkfs\.ext4 [\s\S]* exited 1/ });
   t.false(
-    target.commands.some((c) => c.startsWith('mount -t')),
-    'never mounted',
+    target.commands.some((c) => /^mount -t/m.test(c) && !/^mkfs\./m.test(c)),
+    'no mount of its own after the failed mkfs',
   );
   at(target, /dmsetup remove --retry powercut-/);
   at(target, /losetup -d \$l/);
