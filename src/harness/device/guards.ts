@@ -53,20 +53,22 @@ export function unmountOwnScript(mountPoint: string): string {
 }
 
 /**
- * The power cut's unmount of our mount point: retried while busy (up to `tries` × 0.1 s), never
- * lazily. A filesystem detached lazily lives on with its dirty pages, and they would reach the
- * disk once the table is linear again: writes made after the plug was pulled. Exits 3, naming
- * who holds the mount, when it stays busy; 0 when it is not mounted (any more).
+ * The power cut's unmount of our mount point: retried while busy for `seconds` (at least one
+ * more try after that), never lazily. A filesystem detached lazily lives on with its dirty pages,
+ * and they would reach the disk once the table is linear again: writes made after the plug was
+ * pulled. Exits 3, naming who holds the mount, when it stays busy; 0 when it is not mounted
+ * (any more).
  */
-export function unmountAfterCrashScript(mountPoint: string, tries = 100): string {
+export function unmountAfterCrashScript(mountPoint: string, seconds = 10): string {
   mustBe(runOfMountPoint(mountPoint) !== undefined, 'mount point', mountPoint);
+  if (!Number.isInteger(seconds) || seconds < 0)
+    throw new HarnessError(`unmount retry time ${seconds}: not a whole number of seconds`);
   const mounted = isMountedScript(mountPoint);
   return subshell([
-    'i=0',
+    `until=$(( $(date +%s) + ${seconds} ))`,
     sh`while ${raw(mounted)}; do`,
     sh`  err=$(umount ${mountPoint} 2>&1) && break`,
-    '  i=$((i+1))',
-    `  if [ $i -ge ${tries} ]; then`,
+    '  if [ "$(date +%s)" -ge "$until" ]; then',
     sh`    echo "umount ${raw(mountPoint)}: $err; held by: $(fuser -M -m ${mountPoint} 2>&1 | tr -s ' \n' ' ')" >&2`,
     '    exit 3',
     '  fi',
