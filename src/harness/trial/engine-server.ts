@@ -19,6 +19,9 @@ export class EngineServer {
   private ended = false;
 
   private constructor(private readonly process: RemoteProcess) {
+    // A write to a server that just went away fails here, not as an unhandled error event:
+    // the request then sees the server end.
+    process.stdin.on('error', () => undefined);
     void (async () => {
       try {
         for await (const line of process.lines) {
@@ -75,8 +78,19 @@ export class EngineServer {
     const answered = new Promise<ServeAnswer>((resolve) => this.pending.set(id, resolve));
     this.process.stdin.write(`${JSON.stringify({ id, argv })}\n`);
     const answer = await withTimeout(answered, timeoutMs, `\`${command}\``, () => this.kill());
-    if (answer.code < 0) throw new HarnessError(`${command}: the engine server ended`);
+    if (answer.code < 0)
+      throw new HarnessError(`${command}: the engine server ended${await this.lastWords()}`);
     return { command, code: answer.code, stdout: answer.stdout, stderr: answer.stderr };
+  }
+
+  /** The last line the ended server wrote on stderr (waited for briefly), for the error. */
+  private async lastWords(): Promise<string> {
+    const stderr = await Promise.race([
+      this.process.done.then((r) => r.stderr),
+      new Promise<string>((resolve) => setTimeout(() => resolve(''), 1000).unref()),
+    ]);
+    const line = stderr.trim().split('\n').at(-1) ?? '';
+    return line ? ` (${line})` : '';
   }
 
   private end(): void {
