@@ -50,7 +50,7 @@ key=$( {
 out=$cache_root/$key
 if [[ -f $out/initramfs.cpio.gz && -f $out/vmlinuz ]]; then
   touch "$out" # used now: kept by prune-images.sh
-  bash "$here/prune-images.sh" "$cache_root" "$out"
+  bash "$here/prune-images.sh" "$cache_root" "$out" || true # pruning never fails a build
   echo "$out"
   exit 0
 fi
@@ -136,5 +136,5 @@ printf 'kernel=%s\npackage=%s\nbuilt=%s\nseconds=%s\n' "$kver" "$kpkg" "$(date -
 mkdir -p "$cache_root"
 rm -rf "$out.tmp" && mv "$work/out" "$out.tmp" && mv "$out.tmp" "$out"
 echo "built guest image in $(( $(date +%s) - start )) s" >&2
-bash "$here/prune-images.sh" "$cache_root" "$out"
+bash "$here/prune-images.sh" "$cache_root" "$out" || true # pruning never fails a build
 echo "$out"

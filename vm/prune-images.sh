@@ -17,5 +17,9 @@ find "$cache_root" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
   while IFS= read -r -d '' dir; do
     [[ $(readlink -f "$dir") == $(readlink -f "$keep") ]] && continue
     [[ -f $dir/image.info ]] || continue # not an image this script built
-    rm -rf -- "$dir" && echo "prune-images: removed $dir (unused for over $days days)" >&2
+    # Best effort: a prune running at the same time may be removing it too.
+    if rm -rf -- "$dir" 2>/dev/null; then
+      echo "prune-images: removed $dir (unused for over $days days)" >&2
+    fi
   done
+exit 0
