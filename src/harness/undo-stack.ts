@@ -1,12 +1,11 @@
 import { registerCleanup } from './cleanup.ts';
 import type { Target } from './target/target.ts';
 
-/** A script step runs in the target as a shell script; neighbours on one target share a trip. */
-type Step = {
-  label: string;
-  undo: () => Promise<void>;
-  script?: { target: Target; text: string };
-};
+/** An undo function, or a shell script in a target (neighbours on one target share a trip). */
+type Step =
+  | { label: string; undo: () => Promise<void> }
+  | { label: string; script: { target: Target; text: string } };
+type ScriptStep = Extract<Step, { script: unknown }>;
 const scriptTimeoutMs = 120_000;
 
 /**
@@ -27,8 +26,7 @@ export class UndoStack {
   }
 
   push(label: string, undo: () => Promise<void>): void {
-    if (this.ran) throw new Error(`${this.label}: undo step '${label}' added after the undo ran`);
-    this.steps.push({ label, undo });
+    this.add({ label, undo });
   }
 
   /**
@@ -36,10 +34,13 @@ export class UndoStack {
    * on one target run in one exec, each still in its own subshell with its own exit code.
    */
   pushScript(label: string, target: Target, text: string): void {
-    this.push(label, async () => {
-      await target.exec(text, { timeoutMs: scriptTimeoutMs });
-    });
-    this.steps.at(-1)!.script = { target, text };
+    this.add({ label, script: { target, text } });
+  }
+
+  private add(step: Step): void {
+    if (this.ran)
+      throw new Error(`${this.label}: undo step '${step.label}' added after the undo ran`);
+    this.steps.push(step);
   }
 
   /** Runs every step once, newest first; a later call gets the first call's failures. */
@@ -48,13 +49,14 @@ export class UndoStack {
       const failures: string[] = [];
       const order = [...this.steps].reverse();
       for (let i = 0; i < order.length;) {
-        const batch = scriptBatch(order, i);
-        if (batch.length > 1) {
+        const step = order[i]!;
+        if ('script' in step) {
+          const batch = scriptBatch(order.slice(i), step.script.target);
           failures.push(...(await runBatch(batch)));
           i += batch.length;
           continue;
         }
-        const step = order[i++]!;
+        i++;
         try {
           await step.undo();
         } catch (error) {
@@ -68,11 +70,13 @@ export class UndoStack {
   }
 }
 
-/** The script steps from `start` on that share its target (empty if it is not a script). */
-function scriptBatch(steps: readonly Step[], start: number): Step[] {
-  const target = steps[start]!.script?.target;
-  const batch: Step[] = [];
-  for (let i = start; target && steps[i]?.script?.target === target; i++) batch.push(steps[i]!);
+/** The script steps at the head of `steps` that run in `target`. */
+function scriptBatch(steps: readonly Step[], target: Target): ScriptStep[] {
+  const batch: ScriptStep[] = [];
+  for (const step of steps) {
+    if (!('script' in step) || step.script.target !== target) break;
+    batch.push(step);
+  }
   return batch;
 }
 
@@ -80,11 +84,11 @@ function scriptBatch(steps: readonly Step[], start: number): Step[] {
  * One exec for several script steps: each in a subshell whose stderr is kept and whose exit
  * code is reported on its own line, so every step runs and fails alone, as if run one by one.
  */
-async function runBatch(batch: readonly Step[]): Promise<string[]> {
+async function runBatch(batch: readonly ScriptStep[]): Promise<string[]> {
   let stdout: string;
   try {
-    const result = await batch[0]!.script!.target.exec(
-      batchScript(batch.map((s) => s.script!.text)),
+    const result = await batch[0]!.script.target.exec(
+      batchScript(batch.map((s) => s.script.text)),
       {
         timeoutMs: scriptTimeoutMs * batch.length,
         check: false,
