@@ -1,18 +1,12 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { engineCliArgs, runEngineCli, scratchDir } from './engine-cli.ts';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseInputLine } from '../../src/engine/protocol.ts';
 
-mkdirSync('.cache', { recursive: true });
-const dir = mkdtempSync(join('.cache', 'cli-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
-
-const engine = (args: string[], input?: string) =>
-  execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', ...args], {
-    reject: false,
-    ...(input !== undefined ? { input } : {}),
-  });
+const dir = scratchDir(test, 'cli');
+const engine = runEngineCli;
 const lines = (s: string) =>
   s
     .split('\n')
@@ -86,17 +80,7 @@ test('--pause-at pauses at the mark until a resume line arrives', async (t) => {
   writeFileSync(store, Buffer.alloc(1 << 16));
   const child = execa(
     'node',
-    [
-      '--import',
-      'tsx',
-      'src/engine/cli-entry.ts',
-      'fsync',
-      'run',
-      '--store',
-      store,
-      '--pause-at',
-      'here',
-    ],
+    [...engineCliArgs, 'fsync', 'run', '--store', store, '--pause-at', 'here'],
     { reject: false },
   );
   const seen: Record<string, unknown>[] = [];

@@ -1,21 +1,15 @@
 import test from 'ava';
+import { engineCliArgs, runEngineCli, scratchDir } from './engine-cli.ts';
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ServeAnswer } from '../../src/engine/serve.ts';
 
 // `powercut-engine serve` as the harness runs it: one process, requests on stdin, answers on
 // stdout; each answer what the one-shot command prints and exits with.
 
-mkdirSync('.cache', { recursive: true });
-const dir = mkdtempSync(join('.cache', 'serve-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
-
-const oneShot = (args: string[], input?: string) =>
-  execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', ...args], {
-    reject: false,
-    ...(input !== undefined ? { input } : {}),
-  });
+const dir = scratchDir(test, 'serve');
+const oneShot = runEngineCli;
 
 test('answers recover and dump in order, exactly as the one-shot commands; refuses run and bad requests', async (t) => {
   const store = resolve(dir, 'fsync.db');
@@ -31,7 +25,7 @@ test('answers recover and dump in order, exactly as the one-shot commands; refus
     ['cow', 'recover', '--store', small, '--pages', '64'],
     ['fsync', 'run', '--store', store],
   ];
-  const server = execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', 'serve'], {
+  const server = execa('node', [...engineCliArgs, 'serve'], {
     input: [...requests.map((argv, i) => JSON.stringify({ id: i + 1, argv })), 'not json'].join(
       '\n',
     ),
@@ -62,7 +56,7 @@ test('a served request leaves no file open, whether it succeeded or failed', asy
   writeFileSync(store, Buffer.alloc(1 << 20));
   const small = resolve(dir, 'open-small.db');
   writeFileSync(small, Buffer.alloc(4096));
-  const server = execa('node', ['--import', 'tsx', 'src/engine/cli-entry.ts', 'serve']);
+  const server = execa('node', [...engineCliArgs, 'serve']);
   const out: string[] = [];
   server.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   const answered = async (n: number) => {

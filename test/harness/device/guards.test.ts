@@ -103,31 +103,36 @@ test('unmount: a directory that is not a mount point is removed and no process i
   }
 });
 
-test('unmount: a busy mount is detached lazily and its holder named, never killed', async (t) => {
+/** A tmpfs of our own at a fresh powercut mount point, held busy by a process sitting in it. */
+async function withBusyMount(
+  body: (mountPoint: string, holder: ReturnType<typeof sleeper>) => Promise<void>,
+): Promise<void> {
   const { mountPoint } = names();
   mkdirSync(mountPoint);
   await execa('mount', ['-t', 'tmpfs', 'powercut-test', mountPoint]);
   const holder = sleeper(mountPoint);
   try {
+    await body(mountPoint, holder);
+  } finally {
+    holder.kill();
+    await execa('umount', [mountPoint], { reject: false });
+    rmSync(mountPoint, { recursive: true, force: true });
+  }
+}
+
+test('unmount: a busy mount is detached lazily and its holder named, never killed', async (t) => {
+  await withBusyMount(async (mountPoint, holder) => {
     t.is((await dash(isMountedScript(mountPoint))).exitCode, 0);
     const r = await dash(unmountOwnScript(mountPoint));
     t.is(r.exitCode, 3, 'busy: reported');
     t.regex(r.stderr, new RegExp(`${mountPoint} still busy .*held by: .*${holder.pid}`));
     t.true(alive(holder.pid), 'the holder is named, not killed');
     t.is((await dash(isMountedScript(mountPoint))).exitCode, 1, 'detached');
-  } finally {
-    holder.kill();
-    await execa('umount', [mountPoint], { reject: false });
-    rmSync(mountPoint, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the crash unmount never detaches lazily: busy is an error naming the holder; free, it unmounts', async (t) => {
-  const { mountPoint } = names();
-  mkdirSync(mountPoint);
-  await execa('mount', ['-t', 'tmpfs', 'powercut-test', mountPoint]);
-  const holder = sleeper(mountPoint);
-  try {
+  await withBusyMount(async (mountPoint, holder) => {
     const busy = await dash(unmountAfterCrashScript(mountPoint, 1));
     t.is(busy.exitCode, 3, 'busy: an error');
     t.regex(busy.stderr, new RegExp(`umount ${mountPoint}: .*held by: .*${holder.pid}`));
@@ -139,11 +144,7 @@ test('the crash unmount never detaches lazily: busy is an error naming the holde
     t.is(free.exitCode, 0, free.stderr);
     t.is((await dash(isMountedScript(mountPoint))).exitCode, 1, 'unmounted');
     t.is((await dash(unmountAfterCrashScript(mountPoint, 1))).exitCode, 0, 'not mounted: done');
-  } finally {
-    holder.kill();
-    await execa('umount', [mountPoint], { reject: false });
-    rmSync(mountPoint, { recursive: true, force: true });
-  }
+  });
 });
 
 test('the loop guard passes a loop device backed by our file and stops the script at any other', async (t) => {

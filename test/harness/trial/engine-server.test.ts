@@ -1,21 +1,20 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { EngineServer } from '../../../src/harness/trial/engine-server.ts';
 import { guestEngineCommand } from '../../../src/harness/trial/guest-engine.ts';
 import { LocalTarget } from '../../../src/harness/target/local.ts';
 import type { Target } from '../../../src/harness/target/target.ts';
+import { engineCliArgs, scratchDir } from '../../engine/engine-cli.ts';
 
 // The host side of the engine server against the real `powercut-engine serve` run on this
 // machine (the target's engine command mapped to the sources): one process per target, and a
 // server that died or stopped answering is replaced, never waited on forever.
 
-mkdirSync('.cache', { recursive: true });
-const dir = mkdtempSync(join('.cache', 'engine-server-'));
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir(test, 'engine-server');
 
 /** This machine as a target whose engine command is `serveCommand`. */
-function hostTarget(serveCommand = 'node --import tsx src/engine/cli-entry.ts serve'): Target {
+function hostTarget(serveCommand = `node ${engineCliArgs.join(' ')} serve`): Target {
   const local = new LocalTarget();
   return Object.assign(Object.create(local) as Target, {
     spawn: (command: string) =>
