@@ -59,8 +59,8 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
   try {
     await installGuestEngine(target);
     const plan = overheadPlan();
-    const { meanTrialSeconds, phaseSeconds, roundTripsPerTrial, shellCycleSeconds } =
-      await trialOverhead(target, plan, trials);
+    const overhead = await trialOverhead(target, plan, trials);
+    const { meanTrialSeconds } = overhead;
     const embeddedExecMs = await execRoundTrip(target);
     const guestEngines = await benchGuestEngines(target, guestWrites);
     await sweepStale(target);
@@ -71,13 +71,8 @@ export async function benchHarness(trials = 4, guestWrites = 100): Promise<Harne
       : undefined;
     return {
       bootSeconds,
-      trials,
+      ...overhead,
       trialsPerMinute: Number((60 / meanTrialSeconds).toFixed(1)),
-      meanTrialSeconds: Number(meanTrialSeconds.toFixed(2)),
-      phaseSeconds,
-      roundTripsPerTrial,
-      shellCycleSeconds,
-      overheadRatio: Number((meanTrialSeconds / shellCycleSeconds).toFixed(2)),
       guestEngines,
       exploration,
       tracer,
@@ -120,7 +115,7 @@ export async function trialOverhead(target: Target, plan: TrialPlan, trials: num
  * engine server); mean seconds per trial and per phase, and the round trips to the target per
  * trial (execs, spawns and engine-server requests, counted on the target).
  */
-export async function timeTrials(
+async function timeTrials(
   target: Target,
   plan: TrialPlan,
   n: number,

@@ -124,6 +124,10 @@ export function fsckOutcome(
   return { clean: code === 0, output: stdout.trim().split('\n').slice(-5).join('\n') };
 }
 
+/** The exit code of a failed unmount before the check: no fsck (e2fsck, xfs_repair, btrfs
+ * check) exits with it. */
+const umountFailed = 97;
+
 /**
  * A read-only filesystem check of the device; with `unmountFirst`, the mount point is unmounted
  * in the same round trip (a failed unmount is a harness error: nothing is checked).
@@ -145,5 +149,3 @@ export async function fsck(
     );
   return fsckOutcome(result.code, result.stdout);
 }
-/** No fsck (e2fsck, xfs_repair, btrfs check) exits with this. */
-const umountFailed = 97;
