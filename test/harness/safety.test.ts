@@ -178,7 +178,7 @@ test.serial(
       'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: drop_writes }\n',
     );
     const rig = await TrialRig.create(target, plan!);
-    const table = `powercut-${rig.faultDevice.names.runId}`;
+    const { table } = rig.faultDevice.names;
     const tableKind = async () =>
       (await target.exec(`dmsetup table ${table}`)).stdout.split(' ')[2];
     // Not powercut's engine (no pid file): a process of someone else's sitting in the mount.
