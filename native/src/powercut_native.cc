@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace {
 
 const char *ErrnoName(int e) {
@@ -175,6 +177,48 @@ Napi::Value Msync(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// CRC32C with the CPU's crc32 instruction (SSE4.2): ~0.3 µs a 4 KiB page against ~3.4 µs in
+// JS. Exported only where the CPU has it; src/engine/crc32c.ts falls back to JS otherwise.
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+__attribute__((target("sse4.2"))) uint32_t Crc32cHw(uint32_t crc, const uint8_t *p, size_t n) {
+  uint64_t c = ~crc;
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t word;
+    memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  for (; n > 0; n--, p++) c32 = _mm_crc32_u8(c32, *p);
+  return ~c32;
+}
+bool HasHwCrc32c() { return __builtin_cpu_supports("sse4.2"); }
+#else
+uint32_t Crc32cHw(uint32_t, const uint8_t *, size_t) { return 0; }
+bool HasHwCrc32c() { return false; }
+#endif
+
+// crc32c(bytes, crc): continues from a previous CRC (0 to start), like SheetJS crc-32's buf().
+Napi::Value Crc32c(const Napi::CallbackInfo &info) {
+  auto buf = info[0].As<Napi::Uint8Array>();
+  uint32_t crc = info[1].As<Napi::Number>().Uint32Value();
+  return Napi::Number::New(info.Env(), Crc32cHw(crc, buf.Data(), buf.ByteLength()));
+}
+
+// crc32cZeroingField(bytes, at): the CRC with the 4-byte field at `at` read as zeros (a page's
+// own checksum field), without copying the page.
+Napi::Value Crc32cZeroingField(const Napi::CallbackInfo &info) {
+  auto buf = info[0].As<Napi::Uint8Array>();
+  size_t at = static_cast<size_t>(ToInt64(info[1]));
+  size_t n = buf.ByteLength();
+  if (at + 4 > n) throw Napi::RangeError::New(info.Env(), "field beyond the buffer");
+  static const uint8_t zeros[4] = {0, 0, 0, 0};
+  uint32_t crc = Crc32cHw(0, buf.Data(), at);
+  crc = Crc32cHw(crc, zeros, 4);
+  crc = Crc32cHw(crc, buf.Data() + at + 4, n - at - 4);
+  return Napi::Number::New(info.Env(), crc);
+}
+
 // Async variants run on the libuv pool, so writers overlap and fdatasync never blocks the loop.
 class IoWorker : public Napi::AsyncWorker {
  public:
@@ -223,6 +267,57 @@ Napi::Value StartIo(const Napi::CallbackInfo &info, IoWorker::Kind kind) {
   return promise;
 }
 
+// A batch of pwrites in one pool job: a group commit's writes cost one trip through the libuv
+// pool instead of one each (~20 µs of main-thread work per trip). Every write is attempted, in
+// order; the first failure rejects the promise once all have run, so none is still in flight.
+class BatchWriteWorker : public Napi::AsyncWorker {
+ public:
+  BatchWriteWorker(Napi::Env env, int fd, Napi::Array bufs, Napi::Array offsets)
+      : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(bufs);  // keeps every buffer alive while the pool thread writes
+    uint32_t n = bufs.Length();
+    writes_.reserve(n);
+    for (uint32_t i = 0; i < n; i++) {
+      auto buf = bufs.Get(i).As<Napi::Uint8Array>();
+      writes_.push_back({buf.Data(), buf.ByteLength(), static_cast<off_t>(ToInt64(offsets.Get(i)))});
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    for (const auto &w : writes_) {
+      int err = 0;
+      ssize_t n = FullIo(true, fd_, w.data, w.len, w.off, &err);
+      if (n >= 0) written_ += static_cast<size_t>(n);
+      else if (err_ == 0) err_ = err;
+    }
+  }
+  void OnOK() override {
+    if (err_ != 0) deferred_.Reject(SysError(Env(), "pwrite", err_).Value());
+    else deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(written_)));
+  }
+
+ private:
+  struct Write {
+    uint8_t *data;
+    size_t len;
+    off_t off;
+  };
+  int fd_;
+  std::vector<Write> writes_;
+  size_t written_ = 0;
+  int err_ = 0;
+  Napi::Reference<Napi::Array> ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value PwriteBatchAsync(const Napi::CallbackInfo &info) {
+  int fd = static_cast<int>(ToInt64(info[0]));
+  auto *w = new BatchWriteWorker(info.Env(), fd, info[1].As<Napi::Array>(), info[2].As<Napi::Array>());
+  auto promise = w->Promise();
+  w->Queue();
+  return promise;
+}
+
 Napi::Value PwriteAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kWrite); }
 Napi::Value PreadAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kRead); }
 Napi::Value FdatasyncAsync(const Napi::CallbackInfo &info) { return StartIo(info, IoWorker::kSync); }
@@ -241,8 +336,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("blockDeviceSize", Napi::Function::New(env, BlockDeviceSize));
   exports.Set("fstat", Napi::Function::New(env, Fstat));
   exports.Set("pwriteAsync", Napi::Function::New(env, PwriteAsync));
+  exports.Set("pwriteBatchAsync", Napi::Function::New(env, PwriteBatchAsync));
   exports.Set("preadAsync", Napi::Function::New(env, PreadAsync));
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync));
+  if (HasHwCrc32c()) {
+    exports.Set("crc32c", Napi::Function::New(env, Crc32c));
+    exports.Set("crc32cZeroingField", Napi::Function::New(env, Crc32cZeroingField));
+  }
   exports.Set("mmap", Napi::Function::New(env, Mmap));
   exports.Set("msync", Napi::Function::New(env, Msync));
   return exports;

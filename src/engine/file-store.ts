@@ -55,6 +55,18 @@ export async function openStoreFile(
       const data = direct && !native.isAligned(buf) ? copyInto(alloc(buf.length), buf) : buf;
       await wrapAsync(native.pwriteAsync(fd, data, offset));
     },
+    async pwriteMany(writes) {
+      const bufs = writes.map(({ buf }) =>
+        direct && !native.isAligned(buf) ? copyInto(alloc(buf.length), buf) : buf,
+      );
+      await wrapAsync(
+        native.pwriteBatchAsync(
+          fd,
+          bufs,
+          writes.map((w) => w.offset),
+        ),
+      );
+    },
     async pread(length, offset) {
       const buf = alloc(length);
       const n = await wrapAsync(native.preadAsync(fd, buf, offset));

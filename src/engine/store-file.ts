@@ -9,10 +9,17 @@ export interface StoreFile {
   /** A buffer suitable for this file's I/O (4096-aligned when the file is opened with O_DIRECT). */
   alloc(length: number): Uint8Array;
   pwrite(buf: Uint8Array, offset: number): Promise<void>;
+  /**
+   * Optional: several writes, in order, as one request (a real file: one pool job). Every write
+   * is attempted; the first failure rejects once all have run. Engines fall back to `pwrite`s.
+   */
+  pwriteMany?(writes: readonly PageWrite[]): Promise<void>;
   pread(length: number, offset: number): Promise<Uint8Array>;
   fdatasync(): Promise<void>;
   close(): Promise<void>;
 }
+
+export type PageWrite = { buf: Uint8Array; offset: number };
 
 /** An I/O error with a POSIX code, thrown by StoreFile implementations. */
 export class IoError extends Error {
@@ -32,4 +39,15 @@ export function errorCode(error: unknown): string {
     return error.code;
   }
   return 'EUNKNOWN';
+}
+
+/**
+ * Every write of `writes`, as one request where the file offers it, else all at once; resolves
+ * when each has landed, rejects with the first failure once none is still in flight.
+ */
+export async function pwriteAll(file: StoreFile, writes: readonly PageWrite[]): Promise<void> {
+  if (file.pwriteMany) return file.pwriteMany(writes);
+  const landed = await Promise.allSettled(writes.map((w) => file.pwrite(w.buf, w.offset)));
+  const failed = landed.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

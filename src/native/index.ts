@@ -71,6 +71,27 @@ export async function pwriteAsync(fd: number, buf: Uint8Array, offset: number): 
   return explainAsync(n().pwriteAsync(fd, buf, offset), buf, offset);
 }
 
+/**
+ * Several pwrites in one pool job, in order; resolves with the bytes written. Every write is
+ * attempted; the first failure rejects once all have run (none is left in flight).
+ * @example await pwriteBatchAsync(fd, [pageA, pageB], [0, 8192])
+ */
+export async function pwriteBatchAsync(
+  fd: number,
+  bufs: Uint8Array[],
+  offsets: number[],
+): Promise<number> {
+  if (bufs.length !== offsets.length)
+    throw new RangeError(`${bufs.length} buffers but ${offsets.length} offsets`);
+  offsets.forEach((offset) => int('offset', offset));
+  try {
+    return await n().pwriteBatchAsync(fd, bufs, offsets);
+  } catch (error) {
+    const bad = bufs.findIndex((buf, i) => unaligned(buf, offsets[i]!));
+    throw bad < 0 ? error : decorate(error, bufs[bad]!, offsets[bad]!);
+  }
+}
+
 export async function preadAsync(fd: number, buf: Uint8Array, offset: number): Promise<number> {
   int('offset', offset);
   return explainAsync(n().preadAsync(fd, buf, offset), buf, offset);

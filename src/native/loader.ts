@@ -27,9 +27,13 @@ export type NativeBinding = {
   blockDeviceSize(fd: number): number;
   fstat(fd: number): { size: number; blocks: number; isBlockDevice: boolean };
   pwriteAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
+  pwriteBatchAsync(fd: number, bufs: Uint8Array[], offsets: number[]): Promise<number>;
   preadAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
   fdatasyncAsync(fd: number): Promise<number>;
   mmap(fd: number, length: number, writable: boolean): Buffer;
+  /** Present only where the CPU has a crc32 instruction (x86-64 SSE4.2). */
+  crc32c?(bytes: Uint8Array, crc: number): number;
+  crc32cZeroingField?(bytes: Uint8Array, fieldOffset: number): number;
   msync(buf: Uint8Array, offset: number, length: number): void;
 };
 
@@ -62,4 +66,13 @@ export function loadNative(): NativeBinding {
     );
   cached = createRequire(import.meta.url)(found) as NativeBinding;
   return cached;
+}
+
+/** The addon, or undefined where it is not built (for callers with a JS fallback). */
+export function tryLoadNative(): NativeBinding | undefined {
+  try {
+    return loadNative();
+  } catch {
+    return undefined;
+  }
 }

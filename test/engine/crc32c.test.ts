@@ -1,6 +1,12 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { crc32c, crc32cZeroingField } from '../../src/engine/crc32c.ts';
+import { readFileSync } from 'node:fs';
+import {
+  crc32c,
+  crc32cImplementation,
+  crc32cJs,
+  crc32cZeroingField,
+} from '../../src/engine/crc32c.ts';
 
 test('crc32c: the standard check value and known vectors', (t) => {
   t.is(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
@@ -31,4 +37,16 @@ test('crc32cZeroingField equals the CRC of a copy with that field zeroed, and le
     }),
   );
   t.pass();
+});
+
+test('the native CRC32C is used where the CPU has a crc32 instruction, and equals the JS one', (t) => {
+  const sse42 = process.arch === 'x64' && /\bsse4_2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  t.is(crc32cImplementation, sse42 ? 'native' : 'js');
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 5000 }), fc.nat(), (bytes, seed) => {
+      const start = seed >>> 0;
+      return crc32c(bytes, start) === crc32cJs(bytes, start) && crc32c(bytes) === crc32cJs(bytes);
+    }),
+  );
+  t.throws(() => crc32cZeroingField(new Uint8Array(8), 6), { instanceOf: RangeError });
 });

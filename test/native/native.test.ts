@@ -100,6 +100,45 @@ test('async writes overlap and one fdatasync covers them', async (t) => {
   native.closeFile(fd);
 });
 
+test('a batch of writes lands every buffer at its offset in one call; the first failure rejects after all ran', async (t) => {
+  const path = join(dir, 'batch.bin');
+  const fd = native.openFile(path, { create: true });
+  // Views into one block (how group commit hands a batch over), written out of order.
+  const block = new Uint8Array(4096 * 8);
+  const bufs = Array.from({ length: 8 }, (_, i) =>
+    block.subarray(i * 4096, (i + 1) * 4096).fill(i + 1),
+  );
+  const offsets = [7, 3, 0, 5, 1, 6, 2, 4].map((slot) => slot * 4096);
+  t.is(await native.pwriteBatchAsync(fd, bufs, offsets), 8 * 4096);
+  for (let i = 0; i < 8; i++) {
+    const back = new Uint8Array(4096);
+    native.pread(fd, back, offsets[i]!);
+    t.true(
+      back.every((b) => b === i + 1),
+      `write ${i} at ${offsets[i]}`,
+    );
+  }
+  native.closeFile(fd);
+  // Read-only: every write fails; the promise rejects with pwrite's error.
+  const ro = native.openFile(path, { readOnly: true });
+  await t.throwsAsync(native.pwriteBatchAsync(ro, bufs, offsets), {
+    message: /^pwrite: EBADF/,
+  });
+  native.closeFile(ro);
+  await t.throwsAsync(native.pwriteBatchAsync(0, bufs, [0]), {
+    message: /8 buffers but 1 offsets/,
+  });
+});
+
+test('O_DIRECT batch: an unaligned offset fails with EINVAL, with the alignment hint', async (t) => {
+  const fd = native.openFile(join(dir, 'batch-direct.bin'), { create: true, direct: true });
+  const page = native.allocAligned(4096);
+  await t.throwsAsync(native.pwriteBatchAsync(fd, [page, page], [0, 100]), {
+    message: /EINVAL.*aligned to 4096/,
+  });
+  native.closeFile(fd);
+});
+
 test('mmap maps the file shared; msync makes a store through the map visible to pread', (t) => {
   const fd = native.openFile(join(dir, 'mmap.bin'), { create: true });
   native.preallocate(fd, 0, 1 << 16);
