@@ -1,6 +1,7 @@
 import type { DumpEntry } from '../model/history.ts';
 import type { EngineContext, EngineOptions } from './engine.ts';
 import { encodePageInto, encodeValue, PageKind, readDataPage } from './page-format.ts';
+import { type PageWrite, pwriteAll } from './store-file.ts';
 
 /**
  * Direct layout with two slots per logical page (ping-pong): page p lives at slots 2p and 2p+1.
@@ -47,16 +48,48 @@ export class PingPongPages {
 
   /** Writes `value` to the slot not holding the durable version; returns the slot written. */
   async write(page: number, value: string): Promise<0 | 1> {
+    const { slot, buf, offset } = this.encode(page, value);
+    await this.ctx.file.pwrite(buf, offset);
+    return slot;
+  }
+
+  /**
+   * Writes each page's value (one value per page), all as one request; resolves with the slot
+   * each page was written to once every write has landed, or rejects with the first failure.
+   */
+  async writeMany(values: ReadonlyMap<number, string>): Promise<Map<number, 0 | 1>> {
+    const { file, options } = this.ctx;
+    // One allocation for the batch (a page-sized one each cost ~2 µs of zeroing and GC).
+    const block = file.alloc(options.pageSize * values.size);
+    const slots = new Map<number, 0 | 1>();
+    const writes: PageWrite[] = [];
+    for (const [page, value] of values) {
+      const at = writes.length * options.pageSize;
+      const { slot, buf, offset } = this.encode(
+        page,
+        value,
+        block.subarray(at, at + options.pageSize),
+      );
+      slots.set(page, slot);
+      writes.push({ buf, offset });
+    }
+    await pwriteAll(file, writes);
+    return slots;
+  }
+
+  private encode(
+    page: number,
+    value: string,
+    out = this.ctx.file.alloc(this.ctx.options.pageSize),
+  ): { slot: 0 | 1; buf: Uint8Array; offset: number } {
     const slot: 0 | 1 = this.durableSlot.get(page) === 0 ? 1 : 0;
     this.seq++;
-    const { file, options } = this.ctx;
     const buf = encodePageInto(
-      file.alloc(options.pageSize),
+      out,
       { kind: PageKind.data, page, seq: this.seq, length: 0 },
       encodeValue(value),
     );
-    await file.pwrite(buf, slotOffset(page, slot, options.pageSize));
-    return slot;
+    return { slot, buf, offset: slotOffset(page, slot, this.ctx.options.pageSize) };
   }
 
   /** After a successful fdatasync: the written slot now holds the durable version. */

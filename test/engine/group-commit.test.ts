@@ -1,7 +1,9 @@
 import test from 'ava';
 import { virtualClock } from '../../src/engine/clock.ts';
 import { groupCommitEngine } from '../../src/engine/group-commit.ts';
-import type { WorkloadOp } from '../../src/model/workload.ts';
+import type { WorkloadOp, WriteOp } from '../../src/model/workload.ts';
+import { readDataPage } from '../../src/engine/page-format.ts';
+import type { PageWrite, StoreFile } from '../../src/engine/store-file.ts';
 import { SimDevice } from '../../src/sim/sim-device.ts';
 import { assertNoAnomaly, findCounterexample, options, withBug } from './sim-helpers.ts';
 
@@ -74,4 +76,103 @@ test('a batch waits, up to its window, for writers between ops: 4 writers sync o
   t.is(await syncsFor(1, 1000), 16);
   // With no window a batch holds only the writes already queued when the committer looks.
   t.true((await syncsFor(4, 0)) > 4);
+});
+
+/**
+ * A store whose fdatasyncs finish only when the test says so, logging every write (by page and
+ * value), every sync call and every sync's end.
+ */
+function heldSyncStore(size: number, pageSize: number) {
+  const bytes = new Uint8Array(size);
+  const log: (
+    | { at: 'write'; page: number; value: string }
+    | { at: 'sync'; id: number }
+    | { at: 'synced'; id: number }
+  )[] = [];
+  const held: (() => void)[] = [];
+  let syncs = 0;
+  const write = ({ buf, offset }: PageWrite): void => {
+    bytes.set(buf, offset);
+    const page = Math.floor(offset / pageSize / 2);
+    const d = readDataPage(buf, page, true);
+    log.push({ at: 'write', page, value: d.state === 'value' ? d.value : `<${d.state}>` });
+  };
+  const file: StoreFile = {
+    size: () => size,
+    alloc: (n) => new Uint8Array(n),
+    pwrite: async (buf, offset) => write({ buf, offset }),
+    pwriteMany: async (writes) => writes.forEach(write),
+    pread: async (n, offset) => bytes.slice(offset, offset + n),
+    fdatasync: () =>
+      new Promise<void>((resolve) => {
+        const id = ++syncs;
+        log.push({ at: 'sync', id });
+        held.push(() => {
+          log.push({ at: 'synced', id });
+          resolve();
+        });
+      }),
+    close: async () => undefined,
+  };
+  return { file, log, held };
+}
+
+test('the next batch is written while the previous one syncs, never onto a page still syncing; each ack follows a finished sync of its write', async (t) => {
+  const opts = options({ writers: 8, batchWindowUs: 0, batchMaxOps: 64, pages: 6 });
+  const store = heldSyncStore(groupCommitEngine.storeSize(opts), opts.pageSize);
+  // 48 writes over 6 pages: batches keep meeting pages that are still syncing.
+  const ops: WorkloadOp[] = Array.from({ length: 48 }, (_, i) => ({
+    op: 'write',
+    id: i + 1,
+    page: (i * 5) % 6,
+    value: `w${i + 1}`,
+  }));
+  async function* input(): AsyncGenerator<WorkloadOp> {
+    yield* ops;
+  }
+  const acks: { id: number; logAt: number }[] = [];
+  let finished = false;
+  const run = groupCommitEngine
+    .run({ file: store.file, clock: virtualClock(), options: opts }, input(), (e) => {
+      if (e.type === 'ok') acks.push({ id: e.id, logAt: store.log.length });
+    })
+    .finally(() => (finished = true));
+  // Finish the oldest held sync a few event-loop turns after it was made, so the committer can
+  // write the next batch meanwhile.
+  while (!finished) {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    store.held.shift()?.();
+  }
+  await run;
+
+  t.is(acks.length, 48, 'every write acknowledged');
+  const syncing = new Map<number, Set<number>>(); // sync id → pages it is making durable
+  let unsynced = new Set<number>();
+  let overlapped = 0;
+  store.log.forEach((entry) => {
+    if (entry.at === 'write') {
+      for (const [id, pages] of syncing)
+        t.false(pages.has(entry.page), `page ${entry.page} written while sync ${id} holds it`);
+      if (syncing.size > 0) overlapped++;
+      unsynced.add(entry.page);
+    } else if (entry.at === 'sync') {
+      syncing.set(entry.id, unsynced);
+      unsynced = new Set();
+    } else syncing.delete(entry.id);
+  });
+  t.true(overlapped > 0, 'some batch was written while an earlier one was syncing');
+  for (const { id, logAt } of acks) {
+    const op = ops[id - 1] as WriteOp;
+    const writtenAt = store.log.findIndex(
+      (e) => e.at === 'write' && e.page === op.page && e.value === op.value,
+    );
+    t.true(writtenAt >= 0, `write ${id} reached the store`);
+    const covered = store.log
+      .slice(writtenAt, logAt)
+      .some(
+        (e, i, seen) =>
+          e.at === 'synced' && seen.slice(0, i).some((s) => s.at === 'sync' && s.id === e.id),
+      );
+    t.true(covered, `write ${id} acknowledged only after a sync made after it finished`);
+  }
 });
