@@ -34,6 +34,12 @@ function counting(file: StoreFile): { file: StoreFile; bytes: () => number; sync
         bytes += buf.length;
         return file.pwrite(buf, offset);
       },
+      ...(file.pwriteMany && {
+        pwriteMany: (writes) => {
+          for (const w of writes) bytes += w.buf.length;
+          return file.pwriteMany!(writes);
+        },
+      }),
       fdatasync: () => {
         syncs++;
         return file.fdatasync();

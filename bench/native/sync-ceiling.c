@@ -7,8 +7,12 @@
  *   sync-ceiling threads N FILE OPS  N threads, each pwrite + fdatasync per write
  *                                    (fsync-per-write with N real writers; the kernel may merge
  *                                    their syncs into one journal commit)
+ *   sync-ceiling engine N FILE OPS   as batch, but at the offsets the engine bench writes: page
+ *                                    (i * 7919) % 256 of the ping-pong layout (two slots per page,
+ *                                    each write to the slot the page's last write did not use)
  *
- * Prints `ops_per_sec fdatasyncs` on one line. FILE is preallocated to 256 pages.
+ * Prints `ops_per_sec fdatasyncs` on one line. FILE is preallocated to 256 pages (engine: 512
+ * slots).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -64,7 +68,8 @@ int main(int argc, char **argv) {
   must(n >= 1 && ops >= n, "arguments");
   fd = open(argv[3], O_RDWR | O_CREAT, 0644);
   must(fd >= 0, "open");
-  must(posix_fallocate(fd, 0, (off_t)PAGES * PAGE) == 0, "posix_fallocate");
+  int engine = strcmp(argv[1], "engine") == 0;
+  must(posix_fallocate(fd, 0, (off_t)PAGES * PAGE * (engine ? 2 : 1)) == 0, "posix_fallocate");
   must(fsync(fd) == 0, "fsync");
   double start = now();
   long done = 0;
@@ -74,6 +79,19 @@ int main(int argc, char **argv) {
     for (long b = 0; done + n <= ops; b++) {
       for (long i = 0; i < n; i++, done++)
         must(pwrite(fd, page, PAGE, (off_t)((done * 31) % PAGES) * PAGE) == PAGE, "pwrite");
+      must(fdatasync(fd) == 0, "fdatasync");
+      syncs++;
+    }
+  } else if (engine) {
+    char page[PAGE];
+    memset(page, 'e', PAGE);
+    char slot[PAGES] = {0};
+    for (long b = 0; done + n <= ops; b++) {
+      for (long i = 0; i < n; i++, done++) {
+        long p = (done * 7919) % PAGES;
+        slot[p] ^= 1;
+        must(pwrite(fd, page, PAGE, (off_t)(2 * p + slot[p]) * PAGE) == PAGE, "pwrite");
+      }
       must(fdatasync(fd) == 0, "fdatasync");
       syncs++;
     }
