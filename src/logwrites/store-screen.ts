@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { virtualClock } from '../engine/clock.ts';
 import type { EngineOptions } from '../engine/engine.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
-import { SimDevice } from '../sim/sim-device.ts';
+import { imageFile } from '../sim/image-file.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
@@ -132,9 +132,9 @@ async function recoverInMemory(
   const raw = config.rawBytes
     ? Buffer.from(image.subarray(0, config.rawBytes)).toString('base64')
     : undefined;
-  // The engine may write while it recovers: it gets a copy, the image stays the state's.
-  const device = new SimDevice({ size: image.length, adopt: image.slice() });
-  const ctx = { file: device.file(), clock: virtualClock(), options: config.engine.options };
+  // The engine may write while it recovers: the file copies the image first, so the image
+  // stays the state's.
+  const ctx = { file: imageFile(image), clock: virtualClock(), options: config.engine.options };
   return {
     ...(await recoverAndDump(config.engine.mode, ctx, raw)),
     type: 'state',

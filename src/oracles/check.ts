@@ -23,6 +23,11 @@ export type CheckOptions = {
   recoverError?: string;
   /** The read-only filesystem check after recovery (fs-corrupt when not clean). */
   fsck?: FsckOutcome;
+  /**
+   * The history already indexed (it must be `history`'s): callers checking many crash states of
+   * one run index it once instead of once per state.
+   */
+  index?: HistoryIndex;
 };
 
 /**
@@ -35,7 +40,8 @@ export function check(
   dump: readonly DumpEntry[],
   options: CheckOptions,
 ): Verdict {
-  const index = new HistoryIndex(history);
+  const index = options.index ?? new HistoryIndex(history);
+  if (index.history !== history) throw new Error('check: the index is of another history');
   const stats = verdictStats(index, dump, options.transactional);
   if (options.recoverError !== undefined) {
     // An unusable store: nothing in the dump is evidence of anything.

@@ -207,6 +207,20 @@ export class SimDevice {
     };
   }
 
+  /**
+   * At most how many distinct images `crashState` can draw with these options: 1 with nothing
+   * pending; 2 per pending write kept or lost (2 per pending sector, with `tear`); unbounded
+   * with `corrupt`. Lets a trial stop drawing once every state it can reach was seen.
+   */
+  distinctStatesBound(opts: { tear?: boolean; corrupt?: boolean }): number {
+    if (this.pending.length === 0) return 1;
+    if (opts.corrupt) return Infinity;
+    const choices = opts.tear
+      ? this.pending.reduce((n, w) => n + Math.ceil(w.data.length / this.sectorSize), 0)
+      : this.pending.length;
+    return choices >= 52 ? Infinity : 2 ** choices;
+  }
+
   /** The pending writes' byte ranges, merged and sorted, each with its place in an overlay. */
   private pendingRanges(): { ranges: { start: number; end: number; at: number }[]; bytes: number } {
     if (this.rangesFor === this.pending && this.rangesCount === this.pending.length)

@@ -4,6 +4,8 @@ import type { DumpEntry, History, HistoryEvent } from '../model/history.ts';
 import type { Verdict } from '../model/verdict.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { check } from '../oracles/check.ts';
+import { HistoryIndex } from '../oracles/history-index.ts';
+import { imageFile } from './image-file.ts';
 import { SimDevice } from './sim-device.ts';
 import { slotOffset } from '../engine/direct-layout.ts';
 
@@ -20,7 +22,11 @@ export type SimTrialInput = {
     /** corrupt_bio_byte: the byte of each write changed (1-based; default 1). */
     corruptByte?: number;
   };
-  /** How many crash states to draw from the one run (states with the same image count once). */
+  /**
+   * How many distinct crash states to check from the one run: draws go on until that many
+   * distinct images were checked, every image the run can leave was seen, or 4× that many
+   * draws were made (a draw repeating an image is counted in `duplicates`, not checked).
+   */
   crashStates: number;
   seed: number;
   tear?: boolean;
@@ -38,10 +44,10 @@ export type SimCrashState = {
 
 /**
  * The fast tier's trial: runs an engine in-process on a simulated device (virtual clock, so
- * deterministic), injects the fault and the power cut at I/O counts, then draws `crashStates`
- * crash images from the one run, and recovers, dumps and checks each distinct one. An image
- * drawn before is not checked again (same image, same history: same verdict); it is counted
- * in `duplicates`.
+ * deterministic), injects the fault and the power cut at I/O counts, then draws crash images
+ * from the one run until `crashStates` distinct ones were recovered, dumped and checked (or no
+ * other can exist, or the draws ran out). An image drawn before is not checked again (same
+ * image, same history: same verdict); it is counted in `duplicates`.
  */
 export async function runSimTrial(
   input: SimTrialInput,
@@ -78,22 +84,21 @@ export async function runSimTrial(
   device.powerCut();
   nemesis('crash');
   const history: History = { ops: input.ops, events: events.slice() };
+  const index = new HistoryIndex(history); // one run, one history: indexed once for every state
   const states: SimCrashState[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
-  for (let i = 0; i < input.crashStates; i++) {
+  const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
+  const want = Math.min(input.crashStates, device.distinctStatesBound(draw));
+  for (let i = 0; states.length < want && i < input.crashStates * 4; i++) {
     const seed = (input.seed * 7919 + i) >>> 0;
-    const state = device.crashState({
-      seed,
-      tear: input.tear ?? false,
-      corrupt: input.corrupt ?? false,
-    });
+    const state = device.crashState({ seed, ...draw });
     if (seen.has(state.key)) {
       duplicates++;
       continue;
     }
     seen.add(state.key);
-    states.push(await recoverAndCheck(mode, options, state.image(), history, seed));
+    states.push(await recoverAndCheck(mode, options, state.image(), index, seed));
   }
   return { states, duplicates, ioCount: device.ioCount };
 }
@@ -102,16 +107,13 @@ async function recoverAndCheck(
   mode: EngineMode,
   options: EngineOptions,
   image: Uint8Array,
-  history: History,
+  index: HistoryIndex,
   seed: number,
 ): Promise<SimCrashState> {
-  // The image was built for this state alone: the device takes it over without a copy, unless
-  // the raw pages are read from it after recovery (which may write and sync).
-  const after = new SimDevice({
-    size: image.length,
-    adopt: mode.directLayout ? image.slice() : image,
-  });
-  const ctx = { file: after.file(), clock: virtualClock(), options };
+  const { history } = index;
+  // The image was built for this state alone; recovery writes (if any) go to a copy, so the raw
+  // pages below are the state's.
+  const ctx = { file: imageFile(image), clock: virtualClock(), options };
   let dump: DumpEntry[];
   let recoverError: string | undefined;
   try {
@@ -140,6 +142,7 @@ async function recoverAndCheck(
         ),
       );
   const verdict = check(history, dump, {
+    index,
     transactional: mode.transactional,
     ...(rawPages ? { rawPages } : {}),
     ...(recoverError !== undefined ? { recoverError } : {}),
