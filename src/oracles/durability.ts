@@ -50,7 +50,20 @@ export function checkDurability(
  * held against the engine, nor an ack made while the device lied. (A dropped write changes
  * nothing on disk, so under drop_writes the older copy must still be there.)
  */
-export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
+export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): readonly WriteOp[] {
+  // It depends on the history alone: computed once per index and list, however many crash
+  // states (dumps) of one history are checked (quadratic in a page's writes, it had been most
+  // of an exploration's check).
+  let byList = heldCache.get(index);
+  if (!byList) heldCache.set(index, (byList = new WeakMap()));
+  let held = byList.get(writes);
+  if (!held) byList.set(writes, (held = computeHeldAcks(index, writes)));
+  return held;
+}
+
+const heldCache = new WeakMap<HistoryIndex, WeakMap<readonly WriteOp[], readonly WriteOp[]>>();
+
+function computeHeldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
   const allAcked = writes.filter((w) => index.acked(w.id));
   return allAcked.filter(
     (a) =>
