@@ -45,5 +45,7 @@ export type StateReport = {
   dump?: DumpEntry[];
   dumpStdout?: string;
   raw?: string;
+  /** The same bytes as `raw`, from a screen in this process (never on the wire: no base64). */
+  rawBytes?: Uint8Array;
   error?: string;
 };

@@ -129,14 +129,13 @@ async function recoverInMemory(
   config: StoreScreenConfig,
   image: Uint8Array,
 ): Promise<Omit<StateReport, 'id' | 'ms'>> {
-  const raw = config.rawBytes
-    ? Buffer.from(image.subarray(0, config.rawBytes)).toString('base64')
-    : undefined;
   // The engine may write while it recovers: the file copies the image first, so the image
   // stays the state's.
   const ctx = { file: imageFile(image), clock: virtualClock(), options: config.engine.options };
   return {
-    ...(await recoverAndDump(config.engine.mode, ctx, raw)),
+    ...(await recoverAndDump(config.engine.mode, ctx, undefined)),
+    // The image is the state's own and never written (the file copies it first).
+    ...(config.rawBytes ? { rawBytes: image.subarray(0, config.rawBytes) } : {}),
     type: 'state',
     fsck: storeScreenFsck,
   };

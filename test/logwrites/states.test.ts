@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { parseLog, type LogEntry } from '../../src/logwrites/format.ts';
 import {
   acksBefore,
+  acksBeforeEach,
   exploreStates,
   parseExploreMode,
   parseStateId,
@@ -53,6 +54,13 @@ test('flush states: one per barrier, moved past marks so they claim every ack be
   t.deepEqual([...acksBefore(run, 7)], [1]);
   t.deepEqual([...acksBefore(run, 10)], [1, 2]);
   t.deepEqual([...acksBefore(run, 3)], []);
+});
+
+test('acksBeforeEach answers every cut as acksBefore does, sharing one set per ack count', (t) => {
+  const acksAt = acksBeforeEach(run);
+  for (let at = 0; at <= run.length; at++) t.deepEqual([...acksAt(at)], [...acksBefore(run, at)]);
+  t.is(acksAt(7), acksAt(8), 'cuts with as many acks before them share the set');
+  t.not(acksAt(7), acksAt(10));
 });
 
 test('marks states coincide with the flush states here (marks sit between flush groups)', (t) => {

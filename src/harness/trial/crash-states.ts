@@ -1,23 +1,18 @@
 import { engineTraits } from '../../engine/engine.ts';
 import { gunzipSync } from 'node:zlib';
-import type { DumpEntry, History, HistoryEvent } from '../../model/history.ts';
+import type { DumpEntry, HistoryEvent } from '../../model/history.ts';
 import type { Verdict } from '../../model/verdict.ts';
-import { check } from '../../oracles/check.ts';
-import { endMark, entryFlags, type LogEntry } from '../../logwrites/format.ts';
+import { endMark, entryFlags, startMark, type LogEntry } from '../../logwrites/format.ts';
 import type { ExplorerConfig, StateReport } from '../../logwrites/explorer-protocol.ts';
-import {
-  acksBefore,
-  exploreStates,
-  parseExploreMode,
-  type CrashState,
-} from '../../logwrites/states.ts';
+import { exploreStates, parseExploreMode, type CrashState } from '../../logwrites/states.ts';
 import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
+import { stateJudge, type JudgedState } from './state-judge.ts';
 import type { Target } from '../target/target.ts';
 import { builtinOptions, engineCommand } from './engine-command.ts';
 import { guestExplorerCommand } from './guest-engine.ts';
-import { parseDump, rawBytesNeeded, rawPagesFromBytes } from './recovered-state.ts';
+import { rawBytesNeeded } from './recovered-state.ts';
 import type { ExploredState, ScreenSummary, TrialResult } from '../../model/trial-result.ts';
 
 /**
@@ -26,8 +21,7 @@ import type { ExploredState, ScreenSummary, TrialResult } from '../../model/tria
  * checks each state it reports with the oracles; it also brings the log back for failing states.
  */
 
-/** The mark put into the log just before the engine starts: states before it are mkfs's. */
-export const startMark = 'powercut:start';
+export { startMark } from '../../logwrites/format.ts';
 export const defaultMaxStates = 400;
 
 export type Explored = {
@@ -45,8 +39,7 @@ export type Explored = {
   logGz?: Uint8Array;
 };
 
-/** One state's verdict, and the line it gets in the exploration report. */
-export type JudgedState = { verdict: Explored['verdicts'][number]; state: ExploredState };
+export type { JudgedState } from './state-judge.ts';
 
 /** What a screen found: every state judged, those the kernel must confirm, and its times. */
 export type ScreenOutcome = {
@@ -161,58 +154,15 @@ export async function checkRecordedStates(
       seed: plan.seed,
       from: start + 1,
     });
-    const byId = new Map(chosen.states.map((s) => [s.id, s]));
-    // A screen hands the same recovered dump to every state whose store was the same; with the
-    // same number of acks before it (acks are marks in log order: the same acks), the verdict
-    // is the same too, so it is computed once.
-    const verdicts = new WeakMap<object, Map<number, Verdict>>();
-    const judgeAnew = (report: StateReport, dump: DumpEntry[], acked: Set<number>): Verdict => {
-      const history: History = {
-        ops: o.ops,
-        events: o.history.filter((e) => e.type !== 'ok' || acked.has(e.id)),
-      };
-      const rawPages =
-        report.raw && engine.kind === 'builtin'
-          ? rawPagesFromBytes(Buffer.from(report.raw, 'base64'), engine.pageSize, pages)
-          : undefined;
-      return check(history, dump, {
-        transactional: o.transactional,
-        ...(rawPages ? { rawPages } : {}),
-        ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
-        fsck: report.fsck,
-      });
-    };
-    const judge = (report: StateReport, checkedBy: 'kernel' | 'host'): JudgedState => {
-      const state = byId.get(report.id);
-      if (!state) throw new HarnessError(`the explorer reported an unknown state ${report.id}`);
-      const acked = acksBefore(entries, state.at);
-      const dump =
-        report.dump ??
-        (report.dumpStdout !== undefined
-          ? parseDump(report.dumpStdout, pages)
-          : parseDump('', pages));
-      const known = report.dump ? verdicts.get(report.dump)?.get(acked.size) : undefined;
-      const verdict = known ?? judgeAnew(report, dump, acked);
-      if (report.dump && !known) {
-        const byAcks = verdicts.get(report.dump) ?? new Map<number, Verdict>();
-        byAcks.set(acked.size, verdict);
-        verdicts.set(report.dump, byAcks);
-      }
-      return {
-        verdict: { id: state.id, verdict, dump, fsck: report.fsck },
-        state: {
-          id: state.id,
-          boundary: state.boundary,
-          acked: acked.size,
-          valid: verdict.valid,
-          anomalies: verdict.anomalies,
-          fsck: report.fsck,
-          ...(report.recoverError ? { recoverError: report.recoverError } : {}),
-          ms: report.ms,
-          checkedBy,
-        },
-      };
-    };
+    const judge = stateJudge({
+      entries,
+      states: chosen.states,
+      ops: o.ops,
+      history: o.history,
+      transactional: o.transactional,
+      engine,
+      pages,
+    });
     // Screening: every state on the host first; the kernel then checks the ones to confirm.
     const screened = o.screen
       ? await o.screen({ entries, logBytes: index.logBytes, states: chosen.states, judge })

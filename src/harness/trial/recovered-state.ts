@@ -54,7 +54,11 @@ export async function readRawPages(
   return rawPagesFromBytes(bytes, pageSize, pages);
 }
 
-/** The bytes a direct-layout store starts with → each page's two on-disk slots. */
+/**
+ * The bytes a direct-layout store starts with → each page's two on-disk slots, as views into
+ * `bytes` (the checker only reads them; a copy of every slot per crash state cost more than
+ * the check).
+ */
 export function rawPagesFromBytes(
   bytes: Uint8Array,
   pageSize: number,
@@ -64,11 +68,8 @@ export function rawPagesFromBytes(
   for (let p = 0; p < pages; p++) {
     raw.set(
       p,
-      ([0, 1] as const).map(
-        (slot) =>
-          new Uint8Array(
-            bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
-          ),
+      ([0, 1] as const).map((slot) =>
+        bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
       ),
     );
   }
