@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { benchEngine, type EngineBenchRow } from './engines.ts';
 import { benchHarness, overheadPlan, trialOverhead } from './harness.ts';
 import { benchSim } from './sim.ts';
+import { benchStoreScreen } from './store-screen.ts';
 import { benchMmap } from './mmap.ts';
 import { benchPreadAsync } from './pread-async.ts';
 import { benchCliStart } from './cli-start.ts';
@@ -215,6 +216,19 @@ console.log(
 );
 console.table(simRows);
 
+// screen: store's host side alone, on recordings made in this process (no kernel): distinct
+// crash states screened and judged per second, a planted bug beside them as the sanity row.
+const storeScreenRows = [
+  await benchStoreScreen('fsync', quick ? 60 : 240, 'tear:3'),
+  await benchStoreScreen('group-commit', quick ? 100 : 400, 'reorder:2'),
+  ...(quick ? [] : [await benchStoreScreen('fsync', 1000, 'tear:3')]),
+  await benchStoreScreen('fsync', quick ? 60 : 240, 'tear:3', 'ack-before-sync'),
+];
+console.log(
+  '\nscreen: store on the host alone (recorded in this process; 16 pages), distinct states screened and judged per second:',
+);
+console.table(storeScreenRows);
+
 const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
@@ -277,6 +291,7 @@ writeFileSync(
       mmap: mmapRows,
       preadAsync: qdRows,
       sim: simRows,
+      storeScreen: storeScreenRows,
       cliStart: cliRows,
       harness,
       jobs: jobsRows,

@@ -18,6 +18,8 @@
 export const logWritesMagic = 0x6a736677736872n;
 export const logWritesVersion = 1n;
 export const endMark = 'dm-log-writes-end';
+/** The mark a trial puts into the log just before the engine starts: states before it are mkfs's. */
+export const startMark = 'powercut:start';
 
 export const entryFlags = { flush: 1, fua: 2, discard: 4, mark: 8, metadata: 16 } as const;
 const headerBytes = 32;
