@@ -42,7 +42,7 @@ export async function benchExploration(target: Target): Promise<ExploreRow[]> {
     // A recording with hundreds of states, to time the store screen on more than a blink.
     ['fsync', 'ops: 60, pages: 16', ['store'], 'reorder:2'],
     // Hundreds of distinct store images (each 4 KiB write torn at 3 places): distinct states/s.
-    ['fsync', 'ops: 120, pages: 16', ['store'], 'tear:3'],
+    ['fsync', 'ops: 240, pages: 16', ['store'], 'tear:3'],
   ];
   for (const [engine, workload, paths, explore] of runs) {
     for (const path of paths) {
