@@ -1,6 +1,10 @@
 import test from 'ava';
 import type { LogEntry } from '../../src/logwrites/format.ts';
-import { applyToStore, type StoreScreenConfig } from '../../src/logwrites/store-screen.ts';
+import {
+  applyToStore,
+  screenStoreStates,
+  type StoreScreenConfig,
+} from '../../src/logwrites/store-screen.ts';
 
 /** A recording whose data area holds each entry's sectors filled with a byte of its own. */
 function recording(
@@ -66,4 +70,35 @@ test('a log in 4096-byte sectors maps onto 512-byte extents', (t) => {
   const store = new Uint8Array(16 * 512);
   applyToStore({ ...log, extents }, store, 0, 1);
   t.deepEqual(sectorsOf(store), [0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9]);
+});
+
+test('identical store images are recovered once and counted once, whatever writes made them; different ones apart', async (t) => {
+  // Entries 0 and 1 write the same bytes to the same place; entry 2 writes other bytes there.
+  const log = recording([
+    { sector: 100, nrSectors: 8, fill: 4 },
+    { sector: 100, nrSectors: 8, fill: 4 },
+    { sector: 100, nrSectors: 8, fill: 8 },
+  ]);
+  const options = { pageSize: 4096, pages: 1, writers: 1, batchWindowUs: 0, batchMaxOps: 1 };
+  const states = [
+    { id: '1', at: 1, dropped: [] }, // entry 0 alone
+    { id: '2~0', at: 2, dropped: [0] }, // entry 1 alone: the same bytes
+    { id: '0', at: 0, dropped: [] }, // nothing: zeros
+    { id: '3~0.1', at: 3, dropped: [0, 1] }, // entry 2 alone: other bytes
+  ];
+  const { reports, distinct } = await screenStoreStates(
+    {
+      ...log,
+      extents,
+      storeBytes: 16 * 512,
+      engine: { mode: 'fsync', options },
+      rawBytes: 16 * 512,
+    },
+    states,
+  );
+  t.is(distinct, 3);
+  const byId = new Map(reports.map((r) => [r.id, r]));
+  t.is(byId.get('1')!.rawBytes, byId.get('2~0')!.rawBytes, 'one recovery for the two');
+  t.not(byId.get('1')!.rawBytes, byId.get('3~0.1')!.rawBytes);
+  t.is(byId.get('3~0.1')!.rawBytes![0], 8);
 });
