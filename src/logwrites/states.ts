@@ -246,20 +246,12 @@ function* subsets(items: readonly number[], max: number): Generator<number[]> {
   for (let size = 1; size <= max; size++) yield* choose(0, size);
 }
 
-/** The acknowledgements whose marks (`ack:<id>`) lie before the cut: the ops this state must hold. */
-export function acksBefore(entries: readonly LogEntry[], at: number): Set<number> {
-  const acked = new Set<number>();
-  for (const e of entries.slice(0, at)) {
-    const m = e.mark === undefined ? null : /^ack:(\d+)$/.exec(e.mark);
-    if (m) acked.add(Number(m[1]));
-  }
-  return acked;
-}
-
 /**
- * `acksBefore` for every cut of one log: the ack marks are parsed once, and the set for a cut is
- * built once per number of acks before it (cuts with as many share one set: do not change it).
- * Judging ~1,000 states had spent more time rescanning the log than checking them.
+ * The acknowledgements whose marks (`ack:<id>`) lie before a cut of one log, for every cut: the
+ * ops a state there must hold. The marks are parsed once, and the set for a cut is built once
+ * per number of acks before it (cuts with as many share one set: do not change it). Judging
+ * ~1,000 states had spent more time rescanning the log than checking them.
+ * @example acksBeforeEach(entries)(state.at).has(3)
  */
 export function acksBeforeEach(entries: readonly LogEntry[]): (at: number) => ReadonlySet<number> {
   const marks: { position: number; id: number }[] = [];

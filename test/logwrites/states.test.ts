@@ -2,7 +2,6 @@ import test from 'ava';
 import fc from 'fast-check';
 import { parseLog, type LogEntry } from '../../src/logwrites/format.ts';
 import {
-  acksBefore,
   acksBeforeEach,
   exploreStates,
   parseExploreMode,
@@ -51,14 +50,16 @@ test('flush states: one per barrier, moved past marks so they claim every ack be
       ['12', 'end'],
     ],
   );
-  t.deepEqual([...acksBefore(run, 7)], [1]);
-  t.deepEqual([...acksBefore(run, 10)], [1, 2]);
-  t.deepEqual([...acksBefore(run, 3)], []);
+  t.deepEqual([...acksBeforeEach(run)(7)], [1]);
+  t.deepEqual([...acksBeforeEach(run)(10)], [1, 2]);
+  t.deepEqual([...acksBeforeEach(run)(3)], []);
 });
 
-test('acksBeforeEach answers every cut as acksBefore does, sharing one set per ack count', (t) => {
+test('acksBeforeEach: every cut holds the acks whose marks precede it, one set per ack count', (t) => {
   const acksAt = acksBeforeEach(run);
-  for (let at = 0; at <= run.length; at++) t.deepEqual([...acksAt(at)], [...acksBefore(run, at)]);
+  // ack:1 is entry 6, ack:2 entry 9.
+  for (let at = 0; at <= run.length; at++)
+    t.deepEqual([...acksAt(at)], at <= 6 ? [] : at <= 9 ? [1] : [1, 2], `cut ${at}`);
   t.is(acksAt(7), acksAt(8), 'cuts with as many acks before them share the set');
   t.not(acksAt(7), acksAt(10));
 });
@@ -96,7 +97,7 @@ test('reorder:N drops up to N writes of each unflushed group, never past its flu
   const two = exploreStates(run, { kind: 'reorder', n: 2 }, { maxStates: 100, seed: 1, from: 3 });
   t.true(two.states.some((s) => s.id === '5~3.4'));
   // A dropped state's acks are those before its group: the flush that would cover it has not happened.
-  t.deepEqual([...acksBefore(run, 5)], []);
+  t.deepEqual([...acksBeforeEach(run)(5)], []);
 });
 
 test('state ids round-trip', (t) => {
@@ -156,7 +157,7 @@ test('tear:N states: a multi-sector write of an unflushed group persisted in par
       s.torn!.entry + 1,
       'not moved past the entries after it (a flush would make it whole)',
     );
-    t.deepEqual(acksBefore(pageWrites, s.at), s.at === 2 ? new Set() : new Set([1]));
+    t.deepEqual(acksBeforeEach(pageWrites)(s.at), s.at === 2 ? new Set() : new Set([1]));
     t.deepEqual(parseStateId(s.id), { at: s.at, dropped: [], torn: s.torn });
   }
   t.true(
