@@ -2,20 +2,29 @@
 // instruction through the native addon where it has one (~10x faster on a 4 KiB page), else
 // SheetJS' crc-32 (pure JS, slice-by-16 tables). Both give the same values (a test compares).
 import CRC32C from 'crc-32/crc32c.js';
-import { tryLoadNative } from '../native/loader.ts';
+import { tryLoadNative, type NativeBinding } from '../native/loader.ts';
 
-const native = tryLoadNative();
-const hw = native?.crc32c && native.crc32cZeroingField ? native : undefined;
+type HwCrc = Required<Pick<NativeBinding, 'crc32c' | 'crc32cZeroingField'>>;
+let hwFound: HwCrc | null | undefined;
+/** The addon's CRC, looked up at the first checksum, not at start-up (the CLI's start stays). */
+const hwCrc = (): HwCrc | null => {
+  if (hwFound === undefined) {
+    const native = tryLoadNative();
+    hwFound = native?.crc32c && native.crc32cZeroingField ? (native as HwCrc) : null;
+  }
+  return hwFound;
+};
 
 /** Which implementation this process uses. */
-export const crc32cImplementation: 'native' | 'js' = hw ? 'native' : 'js';
+export const crc32cImplementation = (): 'native' | 'js' => (hwCrc() ? 'native' : 'js');
 
 /**
  * CRC32C of `bytes`, optionally continuing from a previous `crc`.
  * @example crc32c(new TextEncoder().encode('123456789')) === 0xe3069283
  */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  return hw ? hw.crc32c!(bytes, crc) : crc32cJs(bytes, crc);
+  const hw = hwCrc();
+  return hw ? hw.crc32c(bytes, crc) : crc32cJs(bytes, crc);
 }
 
 /** The pure-JS CRC32C (the fallback; exported so a test can compare it with the native one). */
@@ -32,7 +41,8 @@ const zeroField = new Uint8Array(4);
 export function crc32cZeroingField(bytes: Uint8Array, fieldOffset: number): number {
   if (fieldOffset < 0 || fieldOffset + 4 > bytes.length)
     throw new RangeError(`field at ${fieldOffset} is beyond ${bytes.length} bytes`);
-  if (hw) return hw.crc32cZeroingField!(bytes, fieldOffset);
+  const hw = hwCrc();
+  if (hw) return hw.crc32cZeroingField(bytes, fieldOffset);
   let crc = CRC32C.buf(bytes.subarray(0, fieldOffset), 0);
   crc = CRC32C.buf(zeroField, crc);
   return CRC32C.buf(bytes.subarray(fieldOffset + 4), crc) >>> 0;
