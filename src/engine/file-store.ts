@@ -47,22 +47,20 @@ export async function openStoreFile(
     const b = native.allocAligned(length);
     return new Uint8Array(b.buffer, b.byteOffset, b.length);
   };
+  // Under O_DIRECT a caller's unaligned buffer is copied into an aligned one.
+  const writable = (buf: Uint8Array): Uint8Array =>
+    direct && !native.isAligned(buf) ? copyInto(alloc(buf.length), buf) : buf;
   return {
     size,
     alloc,
     async pwrite(buf, offset) {
-      // Under O_DIRECT a caller's unaligned buffer is copied into an aligned one.
-      const data = direct && !native.isAligned(buf) ? copyInto(alloc(buf.length), buf) : buf;
-      await wrapAsync(native.pwriteAsync(fd, data, offset));
+      await wrapAsync(native.pwriteAsync(fd, writable(buf), offset));
     },
     async pwriteMany(writes) {
-      const bufs = writes.map(({ buf }) =>
-        direct && !native.isAligned(buf) ? copyInto(alloc(buf.length), buf) : buf,
-      );
       await wrapAsync(
         native.pwriteBatchAsync(
           fd,
-          bufs,
+          writes.map((w) => writable(w.buf)),
           writes.map((w) => w.offset),
         ),
       );
