@@ -39,18 +39,10 @@ export class SimDevice {
   syncs = 0;
   readonly frozen: Promise<void>;
 
-  /** `adopt`: an image of exactly `size` bytes that becomes the durable contents, not copied. */
-  constructor(opts: {
-    size: number;
-    sectorSize?: number;
-    initial?: Uint8Array;
-    adopt?: Uint8Array;
-  }) {
+  constructor(opts: { size: number; sectorSize?: number; initial?: Uint8Array }) {
     this.size = opts.size;
     this.sectorSize = opts.sectorSize ?? 512;
-    if (opts.adopt && opts.adopt.length !== opts.size)
-      throw new RangeError(`adopted image is ${opts.adopt.length} bytes, not ${opts.size}`);
-    this.durable = opts.adopt ?? new Uint8Array(opts.size);
+    this.durable = new Uint8Array(opts.size);
     if (opts.initial) this.durable.set(opts.initial.subarray(0, opts.size));
     this.visible = this.durable.slice();
     this.frozen = new Promise((resolve) => (this.onCut = resolve));
