@@ -1,5 +1,5 @@
 import { virtualClock } from '../engine/clock.ts';
-import { crc32c } from '../engine/crc32c.ts';
+import { DistinctBytes } from '../model/distinct-bytes.ts';
 import type { EngineOptions } from '../engine/engine.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
 import { imageFile } from '../sim/image-file.ts';
@@ -51,8 +51,7 @@ export async function screenStoreStates(
   const byWrites = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
   // Images by CRC32C, each bucket compared byte for byte: exact, and a tenth of a sha256's cost
   // (which had been the screen's largest part). The images are kept for the judge anyway.
-  const byImage = new Map<number, { image: Uint8Array; found: Omit<StateReport, 'id' | 'ms'> }[]>();
-  let distinct = 0;
+  const byImage = new DistinctBytes<Omit<StateReport, 'id' | 'ms'>>();
   const reports = new Map<string, StateReport>();
   const order = replayOrder(states);
   for (const state of order) {
@@ -72,20 +71,16 @@ export async function screenStoreStates(
       applyToStore(config, image, baseAt, state.at, dropped, state.torn);
       // Different write sets can still leave the same bytes: those are recovered once too,
       // and `distinct` counts images, not write sets.
-      const key = crc32c(image);
-      const bucket = byImage.get(key) ?? [];
-      found = bucket.find((b) => Buffer.compare(b.image, image) === 0)?.found;
+      found = byImage.get(image);
       if (!found) {
         found = await recoverInMemory(config, image);
-        bucket.push({ image, found });
-        byImage.set(key, bucket);
-        distinct++;
+        byImage.set(image, found);
       }
       byWrites.set(writes, found);
     }
     reports.set(state.id, { ...found, id: state.id, ms: performance.now() - started });
   }
-  return { reports: order.map((s) => reports.get(s.id)!), distinct };
+  return { reports: order.map((s) => reports.get(s.id)!), distinct: byImage.size };
 }
 
 function touchesStore(config: Pick<StoreScreenConfig, 'sectorSize' | 'extents'>, e: LogEntry) {
