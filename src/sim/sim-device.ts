@@ -21,13 +21,11 @@ export class SimDevice {
   readonly size: number;
   readonly sectorSize: number;
   private readonly visible: Uint8Array;
-  private readonly durable: Uint8Array;
+  private durable: Uint8Array;
+  /** A CrashPoint holds `durable`: the next sync writes to a copy. */
+  private durableShared = false;
+  private lastPoint: CrashPoint | undefined;
   private pending: PendingWrite[] = [];
-  /** pendingRanges() as of `rangesFor` holding `rangesCount` writes (writes only append). */
-  private rangesFor: PendingWrite[] | undefined;
-  private rangesCount = 0;
-  private ranges:
-    { ranges: { start: number; end: number; at: number }[]; bytes: number } | undefined;
   private fault: SimFault | undefined;
   private corrupt = { byte: 1, value: 0 };
   private errorPending = false;
@@ -130,6 +128,10 @@ export class SimDevice {
         }
         // drop_writes completes the flush without passing it down: nothing becomes durable.
         if (this.fault === 'drop_writes') return;
+        if (this.pending.length > 0 && this.durableShared) {
+          this.durable = this.durable.slice();
+          this.durableShared = false;
+        }
         for (const w of this.pending) this.durable.set(w.data, w.offset);
         this.pending = [];
       },
@@ -146,6 +148,77 @@ export class SimDevice {
     return this.crashState(opts).image();
   }
 
+  /** The crash state `opts` draws from the device as it is now (see CrashPoint.crashState). */
+  crashState(opts: CrashDraw): { key: string; image: () => Uint8Array } {
+    return this.crashPoint().crashState(opts);
+  }
+
+  /** How many distinct images `crashState` can draw now (see CrashPoint.distinctStatesBound). */
+  distinctStatesBound(opts: { tear?: boolean; corrupt?: boolean }): number {
+    return this.crashPoint().distinctStatesBound(opts);
+  }
+
+  /**
+   * What a power cut now would leave to choose from, frozen: later I/O does not change it. Costs
+   * no copy: the durable image is copied on the next successful fdatasync instead (only if a
+   * point holds it), and pending writes only append.
+   */
+  crashPoint(): CrashPoint {
+    const last = this.lastPoint;
+    if (last && last.durable === this.durable && last.pendingCount === this.pending.length)
+      return last;
+    this.durableShared = true;
+    this.lastPoint = new CrashPoint(
+      this.durable,
+      this.pending,
+      this.pending.length,
+      this.sectorSize,
+    );
+    return this.lastPoint;
+  }
+
+  /** The durable image alone (what survives if no pending write made it). */
+  durableImage(): Uint8Array {
+    return this.durable.slice();
+  }
+
+  private checkRange(length: number, offset: number, direct: boolean, syscall: string): void {
+    if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
+      throw new IoError(
+        'EINVAL',
+        syscall,
+        `${syscall}: EINVAL: O_DIRECT needs 4096-aligned offset and length`,
+      );
+    if (offset < 0 || offset + length > this.size)
+      throw new IoError('ENOSPC', syscall, `${syscall}: ENOSPC: beyond the end of the device`);
+  }
+}
+
+type Range = { start: number; end: number; at: number };
+/** A drawn crash state: the merged pending ranges, and their bytes in that state (see draw). */
+export type DrawnState = { ranges: readonly Range[]; overlay: Uint8Array };
+
+/**
+ * The device at one moment, frozen: the durable image and the writes pending since the last
+ * barrier. A power cut at that moment leaves `durable` plus any subset of the pending writes.
+ */
+export class CrashPoint {
+  private ranges: { ranges: Range[]; bytes: number } | undefined;
+
+  constructor(
+    readonly durable: Uint8Array,
+    /** Shared with the device, which only appends: the first `pendingCount` are this point's. */
+    private readonly pendingLog: readonly PendingWrite[],
+    readonly pendingCount: number,
+    readonly sectorSize: number,
+  ) {}
+
+  get pending(): readonly PendingWrite[] {
+    return this.pendingLog.length === this.pendingCount
+      ? this.pendingLog
+      : this.pendingLog.slice(0, this.pendingCount);
+  }
+
   /**
    * The crash state `opts` draws, by content: `key` is the same for two draws exactly when
    * their images are equal (everywhere but the pending writes' ranges, every image is the
@@ -153,23 +226,23 @@ export class SimDevice {
    * most draws repeat an earlier state and never need it.
    */
   crashState(opts: CrashDraw): { key: string; image: () => Uint8Array } {
-    const random = mulberry32(opts.seed);
-    const { ranges, bytes } = this.pendingRanges();
-    const overlay = new Uint8Array(bytes);
-    for (const r of ranges) overlay.set(this.durable.subarray(r.start, r.end), r.at);
-    // Where a device offset lands in the overlay (every write lies inside one merged range).
-    const at = (offset: number): number => {
-      let lo = 0;
-      let hi = ranges.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (ranges[mid]!.start <= offset) lo = mid;
-        else hi = mid - 1;
-      }
-      return ranges[lo]!.at + offset - ranges[lo]!.start;
+    const drawn = this.draw(opts);
+    return {
+      key: createHash('sha256').update(drawn.overlay).digest('base64'),
+      image: () => this.imageOf(drawn),
     };
+  }
+
+  /**
+   * What the draw `opts` leaves in the pending writes' ranges (everywhere else: `durable`), as
+   * an overlay: `imageOf` and `bytesOf` read the state out of it.
+   */
+  draw(opts: CrashDraw): DrawnState {
+    const random = mulberry32(opts.seed);
+    const { ranges, overlay, at } = this.blankOverlay();
     const survivors: { offset: number; length: number }[] = [];
-    for (const w of this.pending) {
+    for (let i = 0; i < this.pendingCount; i++) {
+      const w = this.pendingLog[i]!;
       // Each pending write: kept whole, lost, or (with `tear`) torn at sector granularity.
       const fate = random();
       if (opts.tear && fate < 0.3) {
@@ -189,14 +262,114 @@ export class SimDevice {
       const i = at(s.offset + Math.floor(random() * s.length));
       overlay[i] = overlay[i]! ^ (1 + Math.floor(random() * 255));
     }
-    return {
-      key: createHash('sha256').update(overlay).digest('base64'),
-      image: () => {
-        const image = this.durable.slice();
-        for (const r of ranges) image.set(overlay.subarray(r.at, r.at + r.end - r.start), r.start);
-        return image;
-      },
+    return { ranges, overlay };
+  }
+
+  /**
+   * How many units a crash keeps or loses independently: each pending write, or with `tear`
+   * each of its sectors (units are numbered in write order, sectors in order within a write).
+   */
+  units(tear: boolean): number {
+    let n = 0;
+    for (let i = 0; i < this.pendingCount; i++)
+      n += tear ? Math.ceil(this.pendingLog[i]!.data.length / this.sectorSize) : 1;
+    return n;
+  }
+
+  /**
+   * The state keeping exactly what `kept` says of each pending write (`sector` is 0 without
+   * `tear`; with it, each sector is asked in order), later writes winning where two survive: a
+   * systematic explorer picks survivor sets itself instead of drawing them. Asked in order:
+   * write by write, sector by sector.
+   */
+  drawKept(tear: boolean, kept: (write: number, sector: number) => boolean): DrawnState {
+    const { ranges, overlay, at } = this.blankOverlay();
+    for (let i = 0; i < this.pendingCount; i++) {
+      const w = this.pendingLog[i]!;
+      if (!tear) {
+        if (kept(i, 0)) overlay.set(w.data, at(w.offset));
+        continue;
+      }
+      for (let s = 0; s * this.sectorSize < w.data.length; s++) {
+        const from = s * this.sectorSize;
+        if (kept(i, s))
+          overlay.set(
+            w.data.subarray(from, Math.min(w.data.length, from + this.sectorSize)),
+            at(w.offset + from),
+          );
+      }
+    }
+    return { ranges, overlay };
+  }
+
+  /** An overlay holding the durable bytes of the pending ranges, and where an offset lands in it. */
+  private blankOverlay(): {
+    ranges: readonly Range[];
+    overlay: Uint8Array;
+    at: (offset: number) => number;
+  } {
+    const { ranges, bytes } = this.pendingRanges();
+    const overlay = new Uint8Array(bytes);
+    for (const r of ranges) overlay.set(this.durable.subarray(r.start, r.end), r.at);
+    // Every write lies inside one merged range.
+    const at = (offset: number): number => {
+      let lo = 0;
+      let hi = ranges.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (ranges[mid]!.start <= offset) lo = mid;
+        else hi = mid - 1;
+      }
+      return ranges[lo]!.at + offset - ranges[lo]!.start;
     };
+    return { ranges, overlay, at };
+  }
+
+  /** The whole image of a drawn state. */
+  imageOf({ ranges, overlay }: DrawnState): Uint8Array {
+    const image = this.durable.slice();
+    for (const r of ranges) image.set(overlay.subarray(r.at, r.at + r.end - r.start), r.start);
+    return image;
+  }
+
+  /**
+   * Bytes [start, end) of a drawn state's image, without building the image: a view of the
+   * overlay when one pending range holds them all (read it, do not write it), else a copy.
+   */
+  bytesOf(drawn: DrawnState, start: number, end: number): Uint8Array {
+    for (const r of drawn.ranges)
+      if (r.start <= start && end <= r.end)
+        return drawn.overlay.subarray(r.at + start - r.start, r.at + end - r.start);
+    const out = new Uint8Array(end - start);
+    this.readInto(drawn, start, end, out, 0);
+    return out;
+  }
+
+  /** Copies bytes [start, end) of a drawn state's image into `out` at `at`. */
+  readInto(drawn: DrawnState, start: number, end: number, out: Uint8Array, at: number): void {
+    this.visit(drawn, start, end, (piece, offset) => out.set(piece, at + offset - start));
+  }
+
+  /**
+   * Calls `piece` on bytes [start, end) of a drawn state's image in order, as views of the
+   * durable image and the overlay (no copy); `offset` is where each piece starts on the device.
+   */
+  visit(
+    { ranges, overlay }: DrawnState,
+    start: number,
+    end: number,
+    piece: (bytes: Uint8Array, offset: number) => void,
+  ): void {
+    let cursor = start;
+    for (const r of ranges) {
+      const from = Math.max(cursor, r.start);
+      const to = Math.min(end, r.end);
+      if (from >= to) continue;
+      if (cursor < from) piece(this.durable.subarray(cursor, from), cursor);
+      piece(overlay.subarray(r.at + from - r.start, r.at + to - r.start), from);
+      cursor = to;
+    }
+    if (cursor < end) piece(this.durable.subarray(cursor, end), cursor);
   }
 
   /**
@@ -205,22 +378,19 @@ export class SimDevice {
    * with `corrupt`. Lets a trial stop drawing once every state it can reach was seen.
    */
   distinctStatesBound(opts: { tear?: boolean; corrupt?: boolean }): number {
-    if (this.pending.length === 0) return 1;
+    if (this.pendingCount === 0) return 1;
     if (opts.corrupt) return Infinity;
-    const choices = opts.tear
-      ? this.pending.reduce((n, w) => n + Math.ceil(w.data.length / this.sectorSize), 0)
-      : this.pending.length;
+    const choices = this.units(opts.tear ?? false);
     return choices >= 52 ? Infinity : 2 ** choices;
   }
 
   /** The pending writes' byte ranges, merged and sorted, each with its place in an overlay. */
-  private pendingRanges(): { ranges: { start: number; end: number; at: number }[]; bytes: number } {
-    if (this.rangesFor === this.pending && this.rangesCount === this.pending.length)
-      return this.ranges!;
+  pendingRanges(): { ranges: readonly Range[]; bytes: number } {
+    if (this.ranges) return this.ranges;
     const sorted = this.pending
       .map((w) => ({ start: w.offset, end: w.offset + w.data.length }))
       .sort((a, b) => a.start - b.start);
-    const ranges: { start: number; end: number; at: number }[] = [];
+    const ranges: Range[] = [];
     let bytes = 0;
     for (const r of sorted) {
       const last = ranges.at(-1);
@@ -234,25 +404,7 @@ export class SimDevice {
       ranges.push({ ...r, at: bytes });
       bytes += r.end - r.start;
     }
-    this.rangesFor = this.pending;
-    this.rangesCount = this.pending.length;
     this.ranges = { ranges, bytes };
     return this.ranges;
-  }
-
-  /** The durable image alone (what survives if no pending write made it). */
-  durableImage(): Uint8Array {
-    return this.durable.slice();
-  }
-
-  private checkRange(length: number, offset: number, direct: boolean, syscall: string): void {
-    if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
-      throw new IoError(
-        'EINVAL',
-        syscall,
-        `${syscall}: EINVAL: O_DIRECT needs 4096-aligned offset and length`,
-      );
-    if (offset < 0 || offset + length > this.size)
-      throw new IoError('ENOSPC', syscall, `${syscall}: ENOSPC: beyond the end of the device`);
   }
 }

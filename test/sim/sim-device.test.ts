@@ -161,3 +161,49 @@ test('crash states: equal keys exactly when the images are equal, and the image 
   }
   t.true(byKey.size > 20, `only ${byKey.size} distinct states drawn`);
 });
+
+test('a crash point is frozen: later writes and syncs change neither its durable image nor its pending writes', async (t) => {
+  const d = new SimDevice({ size: 4 * 4096 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 1), 0);
+  await f.fdatasync();
+  await f.pwrite(bytes(4096, 2), 4096);
+  const point = d.crashPoint();
+  const durable = point.durable.slice();
+  await f.pwrite(bytes(4096, 3), 8192);
+  await f.fdatasync();
+  await f.pwrite(bytes(4096, 4), 0);
+  await f.fdatasync();
+  t.true(Buffer.from(point.durable).equals(durable), 'the durable image changed');
+  t.is(point.pending.length, 1);
+  t.is(point.pending[0]!.offset, 4096);
+  // Its states are the ones the device could leave at that moment.
+  const kept = point.imageOf(point.drawKept(false, () => true));
+  t.is(kept[4096], 2);
+  t.is(kept[0], 1);
+  t.is(kept[8192], 0);
+  t.true(Buffer.from(point.imageOf(point.drawKept(false, () => false))).equals(durable));
+});
+
+test('drawKept keeps exactly the sectors it is told, later writes winning; bytesOf and visit read the same state', async (t) => {
+  const d = new SimDevice({ size: 4 * 4096 });
+  const f = d.file();
+  await f.pwrite(bytes(4096, 5), 0);
+  await f.pwrite(bytes(1024, 6), 512);
+  const point = d.crashPoint();
+  t.is(point.units(true), 8 + 2);
+  t.is(point.units(false), 2);
+  // Keep sector 1 of the first write and sector 0 of the second (which lands on sector 1 too).
+  const asked: string[] = [];
+  const drawn = point.drawKept(true, (w, s) => {
+    asked.push(`${w}/${s}`);
+    return (w === 0 && (s === 1 || s === 2)) || (w === 1 && s === 0);
+  });
+  t.deepEqual(asked, [...Array.from({ length: 8 }, (_, s) => `0/${s}`), '1/0', '1/1']);
+  const image = point.imageOf(drawn);
+  t.deepEqual([image[0], image[512], image[1024], image[1536]], [0, 6, 5, 0]);
+  t.true(Buffer.from(point.bytesOf(drawn, 256, 2048)).equals(image.subarray(256, 2048)));
+  const pieces: Uint8Array[] = [];
+  point.visit(drawn, 0, 4 * 4096, (piece) => pieces.push(piece.slice()));
+  t.true(Buffer.concat(pieces).equals(image));
+});
