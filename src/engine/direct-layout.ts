@@ -1,6 +1,12 @@
 import type { DumpEntry } from '../model/history.ts';
 import type { EngineContext, EngineOptions } from './engine.ts';
-import { encodePageInto, encodeValue, PageKind, readDataPage } from './page-format.ts';
+import {
+  type DataPage,
+  encodePageInto,
+  encodeValue,
+  PageKind,
+  readDataPage,
+} from './page-format.ts';
 import { type PageWrite, pwriteAll } from './store-file.ts';
 
 /**
@@ -15,6 +21,9 @@ export const directStoreSize = (options: EngineOptions): number =>
 
 export const slotOffset = (page: number, slot: 0 | 1, pageSize: number): number =>
   (2 * page + slot) * pageSize;
+
+/** Reads one slot as `readDataPage` does (a caller may pass a memo of it). */
+export type SlotReader = (bytes: Uint8Array, page: number, verify: boolean) => DataPage;
 
 type Version = { slot: 0 | 1; seq: bigint; value: string } | { slot: 0 | 1; error: string };
 
@@ -111,18 +120,45 @@ export async function recoverDirect(ctx: EngineContext): Promise<void> {
 /** One entry per logical page: the newest valid version, null (never written) or an error. */
 export async function dumpDirect(ctx: EngineContext): Promise<DumpEntry[]> {
   const verify = ctx.options.bug !== 'no-checksum';
+  const { pageSize } = ctx.options;
   const entries: DumpEntry[] = [];
   for (let page = 0; page < ctx.options.pages; page++) {
-    const v = await readNewest(ctx, page, verify);
-    entries.push(
-      !v
-        ? { page, value: null }
-        : 'error' in v
-          ? { page, error: v.error }
-          : { page, value: v.value },
-    );
+    const slots = [
+      await ctx.file.pread(pageSize, slotOffset(page, 0, pageSize)),
+      await ctx.file.pread(pageSize, slotOffset(page, 1, pageSize)),
+    ] as const;
+    entries.push(dumpEntry(page, newestOf(slots, page, verify)));
   }
   return entries;
+}
+
+/**
+ * What `recoverDirect` then `dumpDirect` return for a store whose pages' two slots hold these
+ * bytes, read in memory (recovery here only reads): lets a caller that checks many crash images
+ * skip the file. `read` may memoize by buffer (the images share most of their slots).
+ */
+export function dumpDirectRawPages(
+  rawPages: ReadonlyMap<number, readonly Uint8Array[]>,
+  options: EngineOptions,
+  read: SlotReader = readDataPage,
+): DumpEntry[] {
+  const verify = options.bug !== 'no-checksum';
+  const entries: DumpEntry[] = [];
+  for (let page = 0; page < options.pages; page++) {
+    const slots = rawPages.get(page);
+    if (slots?.length !== 2 || slots.some((s) => s.length !== options.pageSize))
+      throw new Error(`store holds no two ${options.pageSize}-byte slots for page ${page}`);
+    entries.push(dumpEntry(page, newestOf(slots, page, verify, read)));
+  }
+  return entries;
+}
+
+function dumpEntry(page: number, v: Version | null): DumpEntry {
+  return !v
+    ? { page, value: null }
+    : 'error' in v
+      ? { page, error: v.error }
+      : { page, value: v.value };
 }
 
 /**
@@ -130,17 +166,16 @@ export async function dumpDirect(ctx: EngineContext): Promise<DumpEntry[]> {
  * `no-checksum` bug), only slots whose checksum verifies count; if neither verifies but one
  * holds something, the page is reported corrupt.
  */
-async function readNewest(
-  ctx: EngineContext,
+function newestOf(
+  slots: readonly Uint8Array[],
   page: number,
   verify: boolean,
-): Promise<Version | null> {
-  const { pageSize } = ctx.options;
+  read: SlotReader = readDataPage,
+): Version | null {
   let best: Version | null = null;
   let damaged: Version | null = null;
   for (const slot of [0, 1] as const) {
-    const bytes = await ctx.file.pread(pageSize, slotOffset(page, slot, pageSize));
-    const d = readDataPage(bytes, page, verify);
+    const d = read(slots[slot]!, page, verify);
     if (d.state === 'empty') continue;
     const v: Version =
       d.state === 'error' ? { slot, error: d.error } : { slot, seq: d.seq, value: d.value };
@@ -148,4 +183,17 @@ async function readNewest(
     else if (!best || !('seq' in best) || v.seq > best.seq) best = v;
   }
   return best ?? damaged;
+}
+
+async function readNewest(
+  ctx: EngineContext,
+  page: number,
+  verify: boolean,
+): Promise<Version | null> {
+  const { pageSize } = ctx.options;
+  const slots = [
+    await ctx.file.pread(pageSize, slotOffset(page, 0, pageSize)),
+    await ctx.file.pread(pageSize, slotOffset(page, 1, pageSize)),
+  ];
+  return newestOf(slots, page, verify);
 }

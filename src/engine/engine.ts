@@ -1,6 +1,7 @@
 import type { DumpEntry, EngineEvent } from '../model/history.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import type { Clock } from './clock.ts';
+import type { DataPage } from './page-format.ts';
 import type { StoreFile } from './store-file.ts';
 
 export type EngineModeName = 'plain' | 'fsync' | 'group-commit' | 'cow' | 'slotted';
@@ -117,4 +118,14 @@ export interface EngineMode {
   /** Opens the store after a crash; throws an Error saying why if it is unusable. */
   recover(ctx: EngineContext): Promise<void>;
   dump(ctx: EngineContext): Promise<DumpEntry[]>;
+  /**
+   * Direct-layout engines whose recovery only reads: what `recover` then `dump` return for a
+   * store whose pages' two slots hold these bytes, computed in memory (the simulated tier checks
+   * thousands of crash images a second this way). `read` may memoize by buffer.
+   */
+  dumpRawPages?(
+    rawPages: ReadonlyMap<number, readonly Uint8Array[]>,
+    options: EngineOptions,
+    read?: (bytes: Uint8Array, page: number, verify: boolean) => DataPage,
+  ): DumpEntry[];
 }

@@ -1,5 +1,11 @@
 import type { EngineContext, EngineMode } from './engine.ts';
-import { directStoreSize, dumpDirect, PingPongPages, recoverDirect } from './direct-layout.ts';
+import {
+  directStoreSize,
+  dumpDirect,
+  dumpDirectRawPages,
+  PingPongPages,
+  recoverDirect,
+} from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 /**
@@ -50,6 +56,7 @@ export const fsyncEngine: EngineMode = {
   },
   recover: recoverDirect,
   dump: dumpDirect,
+  dumpRawPages: dumpDirectRawPages,
 };
 
 /**

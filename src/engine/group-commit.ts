@@ -1,6 +1,12 @@
 import type { WorkloadOp, WriteOp } from '../model/workload.ts';
 import type { EngineContext, EngineMode } from './engine.ts';
-import { directStoreSize, dumpDirect, PingPongPages, recoverDirect } from './direct-layout.ts';
+import {
+  directStoreSize,
+  dumpDirect,
+  dumpDirectRawPages,
+  PingPongPages,
+  recoverDirect,
+} from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 type Pending = { op: WriteOp; done: (error?: unknown) => void };
@@ -123,6 +129,7 @@ export const groupCommitEngine: EngineMode = {
   },
   recover: recoverDirect,
   dump: dumpDirect,
+  dumpRawPages: dumpDirectRawPages,
 };
 
 /**

@@ -142,7 +142,13 @@ export type DataPage =
  * bug: the header is believed without checking the CRC.
  * @example readDataPage(encodePage(4096, { kind: PageKind.data, page: 3, seq: 1n, length: 0 }, encodeValue('w1')), 3, true)
  */
-export function readDataPage(bytes: Uint8Array, page: number, verify: boolean): DataPage {
+export function readDataPage(
+  bytes: Uint8Array,
+  page: number,
+  verify: boolean,
+  /** How to decode and verify the bytes (a caller reading one buffer many times may memoize). */
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+): DataPage {
   if (!verify) {
     const h = readHeaderUnchecked(bytes);
     if (!h)
@@ -151,7 +157,7 @@ export function readDataPage(bytes: Uint8Array, page: number, verify: boolean): 
         : { state: 'error', error: 'checksum' };
     return { state: 'value', seq: h.header.seq, value: decodeValue(h.payload) };
   }
-  const d = decodePage(bytes);
+  const d = decode(bytes);
   if (d.state === 'empty') return { state: 'empty' };
   if (d.state === 'corrupt') return { state: 'error', error: 'checksum' };
   if (d.header.kind !== PageKind.data || d.header.page !== page)

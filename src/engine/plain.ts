@@ -1,5 +1,11 @@
 import type { EngineMode } from './engine.ts';
-import { directStoreSize, dumpDirect, PingPongPages, recoverDirect } from './direct-layout.ts';
+import {
+  directStoreSize,
+  dumpDirect,
+  dumpDirectRawPages,
+  PingPongPages,
+  recoverDirect,
+} from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 /** plain: pwrite and acknowledge at once, never sync. Expected to lose acknowledged data. */
@@ -28,4 +34,5 @@ export const plainEngine: EngineMode = {
   },
   recover: recoverDirect,
   dump: dumpDirect,
+  dumpRawPages: dumpDirectRawPages,
 };
