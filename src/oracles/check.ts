@@ -1,3 +1,4 @@
+import type { DecodedPage } from '../engine/page-format.ts';
 import type { DumpEntry, History } from '../model/history.ts';
 import type { Anomaly, Verdict } from '../model/verdict.ts';
 import { checkAtomicity } from './atomicity.ts';
@@ -19,6 +20,8 @@ export type CheckOptions = {
    * its two ping-pong slots). Lets the integrity check see damage returned as data.
    */
   rawPages?: ReadonlyMap<number, readonly Uint8Array[]>;
+  /** Decodes a raw copy (callers checking many states that share copies may memoize). */
+  decodeRaw?: (bytes: Uint8Array) => DecodedPage;
   /** The engine's `recover` failed with this reason: the dump is not trusted (unrecoverable). */
   recoverError?: string;
   /** The read-only filesystem check after recovery (fs-corrupt when not clean). */
@@ -53,7 +56,7 @@ export function check(
   }
   const recovered = recoveredByPage(dump);
   const honesty = checkErrorHonesty(index, recovered, options.transactional);
-  const integrity = checkIntegrity(index, recovered, options.rawPages);
+  const integrity = checkIntegrity(index, recovered, options.rawPages, options.decodeRaw);
   const none = new Set<number>();
   // Which logical pages share a physical one (slotted pages), from the dump.
   const physicalOf = new Map(
@@ -80,14 +83,41 @@ function verdictStats(
   dump: readonly DumpEntry[],
   transactional: boolean,
 ): Verdict['stats'] {
-  const ackable = transactional ? index.commits : index.writes;
+  let recoveredValues = 0;
+  let checksumErrors = 0;
+  for (const e of dump) {
+    if ('error' in e) checksumErrors++;
+    else if (e.value !== null) recoveredValues++;
+  }
+  const h = historyStats(index, transactional);
   return {
-    ops: ackable.length,
-    acked: ackable.filter((op) => index.acked(op.id)).length,
-    failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
+    ops: h.ops,
+    acked: h.acked,
+    failed: h.failed,
     pages: dump.length,
-    recoveredValues: dump.filter((e) => 'value' in e && e.value !== null).length,
-    checksumErrors: dump.filter((e) => 'error' in e).length,
-    ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
+    recoveredValues,
+    checksumErrors,
+    ackedWhileFaulty: h.ackedWhileFaulty,
   };
+}
+
+type HistoryStats = Omit<Verdict['stats'], 'pages' | 'recoveredValues' | 'checksumErrors'>;
+const historyStatsCache = new WeakMap<HistoryIndex, Map<boolean, HistoryStats>>();
+
+/** The stats that depend on the history alone: once per index, however many dumps it checks. */
+function historyStats(index: HistoryIndex, transactional: boolean): HistoryStats {
+  let byKind = historyStatsCache.get(index);
+  if (!byKind) historyStatsCache.set(index, (byKind = new Map()));
+  let stats = byKind.get(transactional);
+  if (!stats) {
+    const ackable = transactional ? index.commits : index.writes;
+    stats = {
+      ops: ackable.length,
+      acked: ackable.filter((op) => index.acked(op.id)).length,
+      failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
+      ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
+    };
+    byKind.set(transactional, stats);
+  }
+  return stats;
 }

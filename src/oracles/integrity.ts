@@ -1,4 +1,4 @@
-import { decodePage, decodeValue, PageKind } from '../engine/page-format.ts';
+import { type DecodedPage, decodePage, decodeValue, PageKind } from '../engine/page-format.ts';
 import type { Anomaly } from '../model/verdict.ts';
 import type { HistoryIndex } from './history-index.ts';
 import type { Recovered } from './recovered.ts';
@@ -15,6 +15,7 @@ export function checkIntegrity(
   index: HistoryIndex,
   recovered: Map<number, Recovered>,
   rawPages?: ReadonlyMap<number, readonly Uint8Array[]>,
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
 ): { anomalies: Anomaly[]; claimed: Set<number> } {
   const anomalies: Anomaly[] = [];
   const claimed = new Set<number>();
@@ -24,7 +25,7 @@ export function checkIntegrity(
     if (r.kind !== 'value') continue;
     const copies = rawPages?.get(page);
     if (copies) {
-      const decoded = copies.map((c) => decodePage(c));
+      const decoded = copies.map((c) => decode(c));
       const intact = decoded.some(
         (d) =>
           d.state === 'ok' &&
