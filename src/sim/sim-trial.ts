@@ -7,6 +7,8 @@ import { check } from '../oracles/check.ts';
 import { HistoryIndex } from '../oracles/history-index.ts';
 import { imageFile } from './image-file.ts';
 import { SimDevice } from './sim-device.ts';
+import type { StoreFile } from '../engine/store-file.ts';
+import type { DecodedPage } from '../engine/page-format.ts';
 import { slotOffset } from '../engine/direct-layout.ts';
 
 export type SimTrialInput = {
@@ -53,36 +55,8 @@ export async function runSimTrial(
   input: SimTrialInput,
 ): Promise<{ states: SimCrashState[]; duplicates: number; ioCount: number }> {
   const { mode, options } = input;
-  const device = new SimDevice({ size: mode.storeSize(options) });
-  const events: HistoryEvent[] = [];
-  const nemesis = (
-    action: 'arm' | 'disarm' | 'crash',
-    fault?: 'drop_writes' | 'error_writes' | 'corrupt_bio_byte',
-  ): void => {
-    events.push({ type: 'nemesis', t: events.at(-1)?.t ?? 0, action, ...(fault ? { fault } : {}) });
-  };
-  const file = device.file({ direct: input.direct ?? false });
-  const faultAware: typeof file = input.fault
-    ? wrapIo(file, (n) => {
-        const f = input.fault!;
-        if (n === f.atIo) {
-          device.arm(f.kind, f.corruptByte !== undefined ? { corruptByte: f.corruptByte } : {});
-          nemesis('arm', f.kind);
-        }
-        if (f.untilIo !== undefined && n === f.untilIo) {
-          device.disarm();
-          nemesis('disarm', f.kind);
-        }
-      })
-    : file;
-  if (input.cutAtIo !== undefined) device.cutAfterIo(input.cutAtIo);
-  const ctx = { file: faultAware, clock: virtualClock(), options };
-  const run = mode.run(ctx, iterate(input.ops), (e) => {
-    if (!device.isCut) events.push(e);
-  });
-  await Promise.race([run, device.frozen]);
-  device.powerCut();
-  nemesis('crash');
+  const { device, events } = await runUntilCut(input);
+  events.push(nemesisEvent(events, 'crash'));
   const history: History = { ops: input.ops, events: events.slice() };
   const index = new HistoryIndex(history); // one run, one history: indexed once for every state
   const states: SimCrashState[] = [];
@@ -103,27 +77,44 @@ export async function runSimTrial(
   return { states, duplicates, ioCount: device.ioCount };
 }
 
-async function recoverAndCheck(
+/**
+ * Runs the engine on a fresh simulated device until the power cut at `cutAtIo` I/O calls (or
+ * the workload's end), faults armed at their I/O counts; returns the device, cut, and the
+ * events the engine emitted before the cut (no crash event yet).
+ */
+export async function runUntilCut(
+  input: Pick<SimTrialInput, 'mode' | 'options' | 'ops' | 'cutAtIo' | 'fault' | 'direct'>,
+): Promise<{ device: SimDevice; events: HistoryEvent[] }> {
+  const { mode, options } = input;
+  const device = new SimDevice({ size: mode.storeSize(options) });
+  const events: HistoryEvent[] = [];
+  const file = withFault(
+    device,
+    device.file({ direct: input.direct ?? false }),
+    input.fault,
+    events,
+  );
+  if (input.cutAtIo !== undefined) device.cutAfterIo(input.cutAtIo);
+  const ctx = { file, clock: virtualClock(), options };
+  const run = mode.run(ctx, iterate(input.ops), (e) => {
+    if (!device.isCut) events.push(e);
+  });
+  await Promise.race([run, device.frozen]);
+  device.powerCut();
+  return { device, events };
+}
+
+/** Recovers and dumps one crash image with the engine, and checks the dump against the history. */
+export async function recoverAndCheck(
   mode: EngineMode,
   options: EngineOptions,
   image: Uint8Array,
   index: HistoryIndex,
   seed: number,
 ): Promise<SimCrashState> {
-  const { history } = index;
   // The image was built for this state alone; recovery writes (if any) go to a copy, so the raw
   // pages below are the state's.
   const ctx = { file: imageFile(image), clock: virtualClock(), options };
-  let dump: DumpEntry[];
-  let recoverError: string | undefined;
-  try {
-    await mode.recover(ctx);
-    dump = await mode.dump(ctx);
-  } catch (error) {
-    // An unusable store loses everything: every page is reported as unreadable.
-    recoverError = (error as Error).message;
-    dump = Array.from({ length: options.pages }, (_, page) => ({ page, error: 'unrecoverable' }));
-  }
   const rawPages = !mode.directLayout
     ? undefined
     : new Map(
@@ -141,10 +132,39 @@ async function recoverAndCheck(
             ] as const,
         ),
       );
+  return judgeState(mode, options, index, seed, rawPages, async () => {
+    await mode.recover(ctx);
+    return mode.dump(ctx);
+  });
+}
+
+/**
+ * Checks what `recoverAndDump` returns against the history; a recovery that throws loses
+ * everything (every page reported unreadable). `decode` reads the raw pages (it may memoize).
+ */
+export async function judgeState(
+  mode: EngineMode,
+  options: EngineOptions,
+  index: HistoryIndex,
+  seed: number,
+  rawPages: ReadonlyMap<number, readonly Uint8Array[]> | undefined,
+  recoverAndDump: () => DumpEntry[] | Promise<DumpEntry[]>,
+  decode?: (bytes: Uint8Array) => DecodedPage,
+): Promise<SimCrashState> {
+  const { history } = index;
+  let dump: DumpEntry[];
+  let recoverError: string | undefined;
+  try {
+    dump = await recoverAndDump();
+  } catch (error) {
+    recoverError = (error as Error).message;
+    dump = Array.from({ length: options.pages }, (_, page) => ({ page, error: 'unrecoverable' }));
+  }
   const verdict = check(history, dump, {
     index,
     transactional: mode.transactional,
     ...(rawPages ? { rawPages } : {}),
+    ...(decode ? { decodeRaw: decode } : {}),
     ...(recoverError !== undefined ? { recoverError } : {}),
   });
   return { seed, history, dump, verdict, ...(recoverError ? { recoverError } : {}) };
@@ -154,8 +174,45 @@ async function* iterate(ops: readonly WorkloadOp[]): AsyncGenerator<WorkloadOp> 
   for (const op of ops) yield op;
 }
 
+type FaultKind = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte';
+
+/** The nemesis event for the history: it happened right after the last event. */
+export function nemesisEvent(
+  events: readonly HistoryEvent[],
+  action: 'arm' | 'disarm' | 'crash',
+  fault?: FaultKind,
+): HistoryEvent {
+  return { type: 'nemesis', t: events.at(-1)?.t ?? 0, action, ...(fault ? { fault } : {}) };
+}
+
+/** `file` with the input's fault armed (and disarmed) at exact I/O counts, logged in `events`. */
+export function withFault<T extends StoreFile>(
+  device: SimDevice,
+  file: T,
+  fault: SimTrialInput['fault'],
+  events: HistoryEvent[],
+): T {
+  if (!fault) return file;
+  return wrapIo(file, (n) => {
+    // After the power cut, I/O calls (other writers') still come, and never settle: no fault
+    // acts on them, and no nemesis event follows the crash.
+    if (device.isCut) return;
+    if (n === fault.atIo) {
+      device.arm(
+        fault.kind,
+        fault.corruptByte !== undefined ? { corruptByte: fault.corruptByte } : {},
+      );
+      events.push(nemesisEvent(events, 'arm', fault.kind));
+    }
+    if (fault.untilIo !== undefined && n === fault.untilIo) {
+      device.disarm();
+      events.push(nemesisEvent(events, 'disarm', fault.kind));
+    }
+  });
+}
+
 /** Calls `before(n)` before the n-th write/sync (0-based), so faults arm at exact I/O counts. */
-function wrapIo<
+export function wrapIo<
   T extends { pwrite: (b: Uint8Array, o: number) => Promise<void>; fdatasync: () => Promise<void> },
 >(file: T, before: (n: number) => void): T {
   let n = 0;

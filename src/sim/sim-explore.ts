@@ -1,0 +1,297 @@
+import { crc32c } from '../engine/crc32c.ts';
+import { virtualClock } from '../engine/clock.ts';
+import type { History, HistoryEvent } from '../model/history.ts';
+import { HistoryIndex } from '../oracles/history-index.ts';
+import { mulberry32 } from './prng.ts';
+import { type CrashPoint, type DrawnState, SimDevice } from './sim-device.ts';
+import type { EngineMode, EngineOptions } from '../engine/engine.ts';
+import { slotOffset } from '../engine/direct-layout.ts';
+import {
+  type DataPage,
+  type DecodedPage,
+  decodePage,
+  readDataPage,
+} from '../engine/page-format.ts';
+import {
+  nemesisEvent,
+  judgeState,
+  recoverAndCheck,
+  type SimCrashState,
+  type SimTrialInput,
+  withFault,
+  wrapIo,
+} from './sim-trial.ts';
+
+export type SimExploreInput = Omit<SimTrialInput, 'cutAtIo' | 'crashStates'> & {
+  /**
+   * Distinct crash states wanted per cut point: draws go on until that many new images were
+   * checked at the point, every image it can leave was drawn, or 4× that many draws were made.
+   */
+  statesPerCut: number;
+  /** Keep each state's whole image in its result (tests; costs a copy per state). */
+  keepImages?: boolean;
+};
+
+export type SimExploredState = SimCrashState & {
+  /** The power was cut before this I/O call (0-based; the run's I/O count: after the last). */
+  cutAtIo: number;
+  /** The state's image, with `keepImages`. */
+  image?: Uint8Array;
+};
+
+export type SimExploreResult = {
+  states: SimExploredState[];
+  /** Draws that repeated a state already checked (same image, same history). */
+  duplicates: number;
+  /** Cut points explored: one before every I/O call, and one after the last. */
+  cutPoints: number;
+  ioCount: number;
+};
+
+export type Cut = { point: CrashPoint; events: number; io: number };
+
+/**
+ * Systematic exploration of one run: the engine runs the workload once, uncut, and the device
+ * is frozen before every I/O call (a CrashPoint copies nothing); a power cut at that moment
+ * leaves the durable image plus any subset of the pending writes, judged against the history
+ * as it was then. The run's prefix up to any cut is what a run cut there would have done (the
+ * engine is deterministic on the virtual clock), so one run stands for every cut point, where
+ * `runSimTrial` runs the engine once per cut.
+ *
+ * A crash state is an image and a history: two cuts with no event between them share their
+ * history, and a state they both leave is checked once (the rest are `duplicates`).
+ */
+export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreResult> {
+  const { mode, options } = input;
+  const { cuts, events, ioCount } = await recordCuts(input);
+  const states: SimExploredState[] = [];
+  let duplicates = 0;
+  const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
+  const inMemory = mode.dumpRawPages ? rawPageReader(mode, options) : undefined;
+  for (const group of byHistory(cuts)) {
+    const prefix = events.slice(0, group[0]!.events);
+    const history: History = {
+      ops: input.ops,
+      events: [...prefix, nemesisEvent(prefix, 'crash')],
+    };
+    const index = new HistoryIndex(history);
+    // Every image this group's cuts leave equals the first cut's durable image outside the
+    // ranges their pending writes cover: those bytes alone tell two of its states apart.
+    const differing = mergeRanges(group.flatMap((c) => c.point.pendingRanges().ranges));
+    const seen = new SeenStates(differing);
+    for (const { point, io } of group) {
+      const want = Math.min(input.statesPerCut, point.distinctStatesBound(draw));
+      const cut = { units: point.units(draw.tear), writes: point.pendingCount, tear: draw.tear };
+      let found = 0;
+      for (let i = 0; found < want && i < input.statesPerCut * 4; i++) {
+        const seed = (input.seed * 7919 + io * 104729 + i) >>> 0;
+        const drawn = draw.corrupt
+          ? point.draw({ seed, ...draw })
+          : point.drawKept(draw.tear, survivors(cut, want, i, seed));
+        if (!seen.add(point, drawn)) {
+          duplicates++;
+          continue;
+        }
+        found++;
+        const state = inMemory
+          ? await inMemory(point, drawn, index, seed)
+          : await recoverAndCheck(mode, options, point.imageOf(drawn), index, seed);
+        states.push({
+          ...state,
+          cutAtIo: io,
+          ...(input.keepImages ? { image: point.imageOf(drawn) } : {}),
+        });
+      }
+    }
+  }
+  return { states, duplicates, cutPoints: cuts.length, ioCount };
+}
+
+/**
+ * Runs the workload once, uncut, and freezes the device before every I/O call and after the
+ * last: each cut's CrashPoint, the number of events emitted before it, and its I/O index.
+ */
+export async function recordCuts(
+  input: Pick<SimTrialInput, 'mode' | 'options' | 'ops' | 'fault' | 'direct'>,
+): Promise<{ cuts: Cut[]; events: HistoryEvent[]; ioCount: number }> {
+  const { mode, options } = input;
+  const device = new SimDevice({ size: mode.storeSize(options) });
+  const events: HistoryEvent[] = [];
+  const cuts: Cut[] = [];
+  const observed = wrapIo(device.file({ direct: input.direct ?? false }), (io) =>
+    cuts.push({ point: device.crashPoint(), events: events.length, io }),
+  );
+  const file = withFault(device, observed, input.fault, events);
+  await mode.run({ file, clock: virtualClock(), options }, iterate(input.ops), (e) => {
+    events.push(e);
+  });
+  cuts.push({ point: device.crashPoint(), events: events.length, io: device.ioCount });
+  return { cuts, events, ioCount: device.ioCount };
+}
+
+/**
+ * Direct-layout engines recovered in memory (`dumpRawPages`), one page at a time: a slot no
+ * pending write touched holds the cut's durable bytes, so it is the same buffer in every state
+ * of that durable image, decoded once (the decode is memoized by buffer: the buffers are never
+ * written); only the slots the draw touched are built and decoded per state.
+ */
+function rawPageReader(mode: EngineMode, options: EngineOptions) {
+  const { pageSize, pages } = options;
+  // Memos by buffer: a slot's buffer always holds the same page of one run, read one way.
+  const decoded = new WeakMap<Uint8Array, DecodedPage>();
+  const decode = (bytes: Uint8Array): DecodedPage => {
+    let d = decoded.get(bytes);
+    if (!d) decoded.set(bytes, (d = decodePage(bytes)));
+    return d;
+  };
+  const read = new WeakMap<Uint8Array, DataPage>();
+  const readSlot = (bytes: Uint8Array, page: number, verify: boolean): DataPage => {
+    let d = read.get(bytes);
+    if (!d) read.set(bytes, (d = readDataPage(bytes, page, verify, decode)));
+    return d;
+  };
+  const durableSlots = new WeakMap<Uint8Array, Uint8Array[][]>();
+  const touchedSlots = new WeakMap<CrashPoint, Set<number>>();
+  let lastBase: Uint8Array[][] | undefined;
+  return (point: CrashPoint, drawn: DrawnState, index: HistoryIndex, seed: number) => {
+    let base = durableSlots.get(point.durable);
+    if (!base) {
+      // A sync copies the durable image: the slots it did not write are the previous image's
+      // bytes, so their buffers (and decodes) are reused.
+      const previous = lastBase;
+      base = Array.from({ length: pages }, (_, p) =>
+        ([0, 1] as const).map((s) => {
+          const at = slotOffset(p, s, pageSize);
+          const bytes = point.durable.subarray(at, at + pageSize);
+          const before = previous?.[p]?.[s];
+          return before && Buffer.compare(before, bytes) === 0 ? before : bytes;
+        }),
+      );
+      durableSlots.set(point.durable, base);
+      lastBase = base;
+    }
+    let touched = touchedSlots.get(point);
+    if (!touched) {
+      touched = new Set();
+      for (const r of point.pendingRanges().ranges)
+        for (let s = Math.floor(r.start / pageSize); s * pageSize < r.end; s++) touched.add(s);
+      touchedSlots.set(point, touched);
+    }
+    const rawPages = new Map<number, Uint8Array[]>();
+    for (let p = 0; p < pages; p++) {
+      rawPages.set(
+        p,
+        ([0, 1] as const).map((s) => {
+          const at = slotOffset(p, s, pageSize);
+          return touched.has(at / pageSize)
+            ? point.bytesOf(drawn, at, at + pageSize)
+            : base[p]![s]!;
+        }),
+      );
+    }
+    return judgeState(
+      mode,
+      options,
+      index,
+      seed,
+      rawPages,
+      () => mode.dumpRawPages!(rawPages, options, readSlot),
+      decode,
+    );
+  };
+}
+
+/**
+ * The i-th survivor set tried at a cut with `units` independent units (see CrashPoint.units)
+ * in `writes` pending writes: every set in turn when there are no more than `want`; else all
+ * lost, all kept, then random ones where each write is kept, lost or (with `tear`) torn, a
+ * third each (a lone write is always torn: whole or lost, it would repeat the first two).
+ * Chosen rather than drawn with fixed odds: a plain draw repeats "all lost" and "all kept" most
+ * of the time, and a set choosing every sector alone would tear nearly every write.
+ */
+function survivors(
+  cut: { units: number; writes: number; tear: boolean },
+  want: number,
+  i: number,
+  seed: number,
+): (write: number, sector: number) => boolean {
+  let unit = 0;
+  if (2 ** cut.units <= want) return () => ((i >> unit++) & 1) === 1;
+  if (i === 0) return () => false;
+  if (i === 1) return () => true;
+  const random = mulberry32(seed);
+  const lone = cut.writes === 1 && cut.tear;
+  let current = -1;
+  let fate: 'kept' | 'lost' | 'torn' = 'torn';
+  return (write) => {
+    if (write !== current) {
+      current = write;
+      const r = lone ? 2 : Math.floor(random() * (cut.tear ? 3 : 2));
+      fate = r === 0 ? 'kept' : r === 1 ? 'lost' : 'torn';
+    }
+    return fate === 'kept' || (fate === 'torn' && random() < 0.5);
+  };
+}
+
+/**
+ * The states of one group checked so far, by the bytes in which its images can differ: keyed by
+ * their CRC32C, computed over views (no copy), and told apart by comparing bytes on a match.
+ */
+class SeenStates {
+  private readonly byCrc = new Map<number, { point: CrashPoint; drawn: DrawnState }[]>();
+
+  constructor(private readonly differing: readonly { start: number; end: number }[]) {}
+
+  /** Adds the state; false if a state with the same image was added before. */
+  add(point: CrashPoint, drawn: DrawnState): boolean {
+    let crc = 0;
+    for (const r of this.differing)
+      point.visit(drawn, r.start, r.end, (bytes) => (crc = crc32c(bytes, crc)));
+    const bucket = this.byCrc.get(crc);
+    if (!bucket) {
+      this.byCrc.set(crc, [{ point, drawn }]);
+      return true;
+    }
+    const mine = this.bytes(point, drawn);
+    if (bucket.some((s) => Buffer.compare(this.bytes(s.point, s.drawn), mine) === 0)) return false;
+    bucket.push({ point, drawn });
+    return true;
+  }
+
+  private bytes(point: CrashPoint, drawn: DrawnState): Uint8Array {
+    const out = new Uint8Array(this.differing.reduce((n, r) => n + r.end - r.start, 0));
+    let at = 0;
+    for (const r of this.differing) {
+      point.readInto(drawn, r.start, r.end, out, at);
+      at += r.end - r.start;
+    }
+    return out;
+  }
+}
+
+/** Consecutive cuts with no history event between them. */
+function byHistory(cuts: readonly Cut[]): Cut[][] {
+  const groups: Cut[][] = [];
+  for (const cut of cuts) {
+    const last = groups.at(-1);
+    if (last && last[0]!.events === cut.events) last.push(cut);
+    else groups.push([cut]);
+  }
+  return groups;
+}
+
+function mergeRanges(
+  ranges: readonly { start: number; end: number }[],
+): { start: number; end: number }[] {
+  const merged: { start: number; end: number }[] = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = merged.at(-1);
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else merged.push({ start: r.start, end: r.end });
+  }
+  return merged;
+}
+
+async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) yield item;
+}
