@@ -1,4 +1,4 @@
-// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore|boot|trials|group]: measured numbers, printed as
+// npm run bench [-- --no-vm] [-- --quick] [-- --only jobs|explore|boot|trials|group|sim]: measured numbers, printed as
 // tables and written as JSON to bench/results/latest.json (--only X: bench/results/X.json).
 // Performance is measured here, never asserted in tests.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -180,6 +180,21 @@ async function groupSection(groupOps: number) {
   return { rows, groupRows, referenceRows };
 }
 
+/** The simulated tier, both paths per engine (bench/sim.ts). */
+async function simSection() {
+  const rows = await benchSim(quick ? 0.5 : 2);
+  console.log(
+    '\nSimulated tier: distinct crash states (image and history) recovered, dumped and checked per second; repeated draws apart:',
+  );
+  console.table(rows);
+  return rows;
+}
+
+if (only === 'sim') {
+  writeOnly('sim', { sim: await simSection() });
+  process.exit(0);
+}
+
 const groupOps = quick ? 1000 : 4000;
 if (only === 'group') {
   const { groupRows, referenceRows } = await groupSection(groupOps);
@@ -210,11 +225,7 @@ const cliRows = await benchCliStart(quick ? 5 : 9);
 console.log('\nCLI start (the compiled CLI, wall clock; goal: 300 ms):');
 console.table(cliRows);
 
-const simRows = await benchSim(quick ? 0.5 : 2);
-console.log(
-  '\nSimulated tier: distinct crash states (by image) recovered, dumped and checked per second; repeated draws apart:',
-);
-console.table(simRows);
+const simRows = await simSection();
 
 // screen: store's host side alone, on recordings made in this process (no kernel): distinct
 // crash states screened and judged per second, a planted bug beside them as the sanity row.
