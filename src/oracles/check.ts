@@ -20,8 +20,8 @@ export type CheckOptions = {
    * its two ping-pong slots). Lets the integrity check see damage returned as data.
    */
   rawPages?: ReadonlyMap<number, readonly Uint8Array[]>;
-  /** Decodes a raw copy (callers checking many states that share copies may memoize). */
-  decodeRaw?: (bytes: Uint8Array) => DecodedPage;
+  /** Decodes a raw copy of `page` (callers checking many states that share copies may memoize). */
+  decodeRaw?: (bytes: Uint8Array, page: number) => DecodedPage;
   /** The engine's `recover` failed with this reason: the dump is not trusted (unrecoverable). */
   recoverError?: string;
   /** The read-only filesystem check after recovery (fs-corrupt when not clean). */

@@ -15,7 +15,7 @@ export function checkIntegrity(
   index: HistoryIndex,
   recovered: Map<number, Recovered>,
   rawPages?: ReadonlyMap<number, readonly Uint8Array[]>,
-  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+  decode: (bytes: Uint8Array, page: number) => DecodedPage = decodePage,
 ): { anomalies: Anomaly[]; claimed: Set<number> } {
   const anomalies: Anomaly[] = [];
   const claimed = new Set<number>();
@@ -25,7 +25,7 @@ export function checkIntegrity(
     if (r.kind !== 'value') continue;
     const copies = rawPages?.get(page);
     if (copies) {
-      const decoded = copies.map((c) => decode(c));
+      const decoded = copies.map((c) => decode(c, page));
       const intact = decoded.some(
         (d) =>
           d.state === 'ok' &&

@@ -3,15 +3,8 @@ import { virtualClock } from '../engine/clock.ts';
 import type { History, HistoryEvent } from '../model/history.ts';
 import { HistoryIndex } from '../oracles/history-index.ts';
 import { mulberry32 } from './prng.ts';
+import { RawSlotReader } from './raw-slot-reader.ts';
 import { type CrashPoint, type DrawnState, SimDevice } from './sim-device.ts';
-import type { EngineMode, EngineOptions } from '../engine/engine.ts';
-import { slotOffset } from '../engine/direct-layout.ts';
-import {
-  type DataPage,
-  type DecodedPage,
-  decodePage,
-  readDataPage,
-} from '../engine/page-format.ts';
 import {
   nemesisEvent,
   judgeState,
@@ -28,15 +21,13 @@ export type SimExploreInput = Omit<SimTrialInput, 'cutAtIo' | 'crashStates'> & {
    * checked at the point, every image it can leave was drawn, or 4× that many draws were made.
    */
   statesPerCut: number;
-  /** Keep each state's whole image in its result (tests; costs a copy per state). */
-  keepImages?: boolean;
 };
 
 export type SimExploredState = SimCrashState & {
   /** The power was cut before this I/O call (0-based; the run's I/O count: after the last). */
   cutAtIo: number;
-  /** The state's image, with `keepImages`. */
-  image?: Uint8Array;
+  /** The state's whole image, built on demand (it holds the cut and the draw meanwhile). */
+  image: () => Uint8Array;
 };
 
 export type SimExploreResult = {
@@ -67,7 +58,8 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
   const states: SimExploredState[] = [];
   let duplicates = 0;
   const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
-  const inMemory = mode.dumpRawPages ? rawPageReader(mode, options) : undefined;
+  // Direct-layout engines are recovered in memory, slot by slot (see RawSlotReader).
+  const reader = mode.dumpRawPages ? new RawSlotReader(options) : undefined;
   for (const group of byHistory(cuts)) {
     const prefix = events.slice(0, group[0]!.events);
     const history: History = {
@@ -93,13 +85,24 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
           continue;
         }
         found++;
-        const state = inMemory
-          ? await inMemory(point, drawn, index, seed)
-          : await recoverAndCheck(mode, options, point.imageOf(drawn), index, seed);
+        let state: SimCrashState;
+        if (reader && mode.dumpRawPages) {
+          const { rawPages, read, decode } = reader.slots(point, drawn);
+          const dump = mode.dumpRawPages;
+          state = await judgeState(
+            mode,
+            options,
+            index,
+            seed,
+            rawPages,
+            () => dump(rawPages, options, read),
+            decode,
+          );
+        } else state = await recoverAndCheck(mode, options, point.imageOf(drawn), index, seed);
         states.push({
           ...state,
           cutAtIo: io,
-          ...(input.keepImages ? { image: point.imageOf(drawn) } : {}),
+          image: () => point.imageOf(drawn),
         });
       }
     }
@@ -127,78 +130,6 @@ export async function recordCuts(
   });
   cuts.push({ point: device.crashPoint(), events: events.length, io: device.ioCount });
   return { cuts, events, ioCount: device.ioCount };
-}
-
-/**
- * Direct-layout engines recovered in memory (`dumpRawPages`), one page at a time: a slot no
- * pending write touched holds the cut's durable bytes, so it is the same buffer in every state
- * of that durable image, decoded once (the decode is memoized by buffer: the buffers are never
- * written); only the slots the draw touched are built and decoded per state.
- */
-function rawPageReader(mode: EngineMode, options: EngineOptions) {
-  const { pageSize, pages } = options;
-  // Memos by buffer: a slot's buffer always holds the same page of one run, read one way.
-  const decoded = new WeakMap<Uint8Array, DecodedPage>();
-  const decode = (bytes: Uint8Array): DecodedPage => {
-    let d = decoded.get(bytes);
-    if (!d) decoded.set(bytes, (d = decodePage(bytes)));
-    return d;
-  };
-  const read = new WeakMap<Uint8Array, DataPage>();
-  const readSlot = (bytes: Uint8Array, page: number, verify: boolean): DataPage => {
-    let d = read.get(bytes);
-    if (!d) read.set(bytes, (d = readDataPage(bytes, page, verify, decode)));
-    return d;
-  };
-  const durableSlots = new WeakMap<Uint8Array, Uint8Array[][]>();
-  const touchedSlots = new WeakMap<CrashPoint, Set<number>>();
-  let lastBase: Uint8Array[][] | undefined;
-  return (point: CrashPoint, drawn: DrawnState, index: HistoryIndex, seed: number) => {
-    let base = durableSlots.get(point.durable);
-    if (!base) {
-      // A sync copies the durable image: the slots it did not write are the previous image's
-      // bytes, so their buffers (and decodes) are reused.
-      const previous = lastBase;
-      base = Array.from({ length: pages }, (_, p) =>
-        ([0, 1] as const).map((s) => {
-          const at = slotOffset(p, s, pageSize);
-          const bytes = point.durable.subarray(at, at + pageSize);
-          const before = previous?.[p]?.[s];
-          return before && Buffer.compare(before, bytes) === 0 ? before : bytes;
-        }),
-      );
-      durableSlots.set(point.durable, base);
-      lastBase = base;
-    }
-    let touched = touchedSlots.get(point);
-    if (!touched) {
-      touched = new Set();
-      for (const r of point.pendingRanges().ranges)
-        for (let s = Math.floor(r.start / pageSize); s * pageSize < r.end; s++) touched.add(s);
-      touchedSlots.set(point, touched);
-    }
-    const rawPages = new Map<number, Uint8Array[]>();
-    for (let p = 0; p < pages; p++) {
-      rawPages.set(
-        p,
-        ([0, 1] as const).map((s) => {
-          const at = slotOffset(p, s, pageSize);
-          return touched.has(at / pageSize)
-            ? point.bytesOf(drawn, at, at + pageSize)
-            : base[p]![s]!;
-        }),
-      );
-    }
-    return judgeState(
-      mode,
-      options,
-      index,
-      seed,
-      rawPages,
-      () => mode.dumpRawPages!(rawPages, options, readSlot),
-      decode,
-    );
-  };
 }
 
 /**

@@ -51,15 +51,17 @@ export type SimCrashState = {
  * other can exist, or the draws ran out). An image drawn before is not checked again (same
  * image, same history: same verdict); it is counted in `duplicates`.
  */
-export async function runSimTrial(
-  input: SimTrialInput,
-): Promise<{ states: SimCrashState[]; duplicates: number; ioCount: number }> {
+export async function runSimTrial(input: SimTrialInput): Promise<{
+  states: (SimCrashState & { image: () => Uint8Array })[];
+  duplicates: number;
+  ioCount: number;
+}> {
   const { mode, options } = input;
   const { device, events } = await runUntilCut(input);
   events.push(nemesisEvent(events, 'crash'));
   const history: History = { ops: input.ops, events: events.slice() };
   const index = new HistoryIndex(history); // one run, one history: indexed once for every state
-  const states: SimCrashState[] = [];
+  const states: (SimCrashState & { image: () => Uint8Array })[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
   const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
@@ -72,7 +74,11 @@ export async function runSimTrial(
       continue;
     }
     seen.add(state.key);
-    states.push(await recoverAndCheck(mode, options, state.image(), index, seed));
+    const image = state.image();
+    states.push({
+      ...(await recoverAndCheck(mode, options, image, index, seed)),
+      image: () => image,
+    });
   }
   return { states, duplicates, ioCount: device.ioCount };
 }
@@ -149,7 +155,7 @@ export async function judgeState(
   seed: number,
   rawPages: ReadonlyMap<number, readonly Uint8Array[]> | undefined,
   recoverAndDump: () => DumpEntry[] | Promise<DumpEntry[]>,
-  decode?: (bytes: Uint8Array) => DecodedPage,
+  decode?: (bytes: Uint8Array, page: number) => DecodedPage,
 ): Promise<SimCrashState> {
   const { history } = index;
   let dump: DumpEntry[];

@@ -77,22 +77,21 @@ test('every state checked is distinct (image and history), and its in-memory ver
         statesPerCut: 6,
         seed,
         tear: true,
-        keepImages: true,
       });
       states += r.states.length;
       duplicates += r.duplicates;
       const byHistory = new Map<number, Uint8Array[]>();
       for (const s of r.states) {
         const images = byHistory.get(s.history.events.length) ?? [];
-        if (images.some((i) => same(i, s.image!))) t.fail(`${name}: one state checked twice`);
-        images.push(s.image!);
+        if (images.some((i) => same(i, s.image()))) t.fail(`${name}: one state checked twice`);
+        images.push(s.image());
         byHistory.set(s.history.events.length, images);
       }
       // The in-memory dump (direct layout: memoized slot reads) against recover + dump through
       // a file over the whole image, state by state.
       for (const s of r.states.filter((_, i) => i % 3 === 0)) {
         const index = new HistoryIndex(s.history);
-        const viaFile = await recoverAndCheck(mode, options(), s.image!, index, s.seed);
+        const viaFile = await recoverAndCheck(mode, options(), s.image(), index, s.seed);
         t.deepEqual(s.dump, viaFile.dump, `${name}: dump differs`);
         t.deepEqual(s.verdict, viaFile.verdict, `${name}: verdict differs`);
       }
