@@ -204,6 +204,10 @@ export type DrawnState = { ranges: readonly Range[]; overlay: Uint8Array };
  */
 export class CrashPoint {
   private ranges: { ranges: Range[]; bytes: number } | undefined;
+  /** The durable bytes of the pending ranges: every draw's overlay starts as a copy. */
+  private blank: Uint8Array | undefined;
+  /** Where each pending write starts in the overlay. */
+  private writeAt: number[] | undefined;
 
   constructor(
     readonly durable: Uint8Array,
@@ -284,10 +288,12 @@ export class CrashPoint {
    */
   drawKept(tear: boolean, kept: (write: number, sector: number) => boolean): DrawnState {
     const { ranges, overlay, at } = this.blankOverlay();
+    this.writeAt ??= this.pending.map((w) => at(w.offset));
     for (let i = 0; i < this.pendingCount; i++) {
       const w = this.pendingLog[i]!;
+      const start = this.writeAt[i]!;
       if (!tear) {
-        if (kept(i, 0)) overlay.set(w.data, at(w.offset));
+        if (kept(i, 0)) overlay.set(w.data, start);
         continue;
       }
       for (let s = 0; s * this.sectorSize < w.data.length; s++) {
@@ -295,7 +301,7 @@ export class CrashPoint {
         if (kept(i, s))
           overlay.set(
             w.data.subarray(from, Math.min(w.data.length, from + this.sectorSize)),
-            at(w.offset + from),
+            start + from,
           );
       }
     }
@@ -309,8 +315,10 @@ export class CrashPoint {
     at: (offset: number) => number;
   } {
     const { ranges, bytes } = this.pendingRanges();
-    const overlay = new Uint8Array(bytes);
-    for (const r of ranges) overlay.set(this.durable.subarray(r.start, r.end), r.at);
+    if (!this.blank) {
+      this.blank = new Uint8Array(bytes);
+      for (const r of ranges) this.blank.set(this.durable.subarray(r.start, r.end), r.at);
+    }
     // Every write lies inside one merged range.
     const at = (offset: number): number => {
       let lo = 0;
@@ -322,7 +330,7 @@ export class CrashPoint {
       }
       return ranges[lo]!.at + offset - ranges[lo]!.start;
     };
-    return { ranges, overlay, at };
+    return { ranges, overlay: this.blank.slice(), at };
   }
 
   /** The whole image of a drawn state. */
