@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { IoError, type StoreFile } from '../engine/store-file.ts';
+import type { ImageSource } from './image-file.ts';
 import { mulberry32 } from './prng.ts';
 
 export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
@@ -331,6 +332,15 @@ export class CrashPoint {
       return ranges[lo]!.at + offset - ranges[lo]!.start;
     };
     return { ranges, overlay: this.blank.slice(), at };
+  }
+
+  /** A drawn state as a file reads it: in place, the whole image built only if written. */
+  source(drawn: DrawnState): ImageSource {
+    return {
+      size: this.durable.length,
+      readInto: (start, end, out, at) => this.readInto(drawn, start, end, out, at),
+      materialize: () => this.imageOf(drawn),
+    };
   }
 
   /** The whole image of a drawn state. */

@@ -98,7 +98,7 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
             () => dump(rawPages, options, read),
             decode,
           );
-        } else state = await recoverAndCheck(mode, options, point.imageOf(drawn), index, seed);
+        } else state = await recoverAndCheck(mode, options, point.source(drawn), index, seed);
         states.push({
           ...state,
           cutAtIo: io,

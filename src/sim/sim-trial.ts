@@ -5,7 +5,7 @@ import type { Verdict } from '../model/verdict.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import { check } from '../oracles/check.ts';
 import { HistoryIndex } from '../oracles/history-index.ts';
-import { imageFile } from './image-file.ts';
+import { type ImageSource, imageFile } from './image-file.ts';
 import { SimDevice } from './sim-device.ts';
 import type { StoreFile } from '../engine/store-file.ts';
 import type { DecodedPage } from '../engine/page-format.ts';
@@ -114,14 +114,20 @@ export async function runUntilCut(
 export async function recoverAndCheck(
   mode: EngineMode,
   options: EngineOptions,
-  image: Uint8Array,
+  state: Uint8Array | ImageSource,
   index: HistoryIndex,
   seed: number,
 ): Promise<SimCrashState> {
   // The image was built for this state alone; recovery writes (if any) go to a copy, so the raw
   // pages below are the state's.
-  const ctx = { file: imageFile(image), clock: virtualClock(), options };
-  const rawPages = !mode.directLayout
+  const ctx = { file: imageFile(state), clock: virtualClock(), options };
+  // Direct layout: the checker reads both raw slots of every page.
+  const image = !mode.directLayout
+    ? undefined
+    : state instanceof Uint8Array
+      ? state
+      : state.materialize();
+  const rawPages = !image
     ? undefined
     : new Map(
         Array.from(

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { imageFile } from '../../src/sim/image-file.ts';
+import { SimDevice } from '../../src/sim/sim-device.ts';
 
 test("the state's image stays as drawn: reads are copies, writes go to a private copy the later reads see", async (t) => {
   const image = new Uint8Array(16384).map((_, i) => i % 251);
@@ -22,4 +23,24 @@ test("the state's image stays as drawn: reads are copies, writes go to a private
 
   t.is((await file.pread(4096, 14336)).length, 2048, 'a read past the end is short');
   await t.throwsAsync(file.pwrite(new Uint8Array(4096), 14336), { message: /ENOSPC/ });
+});
+
+test('a drawn crash state is read in place, and built only when written', async (t) => {
+  const device = new SimDevice({ size: 4 * 4096 });
+  const f = device.file();
+  await f.pwrite(new Uint8Array(4096).fill(1), 0);
+  await f.fdatasync();
+  await f.pwrite(new Uint8Array(4096).fill(2), 4096);
+  const point = device.crashPoint();
+  const drawn = point.drawKept(false, () => true);
+  let built = 0;
+  const source = point.source(drawn);
+  const file = imageFile({ ...source, materialize: () => (built++, source.materialize()) });
+  t.deepEqual(await file.pread(8192, 0), point.imageOf(drawn).subarray(0, 8192));
+  t.is(built, 0, 'reads build nothing');
+  await file.pwrite(new Uint8Array(512).fill(9), 8192);
+  t.is(built, 1);
+  t.is((await file.pread(4096, 8192))[0], 9);
+  t.is((await file.pread(4096, 4096))[0], 2, 'the rest of the state is still there');
+  t.is(point.imageOf(drawn)[8192], 0, 'the drawn state itself is untouched');
 });
