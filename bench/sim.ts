@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import fc from 'fast-check';
+import type { EngineModeName } from '../src/engine/engine.ts';
 import { engineModes } from '../src/engine/registry.ts';
+import { explorePool } from '../src/sim/explore-pool.ts';
 import type { History } from '../src/model/history.ts';
 import { workloadArb } from '../src/oracles/arbitraries.ts';
 import { exploreSimRun } from '../src/sim/sim-explore.ts';
@@ -33,15 +36,15 @@ class GlobalStates {
 
 export type SimBenchRow = {
   engine: string;
-  path: 'trial per cut' | 'explore: one run, every cut';
+  path: 'trial per cut' | 'explore: one run, every cut' | string;
   runs: number;
   states: number;
   duplicates: number;
   distinctShare: number;
   statesPerSec: number;
   /** Distinct across all the runs of the row (see GlobalStates), and per second. */
-  acrossRuns: number;
-  acrossRunsPerSec: number;
+  acrossRuns: number | null;
+  acrossRunsPerSec: number | null;
 };
 
 /**
@@ -116,6 +119,66 @@ export async function benchSim(seconds = 2): Promise<SimBenchRow[]> {
         acrossRunsPerSec: Math.round(everywhere.size / elapsed),
       });
     }
+    // The same exploration on worker threads, one per core; wall clock. Fresh threads start
+    // cold (their compiler has not warmed up): runs handed out in a first second are not
+    // counted, and the clock starts after it. States are counted distinct within each run
+    // (across runs they are not compared: the row above shows how many a row's runs share).
+    const workers = availableParallelism();
+    const done = new Set<string>();
+    const counted = new Set<number>();
+    let seed = 0;
+    let states = 0;
+    let duplicates = 0;
+    let runs = 0;
+    const warmUp = Math.min(1, seconds / 2);
+    let began = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - began) / 1e9;
+    let warm = false;
+    await explorePool({
+      workers,
+      onReady: () => (began = process.hrtime.bigint()),
+      next: () => {
+        if (!warm && elapsed() >= warmUp) {
+          warm = true;
+          began = process.hrtime.bigint();
+        }
+        if (warm && elapsed() >= seconds) return undefined;
+        for (;;) {
+          const s = seed++;
+          const workload = ops(s);
+          const id = JSON.stringify(workload);
+          if (done.has(id)) continue;
+          done.add(id);
+          if (warm) counted.add(s);
+          return {
+            mode: name as EngineModeName,
+            options,
+            ops: workload,
+            statesPerCut: 8,
+            seed: s,
+            tear: true,
+          };
+        }
+      },
+      onResult: (r) => {
+        if (!counted.has(r.seed)) return;
+        runs++;
+        states += r.states;
+        duplicates += r.duplicates;
+      },
+    });
+    const wall = elapsed();
+    rows.push({
+      engine: name,
+      path: `explore: ${workers} worker threads`,
+      runs,
+      states,
+      duplicates,
+      distinctShare: Number((states / Math.max(1, states + duplicates)).toFixed(2)),
+      statesPerSec: Math.round(states / wall),
+      acrossRuns: null,
+      acrossRunsPerSec: null,
+    });
   }
   return rows;
 }
