@@ -99,11 +99,17 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
             decode,
           );
         } else state = await recoverAndCheck(mode, options, point.source(drawn), index, seed);
-        states.push({
-          ...state,
+        // Fields set one by one: spreading the state cost as much as its check's durability part.
+        const explored: SimExploredState = {
+          seed: state.seed,
+          history: state.history,
+          dump: state.dump,
+          verdict: state.verdict,
           cutAtIo: io,
           image: () => point.imageOf(drawn),
-        });
+        };
+        if (state.recoverError !== undefined) explored.recoverError = state.recoverError;
+        states.push(explored);
       }
     }
   }

@@ -179,7 +179,9 @@ export async function judgeState(
     ...(decode ? { decodeRaw: decode } : {}),
     ...(recoverError !== undefined ? { recoverError } : {}),
   });
-  return { seed, history, dump, verdict, ...(recoverError ? { recoverError } : {}) };
+  const state: SimCrashState = { seed, history, dump, verdict };
+  if (recoverError !== undefined) state.recoverError = recoverError;
+  return state;
 }
 
 async function* iterate(ops: readonly WorkloadOp[]): AsyncGenerator<WorkloadOp> {
