@@ -65,10 +65,10 @@ const heldCache = new WeakMap<HistoryIndex, WeakMap<readonly WriteOp[], readonly
 
 function computeHeldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
   const allAcked = writes.filter((w) => index.acked(w.id));
+  // The corrupting acks first (usually none): quadratic only in those.
+  const corrupting = allAcked.filter((b) => index.ackedWhileCorrupting(b.id));
   return allAcked.filter(
-    (a) =>
-      index.protectedAck(a.id) &&
-      !allAcked.some((b) => index.ackedWhileCorrupting(b.id) && index.precedes(a.id, b.id)),
+    (a) => index.protectedAck(a.id) && !corrupting.some((b) => index.precedes(a.id, b.id)),
   );
 }
 
