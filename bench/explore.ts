@@ -19,6 +19,9 @@ export type ExploreRow = {
   /** The screen without the download: states (and distinct store images) per second. */
   screenOnlyStatesPerSecond?: number;
   distinctStates?: number;
+  distinctPerSecond?: number;
+  /** Of the states the kernel confirmed, how many it judged as the host had ("a/b"). */
+  kernelAgreed?: string;
 };
 
 type Path = 'kernel' | 'host' | 'store';
@@ -71,7 +74,13 @@ export async function benchExploration(target: Target): Promise<ExploreRow[]> {
               screenOnlyStatesPerSecond: Number(
                 (e.screen.screened / Math.max(screenOnlyS, 0.001)).toFixed(0),
               ),
-              ...(e.screen.distinct !== undefined ? { distinctStates: e.screen.distinct } : {}),
+              ...(e.screen.distinct !== undefined
+                ? {
+                    distinctStates: e.screen.distinct,
+                    distinctPerSecond: Math.round(e.screen.distinct / Math.max(screenOnlyS, 0.001)),
+                  }
+                : {}),
+              kernelAgreed: `${e.screen.confirmed - e.screen.disagreements.length}/${e.screen.confirmed}`,
             }
           : {}),
       });

@@ -7,6 +7,7 @@ import { RawSlotReader } from './raw-slot-reader.ts';
 import { type CrashPoint, type DrawnState, SimDevice } from './sim-device.ts';
 import {
   nemesisEvent,
+  iterate,
   judgeState,
   recoverAndCheck,
   type SimCrashState,
@@ -227,8 +228,4 @@ function mergeRanges(
     else merged.push({ start: r.start, end: r.end });
   }
   return merged;
-}
-
-async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
 }

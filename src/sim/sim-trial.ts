@@ -184,7 +184,8 @@ export async function judgeState(
   return state;
 }
 
-async function* iterate(ops: readonly WorkloadOp[]): AsyncGenerator<WorkloadOp> {
+/** The workload as the engine reads it: an async stream of ops. */
+export async function* iterate(ops: readonly WorkloadOp[]): AsyncGenerator<WorkloadOp> {
   for (const op of ops) yield op;
 }
 
