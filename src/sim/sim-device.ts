@@ -4,7 +4,12 @@ import type { ImageSource } from './image-file.ts';
 import { mulberry32 } from './prng.ts';
 
 export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
-type PendingWrite = { offset: number; data: Uint8Array };
+/**
+ * A write not yet made durable. `buffered`: it sits in the page cache, and its bio goes down at
+ * writeback (the next fdatasync), through whatever fault is armed then; a direct write's bio
+ * went down at pwrite, through the fault armed at that moment.
+ */
+type PendingWrite = { offset: number; data: Uint8Array; buffered: boolean };
 type CrashDraw = { seed: number; tear?: boolean; corrupt?: boolean };
 
 /**
@@ -15,7 +20,10 @@ type CrashDraw = { seed: number; tear?: boolean; corrupt?: boolean };
  *   order between writes after the last barrier), optionally torn at sector granularity.
  * - Faults model dm-flakey under the page cache: drop_writes (acknowledged, never stored),
  *   error_writes (fdatasync fails with EIO once and the pending data is lost: fsyncgate),
- *   corrupt_bio_byte (stored with a byte changed), error_reads (reads fail with EIO).
+ *   corrupt_bio_byte (stored with a byte changed), error_reads (reads fail with EIO). A fault
+ *   acts on bios: a buffered write meets the one armed at its writeback (the fdatasync), so a
+ *   write made inside a drop window and synced after it is stored, as on a kernel; a direct
+ *   write meets the one armed when it is issued.
  * - After the power cut every I/O call returns a promise that never settles.
  */
 export class SimDevice {
@@ -97,15 +105,16 @@ export class SimDevice {
         this.writes++;
         if (direct && this.fault === 'error_writes') throw new IoError('EIO', 'pwrite');
         this.visible.set(buf, offset);
-        if (this.fault === 'drop_writes') return;
         if (this.fault === 'error_writes') {
           this.errorPending = true;
           return;
         }
-        const data = buf.slice();
-        if (this.fault === 'corrupt_bio_byte' && data.length >= this.corrupt.byte)
-          data[this.corrupt.byte - 1] = this.corrupt.value;
-        this.pending.push({ offset, data });
+        if (!direct) {
+          this.pending.push({ offset, data: buf.slice(), buffered: true });
+          return;
+        }
+        if (this.fault === 'drop_writes') return;
+        this.pending.push({ offset, data: this.corrupted(buf.slice()), buffered: false });
       },
       pread: async (length, offset) => {
         if (this.cut) return dead();
@@ -127,17 +136,35 @@ export class SimDevice {
           if (this.fault === 'error_writes') this.pending = [];
           throw new IoError('EIO', 'fdatasync');
         }
-        // drop_writes completes the flush without passing it down: nothing becomes durable.
-        if (this.fault === 'drop_writes') return;
+        // Writeback: the buffered writes' bios go down now. drop_writes drops them (their pages
+        // are clean: the data is gone) and completes the flush without passing it down, so the
+        // direct writes in the device's cache stay volatile.
+        if (this.fault === 'drop_writes') {
+          this.pending = this.pending.filter((w) => !w.buffered);
+          return;
+        }
         if (this.pending.length > 0 && this.durableShared) {
           this.durable = this.durable.slice();
           this.durableShared = false;
         }
-        for (const w of this.pending) this.durable.set(w.data, w.offset);
+        for (const w of this.pending)
+          this.durable.set(
+            w.buffered && this.fault === 'corrupt_bio_byte'
+              ? this.corrupted(w.data.slice())
+              : w.data,
+            w.offset,
+          );
         this.pending = [];
       },
       close: async () => undefined,
     };
+  }
+
+  /** A bio's data as it lands: with corrupt_bio_byte armed, one byte changed (in place). */
+  private corrupted(data: Uint8Array): Uint8Array {
+    if (this.fault === 'corrupt_bio_byte' && data.length >= this.corrupt.byte)
+      data[this.corrupt.byte - 1] = this.corrupt.value;
+    return data;
   }
 
   /**

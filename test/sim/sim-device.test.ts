@@ -207,3 +207,32 @@ test('drawKept keeps exactly the sectors it is told, later writes winning; bytes
   point.visit(drawn, 0, 4 * 4096, (piece) => pieces.push(piece.slice()));
   t.true(Buffer.concat(pieces).equals(image));
 });
+
+test('a fault meets a buffered write at its writeback, a direct write when issued', async (t) => {
+  // Written inside a drop window, synced after it: the page cache wrote it back once the device
+  // was honest again, so it is stored (on a kernel too). Direct: the bio was dropped.
+  const buffered = new SimDevice({ size: 8192 });
+  const f = buffered.file();
+  buffered.arm('drop_writes');
+  await f.pwrite(bytes(4096, 3), 0);
+  buffered.disarm();
+  await f.fdatasync();
+  for (const img of images(buffered, 10)) t.is(img[0], 3);
+
+  const direct = new SimDevice({ size: 8192 });
+  const g = direct.file({ direct: true });
+  direct.arm('drop_writes');
+  await g.pwrite(bytes(4096, 3), 0);
+  direct.disarm();
+  await g.fdatasync();
+  for (const img of images(direct, 10)) t.is(img[0], 0);
+
+  // Written before a corruption window, synced inside it: the bio that lands is corrupted.
+  const late = new SimDevice({ size: 8192 });
+  const h = late.file();
+  await h.pwrite(bytes(4096, 1), 0);
+  late.arm('corrupt_bio_byte', { corruptByte: 2, corruptValue: 0xee });
+  await h.fdatasync();
+  const img = late.crashImage({ seed: 1 });
+  t.deepEqual([img[0], img[1], img[2]], [1, 0xee, 1]);
+});
