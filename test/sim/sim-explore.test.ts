@@ -156,3 +156,46 @@ for (const name of ['fsync', 'group-commit', 'cow'] as const)
     }
     t.true(states >= 1000, `${states} states`);
   });
+
+test('under fault windows: fsync stays clean, and the planted ignore-eio (fsyncgate) is caught', async (t) => {
+  const kinds: AnomalyKind[] = ['lost-ack', 'ack-after-eio', 'phantom', 'torn-undetected'];
+  const faults = [
+    { kind: 'error_writes' as const, atIo: 2, untilIo: 8 },
+    { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 },
+    { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 },
+  ];
+  let states = 0;
+  for (const fault of faults)
+    for (let seed = 0; seed < 15; seed++) {
+      const r = await exploreSimRun({
+        mode: engineModes.fsync,
+        options: options(),
+        ops: workload(engineModes.fsync, seed, 12),
+        statesPerCut: 6,
+        seed,
+        tear: true,
+        fault,
+      });
+      states += r.states.length;
+      const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
+      if (bad) t.fail(`${fault.kind}: ${bad.verdict.anomalies.map((a) => a.message).join('\n')}`);
+    }
+  t.log(`${states} distinct states under faults, clean`);
+  t.true(states > 1000);
+
+  let caughtAt: number | undefined;
+  for (let seed = 0; seed < 20 && caughtAt === undefined; seed++) {
+    const r = await exploreSimRun({
+      mode: engineModes.fsync,
+      options: options({ bug: 'ignore-eio' }),
+      ops: workload(engineModes.fsync, seed, 12),
+      statesPerCut: 6,
+      seed,
+      tear: true,
+      fault: { kind: 'error_writes', atIo: 0, untilIo: 6 },
+    });
+    if (r.states.some((s) => s.verdict.anomalies.some((a) => a.kind === 'ack-after-eio')))
+      caughtAt = seed;
+  }
+  t.not(caughtAt, undefined, 'ignore-eio not caught in 20 explored runs');
+});
