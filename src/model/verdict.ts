@@ -37,7 +37,8 @@ export type VerdictStats = {
   recoveredValues: number;
   checksumErrors: number;
   /**
-   * Acks made while the device was lying (drop_writes or corrupt_bio_byte armed): the engine
+   * Acks of ops in flight while the device was lying (drop_writes or corrupt_bio_byte armed;
+   * a write's bios may go down inside the window even when its ack comes after it): the engine
    * could not know, so losing them is not held against it. Counted, never hidden.
    */
   ackedWhileFaulty: number;

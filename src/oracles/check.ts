@@ -115,7 +115,7 @@ function historyStats(index: HistoryIndex, transactional: boolean): HistoryStats
       ops: ackable.length,
       acked: ackable.filter((op) => index.acked(op.id)).length,
       failed: ackable.filter((op) => index.times.get(op.id)?.fail !== undefined).length,
-      ackedWhileFaulty: ackable.filter((op) => index.ackedWhileLying(op.id)).length,
+      ackedWhileFaulty: ackable.filter((op) => index.ackExposedToLie(op.id)).length,
     };
     byKind.set(transactional, stats);
   }

@@ -5,6 +5,7 @@ import {
   committedStates,
   lastInvokedCommit,
   lastProtectedCommit,
+  leftByExposedCommit,
   supersededWhileLying,
 } from './transactions.ts';
 
@@ -36,6 +37,10 @@ export function checkTxnDurability(
       for (const state of states[k]!) acceptable.add(state.get(page) ?? null);
     const r = recovered.get(page);
     if (r?.kind === 'error' && deviceDamageExempt) continue;
+    // A state recovery may land on has this page's value from a commit the device lied to: an
+    // empty or corrupt page is the device's doing.
+    if (r?.kind !== 'value' && [...acceptable].some((v) => leftByExposedCommit(index, page, v)))
+      continue;
     const found = r?.kind === 'value' ? r.value : r?.kind === 'error' ? undefined : null;
     if (found !== undefined && acceptable.has(found)) continue;
     // A value nobody wrote to this page is phantom/integrity's finding, not a lost ack.

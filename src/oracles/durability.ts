@@ -7,8 +7,8 @@ import { shown, type Recovered } from './recovered.ts';
  * lost-ack, non-transactional: an acknowledged write must be visible after recovery unless a
  * later write to the same page replaced it. The recovered value of a page must come from a write
  * that does not precede (complete before the start of) any acknowledged write to that page.
- * Acks made while the device was lying (drop/corrupt armed) are not held against the engine,
- * nor, under corruption, the older acks they superseded.
+ * Acks exposed to a lying device (the op in flight while drop/corrupt was armed) are not held
+ * against the engine, nor the older acks they superseded (see heldAcks).
  * One anomaly per page, naming the newest lost ack and how many were lost.
  */
 export function checkDurability(
@@ -33,6 +33,10 @@ export function checkDurability(
       (index.times.get(x.id)?.ok ?? 0) > (index.times.get(y.id)?.ok ?? 0) ? x : y,
     );
     const anomaly = lostAck(index, newest, lost.length, shown(r), fromThisPage);
+    // A later write to this page (or to one sharing its physical page) met the lie, and the page
+    // reads as damaged: the copy the engine would repair a torn in-place write from (a
+    // doublewrite, a log) may never have been stored, or stored damaged.
+    if (r?.kind === 'error' && rewrittenWhileLying(index, newest, physicalOf)) continue;
     const tearer = r?.kind === 'error' ? tearingWrite(index, newest, physicalOf) : undefined;
     if (tearer) {
       anomaly.ops.push(tearer.id);
@@ -44,11 +48,13 @@ export function checkDurability(
 }
 
 /**
- * The acknowledged writes (of one page) the engine is held to. Under corruption, a write the
- * engine believed durable lands damaged; the engine may then rightly reuse the space of the
- * older copy it replaced. So an ack superseded by an ack made while corruption was armed is not
- * held against the engine, nor an ack made while the device lied. (A dropped write changes
- * nothing on disk, so under drop_writes the older copy must still be there.)
+ * The acknowledged writes (of one page) the engine is held to. An ack exposed to a lie (the op
+ * was in flight while drop_writes or corrupt_bio_byte was armed) is not: its write may never
+ * have been stored, or stored damaged. Nor is an older ack it superseded, once the engine may
+ * have reused the older copy's space believing the newer write durable: under corruption at
+ * once (the damaged write may itself be what replaced it), under drop_writes only if a later
+ * write to the page began after that ack (a dropped write changes nothing on disk, but a
+ * ping-pong engine's next write to the page goes to the older copy's slot).
  */
 export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): readonly WriteOp[] {
   // It depends on the history alone: computed once per index and list, however many crash
@@ -65,10 +71,33 @@ const heldCache = new WeakMap<HistoryIndex, WeakMap<readonly WriteOp[], readonly
 
 function computeHeldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
   const allAcked = writes.filter((w) => index.acked(w.id));
-  // The corrupting acks first (usually none): quadratic only in those.
-  const corrupting = allAcked.filter((b) => index.ackedWhileCorrupting(b.id));
+  // The acks that excuse the older ones first (usually none): quadratic only in those.
+  const superseding = allAcked.filter(
+    (b) =>
+      index.ackExposedToCorruption(b.id) ||
+      (index.ackExposedToLie(b.id) && writes.some((c) => index.precedes(b.id, c.id))),
+  );
   return allAcked.filter(
-    (a) => index.protectedAck(a.id) && !corrupting.some((b) => index.precedes(a.id, b.id)),
+    (a) => index.protectedAck(a.id) && !superseding.some((b) => index.precedes(a.id, b.id)),
+  );
+}
+
+/**
+ * Whether a write begun after `lost` to its page, or to one on its physical page, met the lie
+ * in a way that can leave the page damaged: in flight while corruption was armed, or across
+ * the end of a drop window (wholly dropped, it changed nothing on disk).
+ */
+function rewrittenWhileLying(
+  index: HistoryIndex,
+  lost: WriteOp,
+  physicalOf: ReadonlyMap<number, number>,
+): boolean {
+  const physical = physicalOf.get(lost.page);
+  return index.writes.some(
+    (w) =>
+      (w.page === lost.page || (physical !== undefined && physicalOf.get(w.page) === physical)) &&
+      index.precedes(lost.id, w.id) &&
+      (index.exposedToCorruption(w.id) || index.inFlightAcrossDropEnd(w.id)),
   );
 }
 

@@ -89,21 +89,67 @@ export class HistoryIndex {
     );
   }
 
-  /** The op was acknowledged while the device was lying: its loss is not the engine's fault. */
-  ackedWhileLying(id: number): boolean {
-    const ok = this.times.get(id)?.ok;
-    return ok !== undefined && this.inWindow(ok, lyingFaults) !== undefined;
+  /**
+   * The op was acknowledged, and in flight (invoked, not yet acknowledged) at some point while
+   * the device lied (drop_writes or corrupt_bio_byte armed): its bios may have gone down inside
+   * the window even when the ack came after it (a buffered write goes down at the sync), so its
+   * loss, and what the engine did believing it durable, are not the engine's fault.
+   */
+  ackExposedToLie(id: number): boolean {
+    return this.ackExposedTo(id, lyingFaults);
   }
 
-  /** The op was acknowledged while corrupt_bio_byte was armed: its data landed damaged. */
-  ackedWhileCorrupting(id: number): boolean {
-    const ok = this.times.get(id)?.ok;
-    return ok !== undefined && this.inWindow(ok, ['corrupt_bio_byte']) !== undefined;
+  /** As ackExposedToLie, for corrupt_bio_byte alone: its data may have landed damaged. */
+  ackExposedToCorruption(id: number): boolean {
+    return this.ackExposedTo(id, ['corrupt_bio_byte']);
   }
 
-  /** Acked, and acked while the device was honest. */
+  private ackExposedTo(id: number, faults: readonly FaultKind[]): boolean {
+    return this.acked(id) && this.exposedTo(id, faults);
+  }
+
+  /**
+   * The op was in flight (from its invoke to its answer, or to the end of the history if it has
+   * none) at some point while the device lied, acknowledged or not: what it wrote may never
+   * have been stored, or stored damaged.
+   */
+  exposedToLie(id: number): boolean {
+    return this.exposedTo(id, lyingFaults);
+  }
+
+  /** As exposedToLie, for corrupt_bio_byte alone. */
+  exposedToCorruption(id: number): boolean {
+    return this.exposedTo(id, ['corrupt_bio_byte']);
+  }
+
+  /**
+   * The op was in flight when a drop_writes window was disarmed: its bios before that were
+   * dropped, its later ones stored (a dropped write alone changes nothing on disk; half of one
+   * can leave an in-place page torn with its repair copy never stored).
+   */
+  inFlightAcrossDropEnd(id: number): boolean {
+    const t = this.times.get(id);
+    if (t?.invoke === undefined) return false;
+    const from = t.invoke;
+    const until = this.completion(id) ?? this.history.events.length;
+    return this.windows.some((w) => {
+      const end = this.history.events[w.to];
+      const disarmed = end?.type === 'nemesis' && end.action === 'disarm';
+      return w.fault === 'drop_writes' && disarmed && from < w.to && until > w.to;
+    });
+  }
+
+  private exposedTo(id: number, faults: readonly FaultKind[]): boolean {
+    const t = this.times.get(id);
+    if (t?.invoke === undefined && t?.ok === undefined) return false;
+    const from = t.invoke ?? t.ok!;
+    const until = this.completion(id) ?? this.history.events.length;
+    return this.windows.some((w) => faults.includes(w.fault) && from < w.to && until > w.from);
+  }
+
+  /** Acked, and never in flight while the device lied. */
   protectedAck(id: number): boolean {
-    return this.acked(id) && !this.ackedWhileLying(id);
+    return this.acked(id) && !this.ackExposedToLie(id);
   }
 
   corruptionArmed(): boolean {

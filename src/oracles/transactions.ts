@@ -44,14 +44,33 @@ export function lastInvokedCommit(index: HistoryIndex): number {
 }
 
 /**
- * Whether commit k was superseded by a commit acknowledged while the device lied (drop_writes
- * or corrupt_bio_byte armed). A correct engine that believed those later commits durable may
- * rightly reuse commit k's space (its meta slot, the pages it freed) for them, and the device
- * then destroyed or never stored what it was given. So after such a commit, recovery showing a
- * later state, no state at all (an unusable store) or a detected checksum error is the device's
- * doing, not the engine's. An older state the engine could have kept, or damaged data returned
- * as values, still counts.
+ * Whether commit k was superseded by a commit acknowledged, and in flight while the device
+ * lied (drop_writes or corrupt_bio_byte armed). A correct engine that believed those later
+ * commits durable may rightly reuse commit k's space (its meta slot, the pages it freed) for
+ * them, and the device then destroyed or never stored what it was given. So after such a
+ * commit, recovery showing a later state, no state at all (an unusable store) or a detected
+ * checksum error is the device's doing, not the engine's. An older state the engine could have
+ * kept, or damaged data returned as values, still counts. (A commit still in flight licenses no
+ * reuse: only its own pages are excused, see leftByExposedCommit.)
  */
 export function supersededWhileLying(index: HistoryIndex, k: number): boolean {
-  return index.commits.slice(k).some((c) => index.ackedWhileLying(c.id));
+  return index.commits.slice(k).some((c) => index.ackExposedToLie(c.id));
+}
+
+/**
+ * Whether `value` on `page` was left by a transaction whose commit was in flight while the
+ * device lied: its pages may never have been stored, or stored damaged, and a later commit
+ * that kept the page unchanged does not make them durable. Recovery reporting that page empty
+ * or corrupt is then the device's doing.
+ */
+export function leftByExposedCommit(
+  index: HistoryIndex,
+  page: number,
+  value: string | null,
+): boolean {
+  if (value === null) return false;
+  const writer = index.writesByPage.get(page)?.find((w) => w.value === value);
+  const txn = writer ? index.txnOf.get(writer.id) : undefined;
+  const commit = txn !== undefined ? index.commits[txn - 1] : undefined;
+  return commit !== undefined && index.exposedToLie(commit.id);
 }

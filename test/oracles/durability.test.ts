@@ -108,3 +108,63 @@ test('under corruption, an older ack superseded by an ack made while corrupting 
     [['lost-ack', 1]],
   );
 });
+
+test('an ack that came after a lying window is not held when its write was in flight inside it', (t) => {
+  // Write 2 was written (and its bios dropped) inside the window, acknowledged after it.
+  const v = check(
+    h('w1:p0', 'w2:p1').ev('i1 o1 i2 arm:drop_writes disarm:drop_writes o2 crash'),
+    dump({ 0: 'v1', 1: null }),
+    plain,
+  );
+  t.true(v.valid, v.anomalies.map((a) => a.message).join('; '));
+  t.is(v.stats.ackedWhileFaulty, 1);
+  // Invoked after the window closed: held.
+  const after = check(
+    h('w1:p0', 'w2:p1').ev('i1 o1 arm:drop_writes disarm:drop_writes i2 o2 crash'),
+    dump({ 0: 'v1', 1: null }),
+    plain,
+  );
+  t.deepEqual(kinds(after), ['lost-ack']);
+});
+
+test('under drop_writes, an older ack is excused once a later write to the page began after the dropped one', (t) => {
+  // Write 2 dropped but acknowledged; the engine then rightly wrote write 3 over write 1's copy
+  // (ping-pong), and the crash tore it: write 1 is gone, the device's doing.
+  const reused = check(
+    h('w1:p0', 'w2:p0', 'w3:p0').ev('i1 o1 arm:drop_writes i2 o2 disarm:drop_writes i3 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.true(reused.valid, reused.anomalies.map((a) => a.message).join('; '));
+  // No later write: nothing could have touched write 1's copy.
+  const untouched = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 o2 disarm:drop_writes crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.deepEqual(kinds(untouched), ['lost-ack']);
+});
+
+test('a page torn by a write that met the lie is the device’s (its repair copy may be gone); one wholly dropped is not', (t) => {
+  // Write 2 in flight across the end of the drop window: its doublewrite copy dropped, its
+  // in-place write stored and torn by the crash.
+  const across = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 disarm:drop_writes crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.true(across.valid, across.anomalies.map((a) => a.message).join('; '));
+  const corrupting = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:corrupt_bio_byte i2 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.true(corrupting.valid);
+  // Wholly inside the drop window: nothing of write 2 reached the disk.
+  const dropped = check(
+    h('w1:p0', 'w2:p0').ev('i1 o1 arm:drop_writes i2 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.deepEqual(kinds(dropped), ['lost-ack']);
+});

@@ -52,12 +52,28 @@ test('blamed: checksum errors or an unusable store when no later commit was ackn
 test('non-atomic is judged only against commits the engine could have kept', (t) => {
   // Page 1 damaged (detected), the rest at commit 2: not a mix of commits.
   t.deepEqual(kinds(check(superseded, dump({ 0: 'v4', 1: '!checksum', 2: 'v5' }), txn)), []);
-  // Without the supersession the same state is judged: page 1 matches no commit state.
+  // Without the supersession the state is judged. Page 1 damaged is still commit 3's: in flight
+  // while the device corrupted (its meta may have landed whole, its page damaged), so it is the
+  // device's doing...
+  t.deepEqual(kinds(check(notSuperseded, dump({ 0: 'v4', 1: '!checksum', 2: 'v5' }), txn)), []);
+  // ...but page 2 damaged is commit 2's, made before the lie: it matches no commit state.
   t.true(
-    kinds(check(notSuperseded, dump({ 0: 'v4', 1: '!checksum', 2: 'v5' }), txn)).includes(
+    kinds(check(notSuperseded, dump({ 0: 'v4', 1: 'v2', 2: '!checksum' }), txn)).includes(
       'non-atomic',
     ),
   );
+});
+
+test('an empty or damaged page is excused only when the commit that wrote its value was exposed to the lie', (t) => {
+  // Corruption armed while commit 1 was in flight and never acknowledged: recovery landing on
+  // commit 1 with its pages damaged is the device's doing.
+  const inFlight = h('w1:p0', 'w2:p1', 'c3').ev('i1 i2 arm:corrupt_bio_byte i3 crash');
+  t.deepEqual(kinds(check(inFlight, dump({ 0: '!checksum', 1: '!checksum' }), txn)), []);
+  // The same damage with the lie armed after commit 1 was acknowledged: the engine's.
+  const before = h('w1:p0', 'w2:p1', 'c3', 'w4:p1', 'c5').ev(
+    'i1 i2 i3 o3 arm:corrupt_bio_byte i4 i5 crash',
+  );
+  t.true(kinds(check(before, dump({ 0: '!checksum', 1: 'v2' }), txn)).includes('lost-ack'));
 });
 
 test('unrecoverable (non-transactional): every write the engine is held to counts, reported once', (t) => {
