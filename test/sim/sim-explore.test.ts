@@ -238,3 +238,33 @@ test('under fault windows: group commit, cow and slotted (doublewrite) stay clea
     t.true(states > 500);
   }
 });
+
+test('planted bugs are still caught under drop and corruption windows', async (t) => {
+  for (const [name, bug, kinds] of [
+    ['fsync', 'ack-before-sync', ['lost-ack']],
+    ['group-commit', 'group-ack-before-sync', ['lost-ack']],
+    ['cow', 'cow-overwrite-live', ['lost-ack', 'non-atomic']],
+    ['fsync', 'no-checksum', ['torn-undetected', 'corrupt-undetected']],
+  ] as const)
+    for (const fault of [
+      { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 },
+      { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 },
+    ]) {
+      let caughtIn: number | undefined;
+      for (let seed = 0; seed < 15 && caughtIn === undefined; seed++) {
+        const mode = engineModes[name];
+        const r = await exploreSimRun({
+          mode,
+          options: options({ bug }),
+          ops: workload(mode, seed, 14),
+          statesPerCut: 6,
+          seed,
+          tear: true,
+          fault,
+        });
+        if (r.states.some((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind as never))))
+          caughtIn = seed;
+      }
+      t.not(caughtIn, undefined, `${bug} under ${fault.kind} not caught in 15 runs`);
+    }
+});
