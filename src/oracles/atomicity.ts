@@ -28,8 +28,8 @@ export function checkAtomicity(index: HistoryIndex, recovered: Map<number, Recov
       for (const [page, r] of recovered) {
         if (skipErrors && r.kind === 'error') continue;
         const want = state.get(page) ?? null;
-        // Written by a commit the device lied to: empty or corrupt is the device's doing.
-        if (r.kind !== 'value' && leftByExposedCommit(index, page, want)) continue;
+        // Written by a commit the device lied to: reported damaged is the device's doing.
+        if (r.kind === 'error' && leftByExposedCommit(index, page, want)) continue;
         const have = r.kind === 'value' ? r.value : r.kind === 'null' ? null : undefined;
         if (have !== want) diff.push(page);
       }

@@ -37,9 +37,9 @@ export function checkTxnDurability(
       for (const state of states[k]!) acceptable.add(state.get(page) ?? null);
     const r = recovered.get(page);
     if (r?.kind === 'error' && deviceDamageExempt) continue;
-    // A state recovery may land on has this page's value from a commit the device lied to: an
-    // empty or corrupt page is the device's doing.
-    if (r?.kind !== 'value' && [...acceptable].some((v) => leftByExposedCommit(index, page, v)))
+    // A state recovery may land on has this page's value from a commit the device lied to: a
+    // page reported damaged is the device's doing (an empty one is not: an older state shows).
+    if (r?.kind === 'error' && [...acceptable].some((v) => leftByExposedCommit(index, page, v)))
       continue;
     const found = r?.kind === 'value' ? r.value : r?.kind === 'error' ? undefined : null;
     if (found !== undefined && acceptable.has(found)) continue;

@@ -25,9 +25,11 @@ export function checkDurability(
     const r = recovered.get(page);
     const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
     const fromThisPage = source && source.page === page ? source : undefined;
-    const lost = fromThisPage
-      ? acked.filter((a) => a.id !== fromThisPage.id && index.precedes(fromThisPage.id, a.id))
-      : acked;
+    const lost = (
+      fromThisPage
+        ? acked.filter((a) => a.id !== fromThisPage.id && index.precedes(fromThisPage.id, a.id))
+        : acked
+    ).filter((a) => r?.kind !== 'error' || !reusedAfterDroppedAck(index, a, writes));
     if (lost.length === 0) continue;
     const newest = lost.reduce((x, y) =>
       (index.times.get(x.id)?.ok ?? 0) > (index.times.get(y.id)?.ok ?? 0) ? x : y,
@@ -50,11 +52,10 @@ export function checkDurability(
 /**
  * The acknowledged writes (of one page) the engine is held to. An ack exposed to a lie (the op
  * was in flight while drop_writes or corrupt_bio_byte was armed) is not: its write may never
- * have been stored, or stored damaged. Nor is an older ack it superseded, once the engine may
- * have reused the older copy's space believing the newer write durable: under corruption at
- * once (the damaged write may itself be what replaced it), under drop_writes only if a later
- * write to the page began after that ack (a dropped write changes nothing on disk, but a
- * ping-pong engine's next write to the page goes to the older copy's slot).
+ * have been stored, or stored damaged. Under corruption, nor is an older ack it superseded: the
+ * engine, believing the newer write durable, may rightly reuse the older copy's space, and the
+ * damaged write may be what replaced it. (Under drop_writes a dropped write changes nothing on
+ * disk: the older ack is excused only for a damaged page, see reusedAfterDroppedAck.)
  */
 export function heldAcks(index: HistoryIndex, writes: readonly WriteOp[]): readonly WriteOp[] {
   // It depends on the history alone: computed once per index and list, however many crash
@@ -72,13 +73,29 @@ const heldCache = new WeakMap<HistoryIndex, WeakMap<readonly WriteOp[], readonly
 function computeHeldAcks(index: HistoryIndex, writes: readonly WriteOp[]): WriteOp[] {
   const allAcked = writes.filter((w) => index.acked(w.id));
   // The acks that excuse the older ones first (usually none): quadratic only in those.
-  const superseding = allAcked.filter(
-    (b) =>
-      index.ackExposedToCorruption(b.id) ||
-      (index.ackExposedToLie(b.id) && writes.some((c) => index.precedes(b.id, c.id))),
-  );
+  const superseding = allAcked.filter((b) => index.ackExposedToCorruption(b.id));
   return allAcked.filter(
     (a) => index.protectedAck(a.id) && !superseding.some((b) => index.precedes(a.id, b.id)),
+  );
+}
+
+/**
+ * Under drop_writes, an older ack is lost to the device when a newer ack to its page was
+ * exposed to the lie and a later write began after that: believing the newer write durable,
+ * the engine may have reused the older copy's space (a ping-pong engine's next write goes to
+ * its slot), and a crash tearing that write leaves the page damaged. Only a damaged page is
+ * excused so: an older value showing means the older ack's own write never became durable.
+ */
+function reusedAfterDroppedAck(
+  index: HistoryIndex,
+  a: WriteOp,
+  writes: readonly WriteOp[],
+): boolean {
+  return writes.some(
+    (b) =>
+      index.ackExposedToLie(b.id) &&
+      index.precedes(a.id, b.id) &&
+      writes.some((c) => index.precedes(b.id, c.id)),
   );
 }
 

@@ -60,8 +60,9 @@ export function supersededWhileLying(index: HistoryIndex, k: number): boolean {
 /**
  * Whether `value` on `page` was left by a transaction whose commit was in flight while the
  * device lied: its pages may never have been stored, or stored damaged, and a later commit
- * that kept the page unchanged does not make them durable. Recovery reporting that page empty
- * or corrupt is then the device's doing.
+ * that kept the page unchanged does not make them durable. Recovery reporting that page
+ * damaged is then the device's doing (an engine reports a mapped page it cannot read as
+ * damaged; an empty page means an older state, which still counts).
  */
 export function leftByExposedCommit(
   index: HistoryIndex,

@@ -168,3 +168,25 @@ test('a page torn by a write that met the lie is the device’s (its repair copy
   );
   t.deepEqual(kinds(dropped), ['lost-ack']);
 });
+
+test('under drop_writes, an older value after later writes met the lie is still a lost ack (the ack came before its own sync)', (t) => {
+  // An engine that acks before syncing: write 2 acknowledged before the window, its sync dropped
+  // inside it; writes 3 and 4 to the page follow. The page shows write 1: write 2 never became
+  // durable, whatever happened to the writes after it.
+  const older = check(
+    h('w1:p0', 'w2:p0', 'w3:p0', 'w4:p0').ev('i1 o1 i2 o2 arm:drop_writes i3 o3 i4 o4 crash'),
+    dump({ 0: 'v1' }),
+    plain,
+  );
+  t.deepEqual(
+    older.anomalies.map((a) => [a.kind, a.ops[0]]),
+    [['lost-ack', 2]],
+  );
+  // The same page damaged: write 4 may have reused write 2's copy and been torn.
+  const damaged = check(
+    h('w1:p0', 'w2:p0', 'w3:p0', 'w4:p0').ev('i1 o1 i2 o2 arm:drop_writes i3 o3 i4 o4 crash'),
+    dump({ 0: '!checksum' }),
+    plain,
+  );
+  t.true(damaged.valid, damaged.anomalies.map((a) => a.message).join('; '));
+});

@@ -64,7 +64,7 @@ test('non-atomic is judged only against commits the engine could have kept', (t)
   );
 });
 
-test('an empty or damaged page is excused only when the commit that wrote its value was exposed to the lie', (t) => {
+test('a damaged page is excused only when the commit that wrote its value was exposed to the lie', (t) => {
   // Corruption armed while commit 1 was in flight and never acknowledged: recovery landing on
   // commit 1 with its pages damaged is the device's doing.
   const inFlight = h('w1:p0', 'w2:p1', 'c3').ev('i1 i2 arm:corrupt_bio_byte i3 crash');
@@ -74,6 +74,11 @@ test('an empty or damaged page is excused only when the commit that wrote its va
     'i1 i2 i3 o3 arm:corrupt_bio_byte i4 i5 crash',
   );
   t.true(kinds(check(before, dump({ 0: '!checksum', 1: 'v2' }), txn)).includes('lost-ack'));
+  // An empty page is an older state, not damage: commit 1 acknowledged, then lost.
+  const lost = h('w1:p0', 'w2:p1', 'c3', 'w4:p0', 'c5').ev(
+    'i1 i2 i3 o3 arm:drop_writes i4 i5 o5 crash',
+  );
+  t.true(kinds(check(lost, dump({ 0: null, 1: null }), txn)).includes('lost-ack'));
 });
 
 test('unrecoverable (non-transactional): every write the engine is held to counts, reported once', (t) => {
