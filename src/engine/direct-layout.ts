@@ -22,6 +22,28 @@ export const directStoreSize = (options: EngineOptions): number =>
 export const slotOffset = (page: number, slot: 0 | 1, pageSize: number): number =>
   (2 * page + slot) * pageSize;
 
+/**
+ * The bytes a direct-layout store starts with → each page's two on-disk slots, as views into
+ * `bytes` (the checker only reads them; a copy of every slot per crash state cost more than
+ * the check).
+ */
+export function rawPagesFromBytes(
+  bytes: Uint8Array,
+  pageSize: number,
+  pages: number,
+): Map<number, Uint8Array[]> {
+  const raw = new Map<number, Uint8Array[]>();
+  for (let p = 0; p < pages; p++) {
+    raw.set(
+      p,
+      ([0, 1] as const).map((slot) =>
+        bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
+      ),
+    );
+  }
+  return raw;
+}
+
 /** Reads one slot as `readDataPage` does (a caller may pass a memo of it). */
 export type SlotReader = (bytes: Uint8Array, page: number, verify: boolean) => DataPage;
 

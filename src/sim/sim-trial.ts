@@ -9,7 +9,7 @@ import { type ImageSource, imageFile } from './image-file.ts';
 import { SimDevice } from './sim-device.ts';
 import type { StoreFile } from '../engine/store-file.ts';
 import type { DecodedPage } from '../engine/page-format.ts';
-import { slotOffset } from '../engine/direct-layout.ts';
+import { rawPagesFromBytes } from '../engine/direct-layout.ts';
 
 export type SimTrialInput = {
   mode: EngineMode;
@@ -127,23 +127,7 @@ export async function recoverAndCheck(
     : state instanceof Uint8Array
       ? state
       : state.materialize();
-  const rawPages = !image
-    ? undefined
-    : new Map(
-        Array.from(
-          { length: options.pages },
-          (_, p) =>
-            [
-              p,
-              [0, 1].map((slot) =>
-                image.subarray(
-                  slotOffset(p, slot as 0 | 1, options.pageSize),
-                  slotOffset(p, slot as 0 | 1, options.pageSize) + options.pageSize,
-                ),
-              ),
-            ] as const,
-        ),
-      );
+  const rawPages = image ? rawPagesFromBytes(image, options.pageSize, options.pages) : undefined;
   return judgeState(mode, options, index, seed, rawPages, async () => {
     await mode.recover(ctx);
     return mode.dump(ctx);

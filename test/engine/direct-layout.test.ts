@@ -1,7 +1,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { virtualClock } from '../../src/engine/clock.ts';
-import { dumpDirect, dumpDirectRawPages, slotOffset } from '../../src/engine/direct-layout.ts';
+import {
+  dumpDirect,
+  dumpDirectRawPages,
+  rawPagesFromBytes,
+} from '../../src/engine/direct-layout.ts';
 import type { EngineOptions } from '../../src/engine/engine.ts';
 import { fsyncEngine } from '../../src/engine/fsync.ts';
 import { workloadArb } from '../../src/oracles/arbitraries.ts';
@@ -18,14 +22,7 @@ const options = (bug?: 'no-checksum'): EngineOptions => ({
 });
 
 const rawPagesOf = (image: Uint8Array, o: EngineOptions) =>
-  new Map(
-    Array.from({ length: o.pages }, (_, p) => [
-      p,
-      ([0, 1] as const).map((s) =>
-        image.subarray(slotOffset(p, s, o.pageSize), slotOffset(p, s, o.pageSize) + o.pageSize),
-      ),
-    ]),
-  );
+  rawPagesFromBytes(image, o.pageSize, o.pages);
 
 test('dumpDirectRawPages is what dumpDirect reads through a file: torn, corrupt and unverified slots', async (t) => {
   await fc.assert(

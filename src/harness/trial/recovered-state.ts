@@ -2,7 +2,7 @@ import type { DumpEntry } from '../../model/history.ts';
 import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import { quote } from './engine-command.ts';
-import { slotOffset } from '../../engine/direct-layout.ts';
+import { rawPagesFromBytes } from '../../engine/direct-layout.ts';
 
 /**
  * Parses an engine's `dump` output (one JSON line per page). Pages the engine did not print
@@ -52,28 +52,6 @@ export async function readRawPages(
     throw new HarnessError(`read ${bytes.length} raw bytes of ${store}, expected ${bytesNeeded}`);
   }
   return rawPagesFromBytes(bytes, pageSize, pages);
-}
-
-/**
- * The bytes a direct-layout store starts with → each page's two on-disk slots, as views into
- * `bytes` (the checker only reads them; a copy of every slot per crash state cost more than
- * the check).
- */
-export function rawPagesFromBytes(
-  bytes: Uint8Array,
-  pageSize: number,
-  pages: number,
-): Map<number, Uint8Array[]> {
-  const raw = new Map<number, Uint8Array[]>();
-  for (let p = 0; p < pages; p++) {
-    raw.set(
-      p,
-      ([0, 1] as const).map((slot) =>
-        bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
-      ),
-    );
-  }
-  return raw;
 }
 
 /** Bytes to read from the start of a built-in direct-layout store for its raw pages. */

@@ -8,7 +8,8 @@ import { acksBeforeEach, type CrashState } from '../../logwrites/states.ts';
 import { check } from '../../oracles/check.ts';
 import { HistoryIndex } from '../../oracles/history-index.ts';
 import { HarnessError } from '../errors.ts';
-import { parseDump, rawPagesFromBytes } from './recovered-state.ts';
+import { rawPagesFromBytes } from '../../engine/direct-layout.ts';
+import { parseDump } from './recovered-state.ts';
 
 /** One state's verdict, and the line it gets in the exploration report. */
 export type JudgedState = {
