@@ -83,12 +83,6 @@ export class HistoryIndex {
     return done !== undefined && start !== undefined && done < start;
   }
 
-  inWindow(position: number, faults: readonly FaultKind[]): Window | undefined {
-    return this.windows.find(
-      (w) => faults.includes(w.fault) && position > w.from && position < w.to,
-    );
-  }
-
   /**
    * The op was acknowledged, and in flight (invoked, not yet acknowledged) at some point while
    * the device lied (drop_writes or corrupt_bio_byte armed): its bios may have gone down inside
