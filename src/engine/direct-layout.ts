@@ -129,6 +129,18 @@ export class PingPongPages {
   }
 }
 
+/**
+ * What every direct-layout mode is, beside its `run`: the store's size, its recovery and dump
+ * (from a file, or from raw slots in memory). Spread into plain, fsync and group-commit.
+ */
+export const directLayoutStore = {
+  directLayout: true,
+  storeSize: directStoreSize,
+  recover: recoverDirect,
+  dump: dumpDirect,
+  dumpRawPages: dumpDirectRawPages,
+} as const;
+
 /** Recover for direct-layout engines: the store must exist, be readable and hold every page. */
 export async function recoverDirect(ctx: EngineContext): Promise<void> {
   const need = directStoreSize(ctx.options);

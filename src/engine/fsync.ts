@@ -1,11 +1,5 @@
 import type { EngineContext, EngineMode } from './engine.ts';
-import {
-  directStoreSize,
-  dumpDirect,
-  dumpDirectRawPages,
-  PingPongPages,
-  recoverDirect,
-} from './direct-layout.ts';
+import { directLayoutStore, PingPongPages } from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 /**
@@ -16,8 +10,7 @@ import { eventEmitter } from './events.ts';
 export const fsyncEngine: EngineMode = {
   name: 'fsync',
   transactional: false,
-  directLayout: true,
-  storeSize: directStoreSize,
+  ...directLayoutStore,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);
     const bug = ctx.options.bug;
@@ -54,9 +47,6 @@ export const fsyncEngine: EngineMode = {
       }
     }
   },
-  recover: recoverDirect,
-  dump: dumpDirect,
-  dumpRawPages: dumpDirectRawPages,
 };
 
 /**

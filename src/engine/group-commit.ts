@@ -1,12 +1,6 @@
 import type { WorkloadOp, WriteOp } from '../model/workload.ts';
 import type { EngineContext, EngineMode } from './engine.ts';
-import {
-  directStoreSize,
-  dumpDirect,
-  dumpDirectRawPages,
-  PingPongPages,
-  recoverDirect,
-} from './direct-layout.ts';
+import { directLayoutStore, PingPongPages } from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 type Pending = { op: WriteOp; done: (error?: unknown) => void };
@@ -24,8 +18,7 @@ type Pending = { op: WriteOp; done: (error?: unknown) => void };
 export const groupCommitEngine: EngineMode = {
   name: 'group-commit',
   transactional: false,
-  directLayout: true,
-  storeSize: directStoreSize,
+  ...directLayoutStore,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);
     const queue: Pending[] = [];
@@ -127,9 +120,6 @@ export const groupCommitEngine: EngineMode = {
     wake();
     await running;
   },
-  recover: recoverDirect,
-  dump: dumpDirect,
-  dumpRawPages: dumpDirectRawPages,
 };
 
 /**

@@ -1,19 +1,12 @@
 import type { EngineMode } from './engine.ts';
-import {
-  directStoreSize,
-  dumpDirect,
-  dumpDirectRawPages,
-  PingPongPages,
-  recoverDirect,
-} from './direct-layout.ts';
+import { directLayoutStore, PingPongPages } from './direct-layout.ts';
 import { eventEmitter } from './events.ts';
 
 /** plain: pwrite and acknowledge at once, never sync. Expected to lose acknowledged data. */
 export const plainEngine: EngineMode = {
   name: 'plain',
   transactional: false,
-  directLayout: true,
-  storeSize: directStoreSize,
+  ...directLayoutStore,
   async run(ctx, ops, emit, onMark) {
     const events = eventEmitter(emit, ctx.clock);
     const pages = await PingPongPages.open(ctx);
@@ -32,7 +25,4 @@ export const plainEngine: EngineMode = {
       }
     }
   },
-  recover: recoverDirect,
-  dump: dumpDirect,
-  dumpRawPages: dumpDirectRawPages,
 };
