@@ -25,6 +25,10 @@ const workload = (mode: EngineMode, seed: number, maxOps = 16) =>
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
+// The fault windows the exploration tests run under (I/O counts of the run).
+const dropWindow = { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 };
+const corruptWindow = { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 };
+
 test('a cut recorded in the one uncut run is the device and history a run cut there leaves', async (t) => {
   // The explorer's premise: the engine is deterministic on the virtual clock, so the run's
   // prefix up to I/O k is what a run cut before I/O k did. Every cut of every engine, with and
@@ -33,7 +37,7 @@ test('a cut recorded in the one uncut run is the device and history a run cut th
   for (const [name, mode] of Object.entries(engineModes)) {
     for (let seed = 0; seed < 4; seed++) {
       const ops = workload(mode, seed);
-      const fault = seed % 2 ? { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 } : undefined;
+      const fault = seed % 2 ? dropWindow : undefined;
       const input = { mode, options: options(), ops, ...(fault ? { fault } : {}) };
       const { cuts, events } = await recordCuts(input);
       for (const cut of cuts) {
@@ -161,8 +165,8 @@ test('under fault windows: fsync stays clean, and the planted ignore-eio (fsyncg
   const kinds: AnomalyKind[] = ['lost-ack', 'ack-after-eio', 'phantom', 'torn-undetected'];
   const faults = [
     { kind: 'error_writes' as const, atIo: 2, untilIo: 8 },
-    { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 },
-    { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 },
+    dropWindow,
+    corruptWindow,
   ];
   let states = 0;
   for (const fault of faults)
@@ -204,11 +208,7 @@ test('under fault windows: group commit, cow and slotted (doublewrite) stay clea
   // Each of these configurations had produced false lost-ack / non-atomic verdicts before the
   // oracles excused ops in flight while the device lied (not only acked inside the window).
   const kinds: AnomalyKind[] = ['lost-ack', 'non-atomic', 'phantom', 'torn-undetected'];
-  const faults = [
-    { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 },
-    { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 },
-    { kind: 'corrupt_bio_byte' as const, atIo: 4 },
-  ];
+  const faults = [dropWindow, corruptWindow, { kind: 'corrupt_bio_byte' as const, atIo: 4 }];
   for (const [name, o] of [
     ['group-commit', options()],
     ['cow', options()],
@@ -246,10 +246,7 @@ test('planted bugs are still caught under drop and corruption windows', async (t
     ['cow', 'cow-overwrite-live', ['lost-ack', 'non-atomic']],
     ['fsync', 'no-checksum', ['torn-undetected', 'corrupt-undetected']],
   ] as const)
-    for (const fault of [
-      { kind: 'drop_writes' as const, atIo: 3, untilIo: 9 },
-      { kind: 'corrupt_bio_byte' as const, atIo: 1, untilIo: 7, corruptByte: 40 },
-    ]) {
+    for (const fault of [dropWindow, corruptWindow]) {
       let caughtIn: number | undefined;
       for (let seed = 0; seed < 15 && caughtIn === undefined; seed++) {
         const mode = engineModes[name];
