@@ -1,6 +1,5 @@
-import { isAllZero } from './zero-bytes.ts';
 import type { DumpEntry } from '../model/history.ts';
-import type { EngineContext, EngineMode } from './engine.ts';
+import type { EngineContext, EngineMode, EngineOptions } from './engine.ts';
 import { eventEmitter } from './events.ts';
 import { PageAllocator } from './cow/allocator.ts';
 import {
@@ -11,10 +10,19 @@ import {
   entriesPerMap,
   mapPageCount,
   META_SLOTS,
-  readTable,
+  tableReads,
   type Meta,
 } from './cow/layout.ts';
-import { encodePageInto, encodeValue, PageKind, readDataPage } from './page-format.ts';
+import {
+  type DataPage,
+  type DecodedPage,
+  decodePage,
+  encodePageInto,
+  encodeValue,
+  PageKind,
+  readDataPage,
+} from './page-format.ts';
+import { type PageReads, readFromFile, readFromImage } from './page-image.ts';
 
 type State = { meta: Meta; table: Uint32Array };
 
@@ -55,23 +63,13 @@ export const cowEngine: EngineMode = {
     }
   },
   async recover(ctx) {
-    await loadState(ctx, ctx.options.bug !== 'no-checksum');
-  },
-  async dump(ctx) {
     const verify = ctx.options.bug !== 'no-checksum';
-    const { table } = await loadState(ctx, verify);
-    const entries: DumpEntry[] = [];
-    for (let page = 0; page < ctx.options.pages; page++) {
-      const phys = table[page] ?? 0;
-      if (phys === 0) {
-        entries.push({ page, value: null });
-        continue;
-      }
-      const bytes = await ctx.file.pread(ctx.options.pageSize, phys * ctx.options.pageSize);
-      entries.push(dumpEntry(page, bytes, verify));
-    }
-    return entries;
+    await readFromFile(loadStateReads(ctx.options, verify), ctx.file, ctx.options.pageSize);
   },
+  dump: (ctx) => readFromFile(dumpReads(ctx.options), ctx.file, ctx.options.pageSize),
+  // Recovery only reads (it finds the newest valid meta), and the dump finds it again.
+  dumpImage: (image, options) =>
+    readFromImage(dumpReads(options, image.decode, image.readData), image),
 };
 
 async function onMarkWith(
@@ -148,19 +146,26 @@ async function commit(
 
 /** The committed state: the valid meta with the highest txn (an all-empty store is txn 0). */
 async function loadState(ctx: EngineContext, verify: boolean): Promise<State> {
-  const { file, options } = ctx;
+  return readFromFile(loadStateReads(ctx.options, verify), ctx.file, ctx.options.pageSize);
+}
+
+function* loadStateReads(
+  options: EngineOptions,
+  verify: boolean,
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+): PageReads<State> {
   const metas: Meta[] = [];
   let emptySlot = false;
   for (let slot = 0; slot < META_SLOTS; slot++) {
-    const bytes = await file.pread(options.pageSize, slot * options.pageSize);
-    if (isAllZero(bytes)) emptySlot = true;
-    const meta = decodeMeta(bytes, slot, verify);
+    const bytes = yield slot;
+    const meta = decodeMeta(bytes, slot, verify, decode);
+    if (!meta && decode(bytes).state === 'empty') emptySlot = true;
     if (meta && meta.pages === options.pages && meta.maps.length === mapPageCount(options))
       metas.push(meta);
   }
   metas.sort((a, b) => b.txn - a.txn);
   for (const meta of metas) {
-    const table = await readTable(file, options, meta, verify);
+    const table = yield* tableReads(options, meta, verify, decode);
     if (table) return { meta, table };
   }
   // An empty slot stands for txn 0 (the empty database): the first commit's meta may be torn.
@@ -171,12 +176,29 @@ async function loadState(ctx: EngineContext, verify: boolean): Promise<State> {
   };
 }
 
+/** One entry per logical page, read where the committed table maps it. */
+function* dumpReads(
+  options: EngineOptions,
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+  read: (bytes: Uint8Array, page: number, verify: boolean) => DataPage = (b, page, verify) =>
+    readDataPage(b, page, verify, decode),
+): PageReads<DumpEntry[]> {
+  const verify = options.bug !== 'no-checksum';
+  const { table } = yield* loadStateReads(options, verify, decode);
+  const entries: DumpEntry[] = [];
+  for (let page = 0; page < options.pages; page++) {
+    const phys = table[page] ?? 0;
+    if (phys === 0) entries.push({ page, value: null });
+    else entries.push(dumpEntry(page, read(yield phys, page, verify)));
+  }
+  return entries;
+}
+
 function livePages(state: State): number[] {
   return [...state.meta.maps, ...Array.from(state.table).filter((p) => p !== 0)];
 }
 
-function dumpEntry(page: number, bytes: Uint8Array, verify: boolean): DumpEntry {
-  const d = readDataPage(bytes, page, verify);
+function dumpEntry(page: number, d: DataPage): DumpEntry {
   // A mapped page that reads as empty was never written where the map says: damage.
   if (d.state === 'value') return { page, value: d.value };
   return { page, error: d.state === 'error' ? d.error : 'checksum' };

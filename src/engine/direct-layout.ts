@@ -7,6 +7,7 @@ import {
   PageKind,
   readDataPage,
 } from './page-format.ts';
+import { type PageImage, pageImageOf } from './page-image.ts';
 import { type PageWrite, pwriteAll } from './store-file.ts';
 
 /**
@@ -32,15 +33,13 @@ export function rawPagesFromBytes(
   pageSize: number,
   pages: number,
 ): Map<number, Uint8Array[]> {
+  return rawPagesOf(pageImageOf(bytes, pageSize), pages);
+}
+
+/** Each page's two slots in a store image (the checker reads both for damage). */
+export function rawPagesOf(image: PageImage, pages: number): Map<number, Uint8Array[]> {
   const raw = new Map<number, Uint8Array[]>();
-  for (let p = 0; p < pages; p++) {
-    raw.set(
-      p,
-      ([0, 1] as const).map((slot) =>
-        bytes.subarray(slotOffset(p, slot, pageSize), slotOffset(p, slot, pageSize) + pageSize),
-      ),
-    );
-  }
+  for (let p = 0; p < pages; p++) raw.set(p, [image.page(2 * p), image.page(2 * p + 1)]);
   return raw;
 }
 
@@ -138,18 +137,18 @@ export const directLayoutStore = {
   storeSize: directStoreSize,
   recover: recoverDirect,
   dump: dumpDirect,
-  dumpRawPages: dumpDirectRawPages,
+  dumpImage: dumpDirectImage,
 } as const;
 
 /** Recover for direct-layout engines: the store must exist, be readable and hold every page. */
 export async function recoverDirect(ctx: EngineContext): Promise<void> {
   const need = directStoreSize(ctx.options);
-  if (ctx.file.size() < need)
-    throw new Error(
-      `store is ${ctx.file.size()} bytes, smaller than ${ctx.options.pages} pages × 2 slots (${need} bytes)`,
-    );
+  if (ctx.file.size() < need) throw new Error(tooSmall(ctx.file.size(), ctx.options));
   await ctx.file.pread(ctx.options.pageSize, 0);
 }
+
+const tooSmall = (size: number, options: EngineOptions): string =>
+  `store is ${size} bytes, smaller than ${options.pages} pages × 2 slots (${directStoreSize(options)} bytes)`;
 
 /** One entry per logical page: the newest valid version, null (never written) or an error. */
 export async function dumpDirect(ctx: EngineContext): Promise<DumpEntry[]> {
@@ -167,22 +166,18 @@ export async function dumpDirect(ctx: EngineContext): Promise<DumpEntry[]> {
 }
 
 /**
- * What `recoverDirect` then `dumpDirect` return for a store whose pages' two slots hold these
- * bytes, read in memory (recovery here only reads): lets a caller that checks many crash images
- * skip the file. `read` may memoize by buffer (the images share most of their slots).
+ * What `recoverDirect` then `dumpDirect` return for a store image in memory (recovery here only
+ * reads). Its reads go through the image, which may memoize them by buffer.
  */
-export function dumpDirectRawPages(
-  rawPages: ReadonlyMap<number, readonly Uint8Array[]>,
-  options: EngineOptions,
-  read: SlotReader = readDataPage,
-): DumpEntry[] {
+export function dumpDirectImage(image: PageImage, options: EngineOptions): DumpEntry[] {
+  const need = directStoreSize(options);
+  if (image.count * options.pageSize < need)
+    throw new Error(tooSmall(image.count * options.pageSize, options));
   const verify = options.bug !== 'no-checksum';
   const entries: DumpEntry[] = [];
   for (let page = 0; page < options.pages; page++) {
-    const slots = rawPages.get(page);
-    if (slots?.length !== 2 || slots.some((s) => s.length !== options.pageSize))
-      throw new Error(`store holds no two ${options.pageSize}-byte slots for page ${page}`);
-    entries.push(dumpEntry(page, newestOf(slots, page, verify, read)));
+    const slots = [image.page(2 * page), image.page(2 * page + 1)];
+    entries.push(dumpEntry(page, newestOf(slots, page, verify, image.readData)));
   }
   return entries;
 }

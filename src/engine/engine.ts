@@ -1,7 +1,7 @@
 import type { DumpEntry, EngineEvent } from '../model/history.ts';
 import type { WorkloadOp } from '../model/workload.ts';
 import type { Clock } from './clock.ts';
-import type { DataPage } from './page-format.ts';
+import type { PageImage } from './page-image.ts';
 import type { StoreFile } from './store-file.ts';
 
 export type EngineModeName = 'plain' | 'fsync' | 'group-commit' | 'cow' | 'slotted';
@@ -119,13 +119,9 @@ export interface EngineMode {
   recover(ctx: EngineContext): Promise<void>;
   dump(ctx: EngineContext): Promise<DumpEntry[]>;
   /**
-   * Direct-layout engines whose recovery only reads: what `recover` then `dump` return for a
-   * store whose pages' two slots hold these bytes, computed in memory (the simulated tier checks
-   * thousands of crash images a second this way). `read` may memoize by buffer.
+   * What `recover` then `dump` return for a store holding this image, computed in memory: the
+   * simulated tier checks thousands of crash images a second this way. Throws what `recover`
+   * would. Recovery's writes, if it makes any, change only what this call reads.
    */
-  dumpRawPages?(
-    rawPages: ReadonlyMap<number, readonly Uint8Array[]>,
-    options: EngineOptions,
-    read?: (bytes: Uint8Array, page: number, verify: boolean) => DataPage,
-  ): DumpEntry[];
+  dumpImage?(image: PageImage, options: EngineOptions): DumpEntry[];
 }

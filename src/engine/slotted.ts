@@ -1,4 +1,5 @@
 import type { DumpEntry } from '../model/history.ts';
+import { type PageReads, readFromFile, readFromImage } from './page-image.ts';
 import type { EngineContext, EngineMode, EngineOptions } from './engine.ts';
 import { eventEmitter } from './events.ts';
 import { decodeSlotted, encodeSlotted, type SlottedPage } from './slotted/page.ts';
@@ -89,41 +90,58 @@ export const slottedEngine: EngineMode = {
     }
   },
   async recover(ctx) {
-    if (ctx.options.protection !== 'doublewrite') return;
     const { file, options } = ctx;
-    const copy = decodeSlotted(
-      await file.pread(options.pageSize, doublewriteSlot * options.pageSize),
-    );
-    if (copy.state !== 'ok') return; // torn or never written: the page in place was not touched
-    const target = copy.page.page;
-    if (target < 1 || target > dataPages(options)) return;
-    const inPlace = decodeSlotted(await file.pread(options.pageSize, target * options.pageSize));
-    // Restore a torn page, or one the copy is newer than (the crash came before its write).
-    if (inPlace.state === 'ok' && inPlace.page.lsn >= copy.page.lsn) return;
+    const restore = await readFromFile(restoreReads(options), file, options.pageSize);
+    if (!restore) return;
     await file.pwrite(
-      encodeSlotted(file.alloc(options.pageSize), copy.page),
-      target * options.pageSize,
+      encodeSlotted(file.alloc(options.pageSize), restore),
+      restore.page * options.pageSize,
     );
     await file.fdatasync();
   },
-  async dump(ctx): Promise<DumpEntry[]> {
-    const { file, options } = ctx;
-    const pages = new Map<number, ReturnType<typeof decodeSlotted>>();
-    const entries: DumpEntry[] = [];
-    for (let key = 0; key < options.pages; key++) {
-      const p = physicalPageOf(key);
-      if (!pages.has(p))
-        pages.set(p, decodeSlotted(await file.pread(options.pageSize, p * options.pageSize)));
-      const d = pages.get(p)!;
-      // `physical` tells the checker which keys share a page (to name the write that tore it).
-      if (d.state === 'corrupt') entries.push({ page: key, error: 'checksum', physical: p });
-      else
-        entries.push({
-          page: key,
-          value: d.state === 'ok' ? (d.page.records.get(key) ?? null) : null,
-          physical: p,
-        });
-    }
-    return entries;
+  dump: (ctx) => readFromFile(dumpReads(ctx.options), ctx.file, ctx.options.pageSize),
+  dumpImage(image, options) {
+    const restore = readFromImage(restoreReads(options), image);
+    if (!restore) return readFromImage(dumpReads(options), image);
+    // Recovery's one write, made in memory: the page as recovery writes it, read back.
+    const restored = encodeSlotted(new Uint8Array(options.pageSize), restore);
+    const page = (i: number): Uint8Array => (i === restore.page ? restored : image.page(i));
+    return readFromImage(dumpReads(options), { ...image, page });
   },
 };
+
+/**
+ * What recovery restores (doublewrite only): the copy's image when its page in place is torn or
+ * older (the crash came before that write), else nothing. A torn copy is ignored, since the
+ * page in place was not touched yet.
+ */
+function* restoreReads(options: EngineOptions): PageReads<SlottedPage | undefined> {
+  if (options.protection !== 'doublewrite') return undefined;
+  const copy = decodeSlotted(yield doublewriteSlot);
+  if (copy.state !== 'ok') return undefined; // torn or never written
+  const target = copy.page.page;
+  if (target < 1 || target > dataPages(options)) return undefined;
+  const inPlace = decodeSlotted(yield target);
+  if (inPlace.state === 'ok' && inPlace.page.lsn >= copy.page.lsn) return undefined;
+  return copy.page;
+}
+
+/** One entry per key, read from the physical page that holds it. */
+function* dumpReads(options: EngineOptions): PageReads<DumpEntry[]> {
+  const pages = new Map<number, ReturnType<typeof decodeSlotted>>();
+  const entries: DumpEntry[] = [];
+  for (let key = 0; key < options.pages; key++) {
+    const p = physicalPageOf(key);
+    if (!pages.has(p)) pages.set(p, decodeSlotted(yield p));
+    const d = pages.get(p)!;
+    // `physical` tells the checker which keys share a page (to name the write that tore it).
+    if (d.state === 'corrupt') entries.push({ page: key, error: 'checksum', physical: p });
+    else
+      entries.push({
+        page: key,
+        value: d.state === 'ok' ? (d.page.records.get(key) ?? null) : null,
+        physical: p,
+      });
+  }
+  return entries;
+}

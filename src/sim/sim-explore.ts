@@ -3,7 +3,8 @@ import { virtualClock } from '../engine/clock.ts';
 import type { History, HistoryEvent } from '../model/history.ts';
 import { HistoryIndex } from '../oracles/history-index.ts';
 import { mulberry32 } from './prng.ts';
-import { RawSlotReader } from './raw-slot-reader.ts';
+import { PageReader } from './page-reader.ts';
+import { rawPagesOf } from '../engine/direct-layout.ts';
 import { type CrashPoint, type DrawnState, SimDevice } from './sim-device.ts';
 import {
   nemesisEvent,
@@ -59,8 +60,10 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
   const states: SimExploredState[] = [];
   let duplicates = 0;
   const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
-  // Direct-layout engines are recovered in memory, slot by slot (see RawSlotReader).
-  const reader = mode.dumpRawPages ? new RawSlotReader(options) : undefined;
+  // Engines that can are recovered in memory, page by page (see PageReader).
+  const reader = mode.dumpImage
+    ? new PageReader(options.pageSize, mode.storeSize(options))
+    : undefined;
   for (const group of byHistory(cuts)) {
     const prefix = events.slice(0, group[0]!.events);
     const history: History = {
@@ -87,17 +90,17 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
         }
         found++;
         let state: SimCrashState;
-        if (reader && mode.dumpRawPages) {
-          const { rawPages, read, decode } = reader.slots(point, drawn);
-          const dump = mode.dumpRawPages;
+        if (reader && mode.dumpImage) {
+          const image = reader.image(point, drawn);
+          const dump = mode.dumpImage;
           state = await judgeState(
             mode,
             options,
             index,
             seed,
-            rawPages,
-            () => dump(rawPages, options, read),
-            decode,
+            mode.directLayout ? rawPagesOf(image, options.pages) : undefined,
+            () => dump(image, options),
+            (bytes) => image.decode(bytes),
           );
         } else state = await recoverAndCheck(mode, options, point.source(drawn), index, seed);
         // Fields set one by one: spreading the state cost as much as its check's durability part.

@@ -1,6 +1,12 @@
 import type { EngineOptions } from '../engine.ts';
-import { decodePage, encodePageInto, HEADER_SIZE, PageKind } from '../page-format.ts';
-import type { StoreFile } from '../store-file.ts';
+import {
+  type DecodedPage,
+  decodePage,
+  encodePageInto,
+  HEADER_SIZE,
+  PageKind,
+} from '../page-format.ts';
+import type { PageReads } from '../page-image.ts';
 
 /**
  * CoW store layout (LMDB-style): physical pages 0 and 1 are the two meta slots; every other
@@ -36,8 +42,13 @@ export function encodeMeta(buf: Uint8Array, slot: number, meta: Meta): Uint8Arra
 }
 
 /** The meta in a slot, or null if the slot is empty, torn or corrupt. */
-export function decodeMeta(bytes: Uint8Array, slot: number, verify: boolean): Meta | null {
-  const d = decodePage(bytes);
+export function decodeMeta(
+  bytes: Uint8Array,
+  slot: number,
+  verify: boolean,
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+): Meta | null {
+  const d = decode(bytes);
   if (d.state !== 'ok') {
     if (verify || d.state === 'empty') return null;
   }
@@ -69,17 +80,17 @@ export function encodeMap(
 }
 
 /** Reads the whole logical → physical table named by a meta; null when a map page is bad. */
-export async function readTable(
-  file: StoreFile,
+export function* tableReads(
   o: EngineOptions,
   meta: Meta,
   verify: boolean,
-): Promise<Uint32Array | null> {
+  decode: (bytes: Uint8Array) => DecodedPage = decodePage,
+): PageReads<Uint32Array | null> {
   const table = new Uint32Array(o.pages);
   const per = entriesPerMap(o.pageSize);
   for (const [i, phys] of meta.maps.entries()) {
-    const bytes = await file.pread(o.pageSize, phys * o.pageSize);
-    const d = decodePage(bytes);
+    const bytes = yield phys;
+    const d = decode(bytes);
     if (verify && (d.state !== 'ok' || d.header.kind !== PageKind.map || d.header.page !== i))
       return null;
     const payload =

@@ -1,0 +1,54 @@
+import { type DataPage, type DecodedPage, decodePage, readDataPage } from './page-format.ts';
+import type { StoreFile } from './store-file.ts';
+
+/**
+ * A store image in memory, as physical pages of the engine's page size, with reads that may be
+ * memoized by buffer: the simulated tier checks thousands of crash images a second that share
+ * most of their pages, and a page unchanged between two images is the same buffer in both.
+ * @example dumpImage(pageImageOf(bytes, 4096), options)
+ */
+export type PageImage = {
+  /** Whole pages the store holds. */
+  readonly count: number;
+  /** Physical page i; beyond the end, an empty buffer (what pread returns there). */
+  page(i: number): Uint8Array;
+  /** `decodePage`, possibly memoized by buffer. */
+  decode(bytes: Uint8Array): DecodedPage;
+  /** `readDataPage`, possibly memoized by buffer (a buffer is always read as one page). */
+  readData(bytes: Uint8Array, page: number, verify: boolean): DataPage;
+};
+
+/** Views of `bytes` as pages, read without a memo. */
+export function pageImageOf(bytes: Uint8Array, pageSize: number): PageImage {
+  const count = Math.floor(bytes.length / pageSize);
+  return {
+    count,
+    page: (i) => (i < count ? bytes.subarray(i * pageSize, (i + 1) * pageSize) : new Uint8Array(0)),
+    decode: decodePage,
+    readData: (b, page, verify) => readDataPage(b, page, verify),
+  };
+}
+
+/**
+ * A recovery or dump written once for both a file and an image in memory: it yields the
+ * physical page it needs next and is sent that page's bytes.
+ */
+export type PageReads<T> = Generator<number, T, Uint8Array>;
+
+/** Runs `reads` against a store file (one pread per page asked for). */
+export async function readFromFile<T>(
+  reads: PageReads<T>,
+  file: StoreFile,
+  pageSize: number,
+): Promise<T> {
+  let next = reads.next();
+  while (!next.done) next = reads.next(await file.pread(pageSize, next.value * pageSize));
+  return next.value;
+}
+
+/** Runs `reads` against an image in memory. */
+export function readFromImage<T>(reads: PageReads<T>, image: PageImage): T {
+  let next = reads.next();
+  while (!next.done) next = reads.next(image.page(next.value));
+  return next.value;
+}

@@ -1,0 +1,102 @@
+import {
+  type DataPage,
+  type DecodedPage,
+  decodePage,
+  readDataPage,
+} from '../engine/page-format.ts';
+import type { PageImage } from '../engine/page-image.ts';
+import type { CrashPoint, DrawnState } from './sim-device.ts';
+
+/** One page's bytes and, once asked, what they decode to (the bytes never change). */
+type Slot = {
+  bytes: Uint8Array;
+  decoded?: DecodedPage;
+  read?: { page: number; verify: boolean; as: DataPage };
+};
+
+/**
+ * The pages of crash states, read once: a page no pending write touched holds its cut's durable
+ * bytes, and a page a sync did not write holds the previous durable image's, so it is the same
+ * buffer, decoded once, in every state that has it. Only the pages a draw touched are new per
+ * state (views of its overlay, no copy). One reader per run and page size.
+ */
+export class PageReader {
+  private readonly byDurable = new WeakMap<Uint8Array, Slot[]>();
+  private readonly touchedBy = new WeakMap<CrashPoint, boolean[]>();
+  /** Every slot handed out, by its buffer: how `decode` finds the memo of the bytes it is given. */
+  private readonly slotOf = new WeakMap<Uint8Array, Slot>();
+  private last: Slot[] | undefined;
+  private readonly count: number;
+
+  constructor(
+    private readonly pageSize: number,
+    storeSize: number,
+  ) {
+    this.count = Math.floor(storeSize / pageSize);
+  }
+
+  /** The image a draw leaves at a cut, page by page; its reads are memoized by buffer. */
+  image(point: CrashPoint, drawn: DrawnState): PageImage {
+    const { count, pageSize } = this;
+    const base = this.base(point.durable);
+    const touched = this.touched(point);
+    const own: (Uint8Array | undefined)[] = [];
+    const page = (i: number): Uint8Array => {
+      if (i >= count) return new Uint8Array(0);
+      if (!touched[i]) return base[i]!.bytes;
+      let bytes = own[i];
+      if (!bytes) {
+        bytes = point.bytesOf(drawn, i * pageSize, (i + 1) * pageSize);
+        own[i] = bytes;
+        this.slotOf.set(bytes, { bytes });
+      }
+      return bytes;
+    };
+    const decode = (bytes: Uint8Array): DecodedPage => {
+      const slot = this.slotOf.get(bytes);
+      if (!slot) return decodePage(bytes);
+      return (slot.decoded ??= decodePage(bytes));
+    };
+    const readData = (bytes: Uint8Array, p: number, verify: boolean): DataPage => {
+      const slot = this.slotOf.get(bytes);
+      if (!slot) return readDataPage(bytes, p, verify, decode);
+      if (slot.read?.page === p && slot.read.verify === verify) return slot.read.as;
+      const as = readDataPage(bytes, p, verify, decode);
+      slot.read = { page: p, verify, as };
+      return as;
+    };
+    return { count, page, decode, readData };
+  }
+
+  /** The durable image's pages; those equal to the previous image's are its Slot objects. */
+  private base(durable: Uint8Array): Slot[] {
+    let base = this.byDurable.get(durable);
+    if (base) return base;
+    const { count, pageSize } = this;
+    const previous = this.last;
+    base = Array.from({ length: count }, (_, i) => {
+      const bytes = durable.subarray(i * pageSize, (i + 1) * pageSize);
+      const before = previous?.[i];
+      if (before && Buffer.compare(before.bytes, bytes) === 0) return before;
+      const slot = { bytes };
+      this.slotOf.set(bytes, slot);
+      return slot;
+    });
+    this.byDurable.set(durable, base);
+    this.last = base;
+    return base;
+  }
+
+  /** Which pages the point's pending writes touch (only those can differ from durable). */
+  private touched(point: CrashPoint): boolean[] {
+    let touched = this.touchedBy.get(point);
+    if (touched) return touched;
+    const { count, pageSize } = this;
+    touched = new Array<boolean>(count).fill(false);
+    for (const r of point.pendingRanges().ranges)
+      for (let s = Math.floor(r.start / pageSize); s * pageSize < r.end && s < count; s++)
+        touched[s] = true;
+    this.touchedBy.set(point, touched);
+    return touched;
+  }
+}
