@@ -151,10 +151,7 @@ export function readDataPage(
 ): DataPage {
   if (!verify) {
     const h = readHeaderUnchecked(bytes);
-    if (!h)
-      return bytes.every((b) => b === 0)
-        ? { state: 'empty' }
-        : { state: 'error', error: 'checksum' };
+    if (!h) return isAllZero(bytes) ? { state: 'empty' } : { state: 'error', error: 'checksum' };
     return { state: 'value', seq: h.header.seq, value: decodeValue(h.payload) };
   }
   const d = decode(bytes);

@@ -1,18 +1,12 @@
+/** Zeros to compare against, grown to the longest buffer asked about. */
+let zeros = new Uint8Array(65536);
+
 /**
- * Whether every byte is zero (a never-written page). Eight bytes at a time where the view is
- * aligned: `bytes.every(b => b === 0)` took ~70 µs per 4 KiB page, most of the simulated
- * tier's time on sparse stores.
+ * Whether every byte is zero (a never-written page): a memcmp against zeros (Buffer.compare),
+ * ~0.3 µs per 4 KiB page where a loop over 64-bit words took ~2 µs and `bytes.every(b => b ===
+ * 0)` ~70 µs (the simulated tier asks this of every torn or empty page it decodes).
  */
 export function isAllZero(bytes: Uint8Array): boolean {
-  let i = 0;
-  const head = (8 - (bytes.byteOffset % 8)) % 8;
-  for (; i < Math.min(head, bytes.length); i++) if (bytes[i] !== 0) return false;
-  const words = Math.floor((bytes.length - i) / 8);
-  if (words > 0) {
-    const wide = new BigUint64Array(bytes.buffer, bytes.byteOffset + i, words);
-    for (let w = 0; w < words; w++) if (wide[w] !== 0n) return false;
-    i += words * 8;
-  }
-  for (; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
+  if (bytes.length > zeros.length) zeros = new Uint8Array(bytes.length);
+  return Buffer.compare(bytes, zeros.subarray(0, bytes.length)) === 0;
 }

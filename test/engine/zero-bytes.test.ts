@@ -19,4 +19,8 @@ test('isAllZero agrees with a byte-by-byte check, at any offset and length in a 
   const last = new Uint8Array(4096);
   last[4095] = 1;
   t.false(isAllZero(last), 'the last byte counts');
+  const long = new Uint8Array(100_000);
+  t.true(isAllZero(long), 'longer than the zeros it starts with');
+  long[99_999] = 1;
+  t.false(isAllZero(long), 'the last byte of a long buffer counts');
 });
