@@ -1,3 +1,4 @@
+import { Slab } from './slab.ts';
 import { IoError, type StoreFile } from '../engine/store-file.ts';
 
 /**
@@ -20,16 +21,7 @@ export function imageFile(image: Uint8Array | ImageSource): StoreFile {
       : image;
   let bytes: Uint8Array | undefined; // the image, once a write made it this file's own
   // Reads are carved out of 64 KiB slabs: an ArrayBuffer per 4 KiB read cost more than the copy.
-  let slab = new Uint8Array(0);
-  let used = 0;
-  const carve = (length: number): Uint8Array => {
-    if (used + length > slab.length) {
-      slab = new Uint8Array(Math.max(65536, length));
-      used = 0;
-    }
-    used += length;
-    return slab.subarray(used - length, used);
-  };
+  const reads = new Slab(65536);
   return {
     size: () => source.size,
     alloc: (length) => new Uint8Array(length),
@@ -42,7 +34,7 @@ export function imageFile(image: Uint8Array | ImageSource): StoreFile {
     pread: async (length, offset) => {
       const end = Math.min(source.size, offset + length);
       const from = Math.min(offset, end);
-      const out = carve(end - from);
+      const out = reads.carve(end - from);
       if (bytes) out.set(bytes.subarray(from, end));
       else source.readInto(from, end, out, 0);
       return out;

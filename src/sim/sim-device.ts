@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { IoError, type StoreFile } from '../engine/store-file.ts';
 import type { ImageSource } from './image-file.ts';
 import { mulberry32 } from './prng.ts';
+import { Slab } from './slab.ts';
 
 export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
+
+/** Every draw's overlay is carved from here (see Slab). */
+const overlays = new Slab();
+
 /**
  * A write not yet made durable. `buffered`: it sits in the page cache, and its bio goes down at
  * writeback (the next fdatasync), through whatever fault is armed then; a direct write's bio
@@ -358,7 +363,9 @@ export class CrashPoint {
       }
       return ranges[lo]!.at + offset - ranges[lo]!.start;
     };
-    return { ranges, overlay: this.blank.slice(), at };
+    const overlay = overlays.carve(bytes);
+    overlay.set(this.blank);
+    return { ranges, overlay, at };
   }
 
   /** A drawn state as a file reads it: in place, the whole image built only if written. */
