@@ -179,7 +179,7 @@ function survivors(
  * their CRC32C, computed over views (no copy), and told apart by comparing bytes on a match.
  */
 class SeenStates {
-  private readonly byCrc = new Map<number, { point: CrashPoint; drawn: DrawnState }[]>();
+  private readonly byCrc = new Map<number, Seen[]>();
 
   constructor(private readonly differing: readonly { start: number; end: number }[]) {}
 
@@ -188,27 +188,37 @@ class SeenStates {
     let crc = 0;
     for (const r of this.differing)
       point.visit(drawn, r.start, r.end, (bytes) => (crc = crc32c(bytes, crc)));
+    const mine: Seen = { point, drawn };
     const bucket = this.byCrc.get(crc);
     if (!bucket) {
-      this.byCrc.set(crc, [{ point, drawn }]);
+      this.byCrc.set(crc, [mine]);
       return true;
     }
-    const mine = this.bytes(point, drawn);
-    if (bucket.some((s) => Buffer.compare(this.bytes(s.point, s.drawn), mine) === 0)) return false;
-    bucket.push({ point, drawn });
+    if (bucket.some((seen) => this.same(seen, mine))) return false;
+    bucket.push(mine);
     return true;
   }
 
-  private bytes(point: CrashPoint, drawn: DrawnState): Uint8Array {
+  private same(a: Seen, b: Seen): boolean {
+    // Two draws at one cut differ only in that cut's pending ranges: their overlays.
+    if (a.point === b.point) return Buffer.compare(a.drawn.overlay, b.drawn.overlay) === 0;
+    return Buffer.compare(this.bytes(a), this.bytes(b)) === 0;
+  }
+
+  private bytes(seen: Seen): Uint8Array {
+    if (seen.bytes) return seen.bytes;
     const out = new Uint8Array(this.differing.reduce((n, r) => n + r.end - r.start, 0));
     let at = 0;
     for (const r of this.differing) {
-      point.readInto(drawn, r.start, r.end, out, at);
+      seen.point.readInto(seen.drawn, r.start, r.end, out, at);
       at += r.end - r.start;
     }
-    return out;
+    return (seen.bytes = out);
   }
 }
+
+/** A state SeenStates holds, with its differing bytes once they were built. */
+type Seen = { point: CrashPoint; drawn: DrawnState; bytes?: Uint8Array };
 
 /** Consecutive cuts with no history event between them. */
 function byHistory(cuts: readonly Cut[]): Cut[][] {

@@ -71,7 +71,7 @@ test('a cut recorded in the one uncut run is the device and history a run cut th
 test('every state checked is distinct (image and history), and its in-memory verdict is the file path verdict', async (t) => {
   let states = 0;
   let duplicates = 0;
-  for (const name of ['fsync', 'group-commit', 'plain', 'cow'] as const) {
+  for (const name of ['fsync', 'group-commit', 'plain', 'cow', 'slotted'] as const) {
     const mode = engineModes[name];
     for (let seed = 0; seed < 3; seed++) {
       const r = await exploreSimRun({
@@ -91,7 +91,7 @@ test('every state checked is distinct (image and history), and its in-memory ver
         images.push(s.image());
         byHistory.set(s.history.events.length, images);
       }
-      // The in-memory dump (direct layout: memoized slot reads) against recover + dump through
+      // The in-memory dump (dumpImage: memoized page reads) against recover + dump through
       // a file over the whole image, state by state.
       for (const s of r.states.filter((_, i) => i % 3 === 0)) {
         const index = new HistoryIndex(s.history);
