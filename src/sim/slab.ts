@@ -9,10 +9,13 @@ export class Slab {
 
   constructor(private readonly slabSize = 1 << 20) {}
 
-  /** A fresh buffer of `length` bytes, not zeroed (the caller fills all of it). */
+  /** A fresh buffer of `length` bytes, not zeroed: the caller must fill all of it. */
   carve(length: number): Uint8Array {
     if (this.used + length > this.slab.length) {
-      this.slab = new Uint8Array(Math.max(this.slabSize, length));
+      // Not zeroed: every carve is filled whole by its caller, and zeroing cost as much as the fill.
+      // A plain Uint8Array over the memory: a Buffer's slice() would be a view, not a copy.
+      const bytes = Buffer.allocUnsafeSlow(Math.max(this.slabSize, length));
+      this.slab = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
       this.used = 0;
     }
     this.used += length;
