@@ -329,13 +329,19 @@ export class CrashPoint {
         if (kept(i, 0)) overlay.set(w.data, start);
         continue;
       }
-      for (let s = 0; s * this.sectorSize < w.data.length; s++) {
-        const from = s * this.sectorSize;
-        if (kept(i, s))
-          overlay.set(
-            w.data.subarray(from, Math.min(w.data.length, from + this.sectorSize)),
-            start + from,
-          );
+      // Each run of kept sectors is copied at once (a copy per sector cost more than the draw).
+      const sectors = Math.ceil(w.data.length / this.sectorSize);
+      let runFrom = -1;
+      for (let s = 0; s <= sectors; s++) {
+        const keep = s < sectors && kept(i, s);
+        if (keep && runFrom < 0) runFrom = s;
+        if (keep || runFrom < 0) continue;
+        const from = runFrom * this.sectorSize;
+        overlay.set(
+          w.data.subarray(from, Math.min(w.data.length, s * this.sectorSize)),
+          start + from,
+        );
+        runFrom = -1;
       }
     }
     return { ranges, overlay };

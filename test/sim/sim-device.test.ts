@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { SimDevice } from '../../src/sim/sim-device.ts';
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
@@ -206,6 +207,35 @@ test('drawKept keeps exactly the sectors it is told, later writes winning; bytes
   const pieces: Uint8Array[] = [];
   point.visit(drawn, 0, 4 * 4096, (piece) => pieces.push(piece.slice()));
   t.true(Buffer.concat(pieces).equals(image));
+});
+
+test('drawKept is the durable image with each kept sector laid on in write order (any writes, any choice)', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ sector: fc.nat(14), sectors: fc.integer({ min: 1, max: 8 }) }), {
+        minLength: 1,
+        maxLength: 5,
+      }),
+      fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+      async (writes, choice) => {
+        const d = new SimDevice({ size: 16 * 512, sectorSize: 512 });
+        const f = d.file();
+        const data = writes.map((w, i) => bytes(Math.min(w.sectors, 16 - w.sector) * 512, i + 1));
+        for (const [i, w] of writes.entries()) await f.pwrite(data[i]!, w.sector * 512);
+        const point = d.crashPoint();
+        let unit = 0;
+        const kept = () => choice[unit++ % choice.length]!;
+        const expected = new Uint8Array(16 * 512);
+        let u = 0;
+        for (const [i, w] of writes.entries())
+          for (let s = 0; s * 512 < data[i]!.length; s++)
+            if (choice[u++ % choice.length])
+              expected.set(data[i]!.subarray(s * 512, (s + 1) * 512), (w.sector + s) * 512);
+        t.true(Buffer.from(point.imageOf(point.drawKept(true, kept))).equals(expected));
+      },
+    ),
+    { numRuns: 200, seed: 20261127 },
+  );
 });
 
 test('a fault meets a buffered write at its writeback, a direct write when issued', async (t) => {
