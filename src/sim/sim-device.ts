@@ -320,28 +320,38 @@ export class CrashPoint {
    * write by write, sector by sector.
    */
   drawKept(tear: boolean, kept: (write: number, sector: number) => boolean): DrawnState {
-    const { ranges, overlay, at } = this.blankOverlay();
+    const { ranges, bytes } = this.pendingRanges();
+    const blank = this.blankBytes();
+    const at = this.locate();
     this.writeAt ??= this.pending.map((w) => at(w.offset));
-    for (let i = 0; i < this.pendingCount; i++) {
-      const w = this.pendingLog[i]!;
-      const start = this.writeAt[i]!;
-      if (!tear) {
-        if (kept(i, 0)) overlay.set(w.data, start);
-        continue;
-      }
-      // Each run of kept sectors is copied at once (a copy per sector cost more than the draw).
-      const sectors = Math.ceil(w.data.length / this.sectorSize);
-      let runFrom = -1;
-      for (let s = 0; s <= sectors; s++) {
-        const keep = s < sectors && kept(i, s);
-        if (keep && runFrom < 0) runFrom = s;
-        if (keep || runFrom < 0) continue;
-        const from = runFrom * this.sectorSize;
-        overlay.set(
-          w.data.subarray(from, Math.min(w.data.length, s * this.sectorSize)),
-          start + from,
-        );
-        runFrom = -1;
+    const sectorsOf = (w: PendingWrite): number =>
+      tear ? Math.ceil(w.data.length / this.sectorSize) : 1;
+    const unit = tear ? this.sectorSize : Infinity;
+    const choices: boolean[] = [];
+    for (let i = 0; i < this.pendingCount; i++)
+      for (let s = 0; s < sectorsOf(this.pendingLog[i]!); s++) choices.push(kept(i, s));
+    // Not a copy of the durable bytes and then the kept ones: the lost sectors get the durable
+    // bytes, then the kept ones their data in write order (the last kept writer of a byte wins).
+    // Every byte of the overlay lies in some write, so both passes fill it whole.
+    const overlay = overlays.carve(bytes);
+    for (const laying of [false, true]) {
+      let u = 0;
+      for (let i = 0; i < this.pendingCount; i++) {
+        const w = this.pendingLog[i]!;
+        const start = this.writeAt[i]!;
+        const sectors = sectorsOf(w);
+        let runFrom = -1;
+        for (let s = 0; s <= sectors; s++) {
+          const inRun = s < sectors && choices[u + s] === laying;
+          if (inRun && runFrom < 0) runFrom = s;
+          if (inRun || runFrom < 0) continue;
+          const from = Math.min(w.data.length, runFrom * unit);
+          const to = Math.min(w.data.length, s * unit);
+          if (laying) overlay.set(w.data.subarray(from, to), start + from);
+          else overlay.set(blank.subarray(start + from, start + to), start + from);
+          runFrom = -1;
+        }
+        u += sectors;
       }
     }
     return { ranges, overlay };
@@ -354,12 +364,25 @@ export class CrashPoint {
     at: (offset: number) => number;
   } {
     const { ranges, bytes } = this.pendingRanges();
-    if (!this.blank) {
-      this.blank = new Uint8Array(bytes);
-      for (const r of ranges) this.blank.set(this.durable.subarray(r.start, r.end), r.at);
-    }
+    const overlay = overlays.carve(bytes);
+    overlay.set(this.blankBytes());
+    return { ranges, overlay, at: this.locate() };
+  }
+
+  /** The durable bytes of the pending ranges, laid out as an overlay (built once per point). */
+  private blankBytes(): Uint8Array {
+    if (this.blank) return this.blank;
+    const { ranges, bytes } = this.pendingRanges();
+    this.blank = new Uint8Array(bytes);
+    for (const r of ranges) this.blank.set(this.durable.subarray(r.start, r.end), r.at);
+    return this.blank;
+  }
+
+  /** Where a device offset inside the pending ranges lands in an overlay. */
+  private locate(): (offset: number) => number {
+    const { ranges } = this.pendingRanges();
     // Every write lies inside one merged range.
-    const at = (offset: number): number => {
+    return (offset: number): number => {
       let lo = 0;
       let hi = ranges.length - 1;
       while (lo < hi) {
@@ -369,9 +392,6 @@ export class CrashPoint {
       }
       return ranges[lo]!.at + offset - ranges[lo]!.start;
     };
-    const overlay = overlays.carve(bytes);
-    overlay.set(this.blank);
-    return { ranges, overlay, at };
   }
 
   /** A drawn state as a file reads it: in place, the whole image built only if written. */

@@ -220,12 +220,15 @@ test('drawKept is the durable image with each kept sector laid on in write order
       async (writes, choice) => {
         const d = new SimDevice({ size: 16 * 512, sectorSize: 512 });
         const f = d.file();
+        // A durable image that is not zeros: the lost sectors must show it, not fresh memory.
+        await f.pwrite(bytes(16 * 512, 0xaa), 0);
+        await f.fdatasync();
         const data = writes.map((w, i) => bytes(Math.min(w.sectors, 16 - w.sector) * 512, i + 1));
         for (const [i, w] of writes.entries()) await f.pwrite(data[i]!, w.sector * 512);
         const point = d.crashPoint();
         let unit = 0;
         const kept = () => choice[unit++ % choice.length]!;
-        const expected = new Uint8Array(16 * 512);
+        const expected = bytes(16 * 512, 0xaa);
         let u = 0;
         for (const [i, w] of writes.entries())
           for (let s = 0; s * 512 < data[i]!.length; s++)
