@@ -272,11 +272,12 @@ export class CrashPoint {
 
   /**
    * What the draw `opts` leaves in the pending writes' ranges (everywhere else: `durable`), as
-   * an overlay: `imageOf` and `bytesOf` read the state out of it.
+   * an overlay: `imageOf` and `bytesOf` read the state out of it. The overlay is written into
+   * `into` when given (the state then lasts until the caller reuses it).
    */
-  draw(opts: CrashDraw): DrawnState {
+  draw(opts: CrashDraw, into?: Uint8Array): DrawnState {
     const random = mulberry32(opts.seed);
-    const { ranges, overlay, at } = this.blankOverlay();
+    const { ranges, overlay, at } = this.blankOverlay(into);
     const survivors: { offset: number; length: number }[] = [];
     for (let i = 0; i < this.pendingCount; i++) {
       const w = this.pendingLog[i]!;
@@ -317,10 +318,14 @@ export class CrashPoint {
    * The state keeping exactly what `kept` says of each pending write (`sector` is 0 without
    * `tear`; with it, each sector is asked in order), later writes winning where two survive: a
    * systematic explorer picks survivor sets itself instead of drawing them. Asked in order:
-   * write by write, sector by sector.
+   * write by write, sector by sector. `into`: as for `draw`.
    */
-  drawKept(tear: boolean, kept: (write: number, sector: number) => boolean): DrawnState {
-    const { ranges, bytes } = this.pendingRanges();
+  drawKept(
+    tear: boolean,
+    kept: (write: number, sector: number) => boolean,
+    into?: Uint8Array,
+  ): DrawnState {
+    const { ranges } = this.pendingRanges();
     const blank = this.blankBytes();
     const at = this.locate();
     this.writeAt ??= this.pending.map((w) => at(w.offset));
@@ -333,7 +338,7 @@ export class CrashPoint {
     // Not a copy of the durable bytes and then the kept ones: the lost sectors get the durable
     // bytes, then the kept ones their data in write order (the last kept writer of a byte wins).
     // Every byte of the overlay lies in some write, so both passes fill it whole.
-    const overlay = overlays.carve(bytes);
+    const overlay = this.overlayIn(into);
     for (const laying of [false, true]) {
       let u = 0;
       for (let i = 0; i < this.pendingCount; i++) {
@@ -358,15 +363,27 @@ export class CrashPoint {
   }
 
   /** An overlay holding the durable bytes of the pending ranges, and where an offset lands in it. */
-  private blankOverlay(): {
+  private blankOverlay(into?: Uint8Array): {
     ranges: readonly Range[];
     overlay: Uint8Array;
     at: (offset: number) => number;
   } {
-    const { ranges, bytes } = this.pendingRanges();
-    const overlay = overlays.carve(bytes);
+    const { ranges } = this.pendingRanges();
+    const overlay = this.overlayIn(into);
     overlay.set(this.blankBytes());
     return { ranges, overlay, at: this.locate() };
+  }
+
+  /**
+   * Memory for a draw's overlay: the start of `into` (a caller's scratch buffer, reused from draw
+   * to draw: fresh memory cost more than the fill), else carved from the shared slab.
+   */
+  private overlayIn(into: Uint8Array | undefined): Uint8Array {
+    const { bytes } = this.pendingRanges();
+    if (!into) return overlays.carve(bytes);
+    if (into.length < bytes)
+      throw new RangeError(`an overlay of ${bytes} bytes does not fit ${into.length}`);
+    return into.subarray(0, bytes);
   }
 
   /** The durable bytes of the pending ranges, laid out as an overlay (built once per point). */

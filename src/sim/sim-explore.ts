@@ -61,6 +61,7 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
   let duplicates = 0;
   const draw = { tear: input.tear ?? false, corrupt: input.corrupt ?? false };
   // Engines that can are recovered in memory, page by page (see PageReader).
+  const scratch = new Scratch();
   const reader = mode.dumpImage
     ? new PageReader(options.pageSize, mode.storeSize(options))
     : undefined;
@@ -81,10 +82,14 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
       let found = 0;
       for (let i = 0; found < want && i < input.statesPerCut * 4; i++) {
         const seed = (input.seed * 7919 + io * 104729 + i) >>> 0;
-        const drawn = draw.corrupt
-          ? point.draw({ seed, ...draw })
-          : point.drawKept(draw.tear, survivors(cut, want, i, seed));
-        if (!seen.add(point, drawn)) {
+        // The draw is a recipe: run again, it gives the same state (for `image`, and for
+        // SeenStates), so each state's overlay is only scratch memory, reused by the next draw.
+        const redraw = (into?: Uint8Array): DrawnState =>
+          draw.corrupt
+            ? point.draw({ seed, ...draw }, into)
+            : point.drawKept(draw.tear, survivors(cut, want, i, seed), into);
+        const drawn = redraw(scratch.sized(point.pendingRanges().bytes));
+        if (!seen.add(point, drawn, redraw)) {
           duplicates++;
           continue;
         }
@@ -110,7 +115,7 @@ export async function exploreSimRun(input: SimExploreInput): Promise<SimExploreR
           dump: state.dump,
           verdict: state.verdict,
           cutAtIo: io,
-          image: () => point.imageOf(drawn),
+          image: () => point.imageOf(redraw()),
         };
         if (state.recoverError !== undefined) explored.recoverError = state.recoverError;
         states.push(explored);
@@ -180,45 +185,71 @@ function survivors(
  */
 class SeenStates {
   private readonly byCrc = new Map<number, Seen[]>();
+  /** Where a seen state is drawn again to be compared. */
+  private readonly again = new Scratch();
 
   constructor(private readonly differing: readonly { start: number; end: number }[]) {}
 
-  /** Adds the state; false if a state with the same image was added before. */
-  add(point: CrashPoint, drawn: DrawnState): boolean {
+  /**
+   * Adds the state `drawn` (which `redraw` draws again, into a buffer or fresh memory); false if
+   * a state with the same image was added before.
+   */
+  add(point: CrashPoint, drawn: DrawnState, redraw: (into?: Uint8Array) => DrawnState): boolean {
     let crc = 0;
     for (const r of this.differing)
       point.visit(drawn, r.start, r.end, (bytes) => (crc = crc32c(bytes, crc)));
-    const mine: Seen = { point, drawn };
     const bucket = this.byCrc.get(crc);
+    const seen: Seen = { point, redraw };
     if (!bucket) {
-      this.byCrc.set(crc, [mine]);
+      this.byCrc.set(crc, [seen]);
       return true;
     }
-    if (bucket.some((seen) => this.same(seen, mine))) return false;
-    bucket.push(mine);
+    let mine: Uint8Array | undefined;
+    for (const other of bucket) {
+      if (other.point === point) {
+        // Two draws at one cut differ only in that cut's pending ranges: their overlays.
+        const again = other.redraw(this.again.sized(point.pendingRanges().bytes));
+        if (Buffer.compare(again.overlay, drawn.overlay) === 0) return false;
+        continue;
+      }
+      mine ??= this.bytes(point, drawn);
+      other.bytes ??= this.bytes(other.point, other.redraw());
+      if (Buffer.compare(other.bytes, mine) === 0) return false;
+    }
+    if (mine) seen.bytes = mine;
+    bucket.push(seen);
     return true;
   }
 
-  private same(a: Seen, b: Seen): boolean {
-    // Two draws at one cut differ only in that cut's pending ranges: their overlays.
-    if (a.point === b.point) return Buffer.compare(a.drawn.overlay, b.drawn.overlay) === 0;
-    return Buffer.compare(this.bytes(a), this.bytes(b)) === 0;
-  }
-
-  private bytes(seen: Seen): Uint8Array {
-    if (seen.bytes) return seen.bytes;
+  private bytes(point: CrashPoint, drawn: DrawnState): Uint8Array {
     const out = new Uint8Array(this.differing.reduce((n, r) => n + r.end - r.start, 0));
     let at = 0;
     for (const r of this.differing) {
-      seen.point.readInto(seen.drawn, r.start, r.end, out, at);
+      point.readInto(drawn, r.start, r.end, out, at);
       at += r.end - r.start;
     }
-    return (seen.bytes = out);
+    return out;
   }
 }
 
-/** A state SeenStates holds, with its differing bytes once they were built. */
-type Seen = { point: CrashPoint; drawn: DrawnState; bytes?: Uint8Array };
+/** A state SeenStates holds: its recipe, and its differing bytes once they were built. */
+type Seen = {
+  point: CrashPoint;
+  redraw: (into?: Uint8Array) => DrawnState;
+  bytes?: Uint8Array;
+};
+
+/** A buffer reused from one use to the next, grown as needed. */
+class Scratch {
+  private buffer = new Uint8Array(0);
+
+  /** The first `length` bytes of the buffer (what they held before is garbage). */
+  sized(length: number): Uint8Array {
+    if (this.buffer.length < length)
+      this.buffer = new Uint8Array(Math.max(length, 2 * this.buffer.length));
+    return this.buffer.subarray(0, length);
+  }
+}
 
 /** Consecutive cuts with no history event between them. */
 function byHistory(cuts: readonly Cut[]): Cut[][] {
