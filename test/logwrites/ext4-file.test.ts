@@ -1,0 +1,93 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  ext4BlockSize,
+  ext4FileCommands,
+  parseExt4File,
+  readExt4File,
+} from '../../src/logwrites/ext4-file.ts';
+
+/** An ext4 image (mkfs.ext4 -d) holding the files `fill` writes into its source directory. */
+async function imageWith(
+  dir: string,
+  blockSize: number,
+  fill: (root: string) => void,
+  features: string[] = [],
+): Promise<string> {
+  const root = join(dir, `root-${blockSize}`);
+  mkdirSync(root);
+  fill(root);
+  const image = join(dir, `fs-${blockSize}${features.join('')}.img`);
+  writeFileSync(image, '');
+  await execa('truncate', ['-s', '16M', image]);
+  const opts = features.length > 0 ? ['-O', features.join(',')] : [];
+  await execa('mkfs.ext4', ['-q', '-F', '-b', String(blockSize), ...opts, '-d', root, image]);
+  return image;
+}
+
+/** debugfs's output and errors together, as the screen's script keeps them. */
+const debugfs = async (image: string, commands: string): Promise<string> =>
+  (await execa('debugfs', ['-f', '-', image], { input: commands, reject: false, all: true })).all;
+
+test('a file read through its extents is what debugfs dump writes: plain, sparse (an extent tree), uninitialized extents, both block sizes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
+  try {
+    for (const blockSize of [1024, 4096]) {
+      const image = await imageWith(dir, blockSize, (root) => {
+        writeFileSync(
+          join(root, 'plain'),
+          Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) & 0xff)),
+        );
+        // One block written in every three: 20 extents, more than an inode holds (a tree).
+        const sparse = Buffer.alloc(60 * 3 * blockSize);
+        for (let b = 0; b < 60; b += 3) sparse.fill(b + 1, b * blockSize, (b + 1) * blockSize);
+        writeFileSync(join(root, 'sparse'), sparse);
+      });
+      // Allocated, not written, inside the file's size: reads as zeros.
+      await execa('debugfs', ['-w', '-R', 'fallocate /sparse 150 170', image]);
+      t.is(ext4BlockSize(image), blockSize);
+      for (const name of ['plain', 'sparse']) {
+        const file = parseExt4File(await debugfs(image, ext4FileCommands(name)));
+        if (file.kind !== 'extents') return t.fail(`${name}: ${JSON.stringify(file)}`);
+        const dumped = join(dir, `${name}-${blockSize}.dump`);
+        await execa('debugfs', ['-R', `dump -p /${name} ${dumped}`, image]);
+        t.true(readExt4File(image, file).equals(readFileSync(dumped)), `${name}, ${blockSize}`);
+        if (name === 'sparse') {
+          t.true(file.extents.length > 4, 'a tree of extents');
+          t.true(
+            file.extents.some((e) => e.uninit),
+            'an uninitialized extent',
+          );
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing file, a directory and a block-mapped file are told apart (only debugfs reads the last)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
+  try {
+    const image = await imageWith(
+      dir,
+      1024,
+      (root) => {
+        writeFileSync(join(root, 'old'), 'x'.repeat(5000));
+        mkdirSync(join(root, 'sub'));
+      },
+      ['^extent', '^64bit'],
+    );
+    t.is(parseExt4File(await debugfs(image, ext4FileCommands('nope'))).kind, 'missing');
+    const sub = parseExt4File(await debugfs(image, ext4FileCommands('sub')));
+    t.is(sub.kind, 'other');
+    const old = parseExt4File(await debugfs(image, ext4FileCommands('old')));
+    t.like(old, { kind: 'other' });
+    t.regex((old as { why: string }).why, /not mapped by extents/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
