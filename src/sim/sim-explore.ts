@@ -28,7 +28,7 @@ export type SimExploreInput = Omit<SimTrialInput, 'cutAtIo' | 'crashStates'> & {
 export type SimExploredState = SimCrashState & {
   /** The power was cut before this I/O call (0-based; the run's I/O count: after the last). */
   cutAtIo: number;
-  /** The state's whole image, built on demand (it holds the cut and the draw meanwhile). */
+  /** The state's whole image, built on demand (drawn again from its cut and survivor set). */
   image: () => Uint8Array;
 };
 
