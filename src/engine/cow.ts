@@ -63,8 +63,7 @@ export const cowEngine: EngineMode = {
     }
   },
   async recover(ctx) {
-    const verify = ctx.options.bug !== 'no-checksum';
-    await readFromFile(loadStateReads(ctx.options, verify), ctx.file, ctx.options.pageSize);
+    await loadState(ctx, ctx.options.bug !== 'no-checksum');
   },
   dump: (ctx) => readFromFile(dumpReads(ctx.options), ctx.file, ctx.options.pageSize),
   // Recovery only reads (it finds the newest valid meta), and the dump finds it again.

@@ -7,7 +7,13 @@ import {
   PageKind,
   readDataPage,
 } from './page-format.ts';
-import { type PageImage, pageImageOf } from './page-image.ts';
+import {
+  type PageImage,
+  pageImageOf,
+  type PageReads,
+  readFromFile,
+  readFromImage,
+} from './page-image.ts';
 import { type PageWrite, pwriteAll } from './store-file.ts';
 
 /**
@@ -65,7 +71,7 @@ export class PingPongPages {
     let maxSeq = 0n;
     const newest = new Map<number, 0 | 1>();
     for (let page = 0; page < ctx.options.pages; page++) {
-      const v = await readNewest(ctx, page, true);
+      const v = await readFromFile(newestReads(page, true), ctx.file, ctx.options.pageSize);
       if (v && 'seq' in v) {
         newest.set(page, v.slot);
         if (v.seq > maxSeq) maxSeq = v.seq;
@@ -152,17 +158,7 @@ const tooSmall = (size: number, options: EngineOptions): string =>
 
 /** One entry per logical page: the newest valid version, null (never written) or an error. */
 export async function dumpDirect(ctx: EngineContext): Promise<DumpEntry[]> {
-  const verify = ctx.options.bug !== 'no-checksum';
-  const { pageSize } = ctx.options;
-  const entries: DumpEntry[] = [];
-  for (let page = 0; page < ctx.options.pages; page++) {
-    const slots = [
-      await ctx.file.pread(pageSize, slotOffset(page, 0, pageSize)),
-      await ctx.file.pread(pageSize, slotOffset(page, 1, pageSize)),
-    ] as const;
-    entries.push(dumpEntry(page, newestOf(slots, page, verify)));
-  }
-  return entries;
+  return readFromFile(dumpReads(ctx.options), ctx.file, ctx.options.pageSize);
 }
 
 /**
@@ -173,12 +169,17 @@ export function dumpDirectImage(image: PageImage, options: EngineOptions): DumpE
   const need = directStoreSize(options);
   if (image.count * options.pageSize < need)
     throw new Error(tooSmall(image.count * options.pageSize, options));
+  return readFromImage(dumpReads(options, image.readData), image);
+}
+
+function* dumpReads(
+  options: EngineOptions,
+  read: SlotReader = readDataPage,
+): PageReads<DumpEntry[]> {
   const verify = options.bug !== 'no-checksum';
   const entries: DumpEntry[] = [];
-  for (let page = 0; page < options.pages; page++) {
-    const slots = [image.page(2 * page), image.page(2 * page + 1)];
-    entries.push(dumpEntry(page, newestOf(slots, page, verify, image.readData)));
-  }
+  for (let page = 0; page < options.pages; page++)
+    entries.push(dumpEntry(page, yield* newestReads(page, verify, read)));
   return entries;
 }
 
@@ -214,15 +215,12 @@ function newestOf(
   return best ?? damaged;
 }
 
-async function readNewest(
-  ctx: EngineContext,
+/** The newest version of a page, read from its two slots (pages 2p and 2p+1). */
+function* newestReads(
   page: number,
   verify: boolean,
-): Promise<Version | null> {
-  const { pageSize } = ctx.options;
-  const slots = [
-    await ctx.file.pread(pageSize, slotOffset(page, 0, pageSize)),
-    await ctx.file.pread(pageSize, slotOffset(page, 1, pageSize)),
-  ];
-  return newestOf(slots, page, verify);
+  read: SlotReader = readDataPage,
+): PageReads<Version | null> {
+  const slots = [yield 2 * page, yield 2 * page + 1];
+  return newestOf(slots, page, verify, read);
 }
