@@ -58,13 +58,17 @@ export function parseExt4File(output: string): Ext4File {
 
 /** The block size of the ext4 filesystem in an image, from its superblock. */
 export function ext4BlockSize(image: string): number {
-  const sb = Buffer.alloc(1024);
   const fd = openSync(image, 'r');
   try {
-    readSync(fd, sb, 0, 1024, 1024);
+    return blockSizeOf(fd, image);
   } finally {
     closeSync(fd);
   }
+}
+
+function blockSizeOf(fd: number, image: string): number {
+  const sb = Buffer.alloc(1024);
+  readSync(fd, sb, 0, 1024, 1024);
   if (sb.readUInt16LE(56) !== 0xef53) throw new Error(`${image} holds no ext4 superblock`);
   return 1024 << sb.readUInt32LE(24);
 }
@@ -76,10 +80,10 @@ export function ext4BlockSize(image: string): number {
  * extents read as zeros, as from a kernel.
  */
 export function readExt4File(image: string, file: { size: number; extents: Extent[] }): Buffer {
-  const blockSize = ext4BlockSize(image);
   const out = Buffer.alloc(file.size);
   const fd = openSync(image, 'r');
   try {
+    const blockSize = blockSizeOf(fd, image);
     for (const e of file.extents) {
       if (e.uninit) continue;
       const start = e.logical * blockSize;
