@@ -1,10 +1,10 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import type { EngineMode, EngineOptions, PlantedBug } from '../../src/engine/engine.ts';
 import { engineModes } from '../../src/engine/registry.ts';
 import type { AnomalyKind } from '../../src/model/verdict.ts';
 import { workloadArb } from '../../src/oracles/arbitraries.ts';
-import { exploreSimRun, recordCuts } from '../../src/sim/sim-explore.ts';
+import { exploreSimRun, recordCuts, type SimExploreInput } from '../../src/sim/sim-explore.ts';
 import { recoverAndCheck, runUntilCut } from '../../src/sim/sim-trial.ts';
 import { HistoryIndex } from '../../src/oracles/history-index.ts';
 
@@ -161,20 +161,26 @@ for (const name of ['fsync', 'group-commit', 'cow'] as const)
     t.true(states >= 1000, `${states} states`);
   });
 
-test('under fault windows: fsync stays clean, and the planted ignore-eio (fsyncgate) is caught', async (t) => {
-  const kinds: AnomalyKind[] = ['lost-ack', 'ack-after-eio', 'phantom', 'torn-undetected'];
-  const faults = [
-    { kind: 'error_writes' as const, atIo: 2, untilIo: 8 },
-    dropWindow,
-    corruptWindow,
-  ];
+/**
+ * Explores `seeds` runs of `mode` under each fault window; fails the test on any anomaly of
+ * `kinds`. Returns the distinct states checked.
+ */
+async function statesUnderFaults(
+  t: ExecutionContext,
+  mode: EngineMode,
+  o: EngineOptions,
+  faults: readonly NonNullable<SimExploreInput['fault']>[],
+  kinds: readonly AnomalyKind[],
+  seeds: number,
+  maxOps: number,
+): Promise<number> {
   let states = 0;
   for (const fault of faults)
-    for (let seed = 0; seed < 15; seed++) {
+    for (let seed = 0; seed < seeds; seed++) {
       const r = await exploreSimRun({
-        mode: engineModes.fsync,
-        options: options(),
-        ops: workload(engineModes.fsync, seed, 12),
+        mode,
+        options: o,
+        ops: workload(mode, seed, maxOps),
         statesPerCut: 6,
         seed,
         tear: true,
@@ -182,8 +188,22 @@ test('under fault windows: fsync stays clean, and the planted ignore-eio (fsyncg
       });
       states += r.states.length;
       const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
-      if (bad) t.fail(`${fault.kind}: ${bad.verdict.anomalies.map((a) => a.message).join('\n')}`);
+      if (bad)
+        t.fail(
+          `${mode.name} ${fault.kind}: ${bad.verdict.anomalies.map((a) => a.message).join('\n')}`,
+        );
     }
+  return states;
+}
+
+test('under fault windows: fsync stays clean, and the planted ignore-eio (fsyncgate) is caught', async (t) => {
+  const kinds: AnomalyKind[] = ['lost-ack', 'ack-after-eio', 'phantom', 'torn-undetected'];
+  const faults = [
+    { kind: 'error_writes' as const, atIo: 2, untilIo: 8 },
+    dropWindow,
+    corruptWindow,
+  ];
+  const states = await statesUnderFaults(t, engineModes.fsync, options(), faults, kinds, 15, 12);
   t.log(`${states} distinct states under faults, clean`);
   t.true(states > 1000);
 
@@ -214,26 +234,7 @@ test('under fault windows: group commit, cow and slotted (doublewrite) stay clea
     ['cow', options()],
     ['slotted', options({ protection: 'doublewrite' })],
   ] as const) {
-    let states = 0;
-    for (const fault of faults)
-      for (let seed = 0; seed < 10; seed++) {
-        const mode = engineModes[name];
-        const r = await exploreSimRun({
-          mode,
-          options: o,
-          ops: workload(mode, seed, 14),
-          statesPerCut: 6,
-          seed,
-          tear: true,
-          fault,
-        });
-        states += r.states.length;
-        const bad = r.states.find((s) => s.verdict.anomalies.some((a) => kinds.includes(a.kind)));
-        if (bad)
-          t.fail(
-            `${name} ${fault.kind}: ${bad.verdict.anomalies.map((a) => a.message).join('\n')}`,
-          );
-      }
+    const states = await statesUnderFaults(t, engineModes[name], o, faults, kinds, 10, 14);
     t.log(`${name}: ${states} distinct states under faults, clean`);
     t.true(states > 500);
   }
