@@ -2,6 +2,7 @@ import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { runTrial, trialPhases, type TrialPhase } from '../src/harness/trial/run-trial.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { EngineServer } from '../src/harness/trial/engine-server.ts';
+import { TrialAgent } from '../src/harness/agent/trial-agent.ts';
 import type { Target } from '../src/harness/target/target.ts';
 import { startVagrantTarget, vagrantRunning } from '../src/harness/target/vagrant.ts';
 import type { TrialPlan } from '../src/model/trial-plan.ts';
@@ -24,10 +25,12 @@ export type HarnessBench = {
   trialsPerMinute: number;
   meanTrialSeconds: number;
   phaseSeconds: Record<TrialPhase, number>;
-  /** Execs, spawns and engine-server requests a trial waits for. */
+  /** Execs, spawns, engine-server and trial-agent requests a trial waits for. */
   roundTripsPerTrial: number;
   shellCycleSeconds: number;
   overheadRatio: number;
+  /** The same trials run step by step from the host (no trial agent), in the same run. */
+  stepByStep: StepByStep;
   /** Engines inside the guest on the dm device. */
   guestEngines: GuestEngineRow[];
   /** One log-writes recording (ext4 cow, reorder:1): on the kernel, and screened on the host. */
@@ -35,6 +38,12 @@ export type HarnessBench = {
   tracer: TracerBench;
   /** The same trials on the project's Vagrant VM, when one is running (`vagrant up`). */
   vagrant?: VagrantBench;
+};
+
+export type StepByStep = {
+  meanTrialSeconds: number;
+  roundTripsPerTrial: number;
+  overheadRatio: number;
 };
 
 export type VagrantBench = {
@@ -92,21 +101,66 @@ export const overheadPlan = (): TrialPlan =>
     { baseSeed: 1 },
   )[0]!;
 
-/** Trials timed, beside the same dm-flakey cycle as one shell script in the same guest. */
+/**
+ * Trials timed, beside the same dm-flakey cycle as one shell script in the same guest: through
+ * the trial agent (the default), and step by step from the host, alternating by trial.
+ */
 export async function trialOverhead(target: Target, plan: TrialPlan, trials: number) {
-  const timed = await timeTrials(target, plan, trials);
+  const [timed, steps] = await timeTrialsBothWays(target, plan, trials);
   const shellStart = Date.now();
   const own = resourceNames((await ownership(target)).newRunId());
   await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
   await sweepStale(target);
   const shellCycleSeconds = (Date.now() - shellStart) / 1000;
+  const ratio = (seconds: number) => Number((seconds / shellCycleSeconds).toFixed(2));
   return {
     trials,
     meanTrialSeconds: Number(timed.meanTrialSeconds.toFixed(2)),
     phaseSeconds: timed.phaseSeconds,
     roundTripsPerTrial: timed.roundTripsPerTrial,
     shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
-    overheadRatio: Number((timed.meanTrialSeconds / shellCycleSeconds).toFixed(2)),
+    overheadRatio: ratio(timed.meanTrialSeconds),
+    stepByStep: {
+      meanTrialSeconds: Number(steps.meanTrialSeconds.toFixed(2)),
+      roundTripsPerTrial: steps.roundTripsPerTrial,
+      overheadRatio: ratio(steps.meanTrialSeconds),
+    },
+  };
+}
+
+type Timed = {
+  meanTrialSeconds: number;
+  phaseSeconds: Record<TrialPhase, number>;
+  roundTripsPerTrial: number;
+};
+
+/** n trials through the agent and n step by step, alternating (this machine's load drifts). */
+async function timeTrialsBothWays(
+  target: Target,
+  plan: TrialPlan,
+  n: number,
+): Promise<[Timed, Timed]> {
+  // Unmeasured: the first of each starts the agent or the engine server.
+  await runTrial(target, plan, { via: 'agent' });
+  await runTrial(target, plan, { via: 'steps' });
+  const agent: Timed[] = [];
+  const steps: Timed[] = [];
+  for (let i = 0; i < n; i++) {
+    agent.push(await timeTrials(target, plan, 1, 'agent', false));
+    steps.push(await timeTrials(target, plan, 1, 'steps', false));
+  }
+  return [meanOf(agent), meanOf(steps)];
+}
+
+function meanOf(runs: Timed[]): Timed {
+  const mean = (f: (t: Timed) => number) => runs.reduce((sum, t) => sum + f(t), 0) / runs.length;
+  const phaseSeconds = Object.fromEntries(
+    trialPhases.map((p) => [p, Number(mean((t) => t.phaseSeconds[p]).toFixed(2))]),
+  ) as Record<TrialPhase, number>;
+  return {
+    meanTrialSeconds: mean((t) => t.meanTrialSeconds),
+    phaseSeconds,
+    roundTripsPerTrial: mean((t) => t.roundTripsPerTrial),
   };
 }
 
@@ -119,22 +173,22 @@ async function timeTrials(
   target: Target,
   plan: TrialPlan,
   n: number,
-): Promise<{
-  meanTrialSeconds: number;
-  phaseSeconds: Record<TrialPhase, number>;
-  roundTripsPerTrial: number;
-}> {
+  via?: 'agent' | 'steps',
+  warmUp = true,
+): Promise<Timed> {
   const phaseSeconds = Object.fromEntries(trialPhases.map((p) => [p, 0])) as Record<
     TrialPhase,
     number
   >;
-  await runTrial(target, plan, {});
+  if (warmUp) await runTrial(target, plan, via ? { via } : {});
   let elapsed = 0;
   let roundTrips = 0;
   for (let i = 0; i < n; i++) {
     await sweepStale(target);
     const start = Date.now();
-    const { result, count } = await countingRoundTrips(target, () => runTrial(target, plan, {}));
+    const { result, count } = await countingRoundTrips(target, () =>
+      runTrial(target, plan, via ? { via } : {}),
+    );
     elapsed += Date.now() - start;
     roundTrips += count;
     for (const p of trialPhases) phaseSeconds[p] += result.phaseMs[p] / 1000 / n;
@@ -154,6 +208,7 @@ async function countingRoundTrips<T>(
   let count = 0;
   const { exec, spawn } = target;
   const serverRun = EngineServer.prototype.run;
+  const agentRun = TrialAgent.prototype.run;
   Object.assign(target, {
     exec: (...a: Parameters<Target['exec']>) => (count++, exec.apply(target, a)),
     spawn: (...a: Parameters<Target['spawn']>) => (count++, spawn.apply(target, a)),
@@ -162,11 +217,16 @@ async function countingRoundTrips<T>(
     count++;
     return serverRun.apply(this, a);
   };
+  TrialAgent.prototype.run = function (...a) {
+    count++;
+    return agentRun.apply(this, a);
+  };
   try {
     return { result: await body(), count };
   } finally {
     Object.assign(target, { exec, spawn });
     EngineServer.prototype.run = serverRun;
+    TrialAgent.prototype.run = agentRun;
   }
 }
 

@@ -68,11 +68,14 @@ if (only === 'trials') {
   try {
     await installGuestEngine(target);
     const row = await trialOverhead(target, overheadPlan(), quick ? 2 : 4);
-    const { phaseSeconds, ...rest } = row;
+    const { phaseSeconds, stepByStep, ...rest } = row;
     console.log(
       '\nTrials on the embedded guest (TCG), beside the same dm-flakey cycle as one shell script:',
     );
-    console.table([rest]);
+    console.table([
+      { via: 'trial agent', ...rest },
+      { via: 'step by step', trials: rest.trials, ...stepByStep },
+    ]);
     console.table([phaseSeconds]);
     writeOnly('trials', row);
   } finally {
@@ -243,8 +246,11 @@ console.table(storeScreenRows);
 const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, quick ? 40 : 100);
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
-  const { phaseSeconds, guestEngines, exploration, tracer, vagrant, ...rest } = harness;
-  console.table([rest]);
+  const { phaseSeconds, guestEngines, exploration, tracer, vagrant, stepByStep, ...rest } = harness;
+  console.table([
+    { via: 'trial agent', ...rest },
+    { via: 'step by step', trials: rest.trials, ...stepByStep },
+  ]);
   console.log('mean seconds per trial phase:');
   console.table([phaseSeconds]);
   console.log('\nEngines inside the guest (ext4 on the powercut dm device, TCG):');

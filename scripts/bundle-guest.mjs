@@ -13,6 +13,8 @@ const bundles = {
   'powercut-engine.mjs': 'src/engine/cli-entry.ts',
   // Checks crash states from a dm-log-writes recording inside the target (no node start per state).
   'powercut-explore.mjs': 'src/logwrites/guest-explorer.ts',
+  // Runs whole dm-flakey trials inside the target (one request per trial: src/harness/agent/).
+  'powercut-agent.mjs': 'src/harness/agent/agent-entry.ts',
 };
 for (const [file, entry] of Object.entries(bundles)) {
   await build({

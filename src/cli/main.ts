@@ -106,11 +106,16 @@ program
     "this run's folder name in the store (default: its start time; give every shard the same one)",
     parseRunId,
   )
+  .option(
+    '--agent',
+    "run each dm-flakey trial inside the target, in powercut's trial agent: one request per trial instead of a round trip per step (for a target far away on the network; in the embedded one-CPU guest it measured no faster)",
+  )
   .option('--no-progress', 'plain lines instead of live progress')
   .action(
     async (
       paths: string[],
       opts: {
+        agent?: boolean;
         target?: 'auto';
         seed?: number;
         store: string;
@@ -133,6 +138,7 @@ program
         ...(opts.shardWeights ? { shardWeights: await weightsFrom(opts.shardWeights) } : {}),
         ...(opts.runId ? { runId: opts.runId } : {}),
         ...(opts.jobs ? { jobs: opts.jobs } : {}),
+        ...(opts.agent ? { via: 'agent' as const } : {}),
         only: opts.only,
         skip: opts.skip,
         storeRoot: opts.store,

@@ -33,6 +33,8 @@ export type RunOptions = {
   shardWeights?: ReadonlyMap<string, number>;
   /** Trials at once: guests booted (qemu) or connections (ssh, vagrant, local). */
   jobs?: number;
+  /** Where a dm-flakey trial's steps run: in the target's trial agent, or from here (default). */
+  via?: 'agent' | 'steps';
   log: (line: string) => void;
 };
 
@@ -191,6 +193,7 @@ async function runOne(
   try {
     const result = await runTrialOn(target, plan, {
       ...(onPhase ? { onPhase } : {}),
+      ...(options.via ? { via: options.via } : {}),
       log: (line) => options.log(`  ${line}`),
     });
     const dir = await store.writeTrial(result);

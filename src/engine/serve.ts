@@ -38,18 +38,27 @@ async function answerOne(line: string): Promise<ServeAnswer> {
   const { id, argv } = request;
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string'))
     return { id, code: 2, stdout: '', stderr: 'serve: argv must be an array of strings\n' };
+  return { id, ...(await runServed(argv)) };
+}
+
+/**
+ * One served command (`recover` or `dump`, the argv of `powercut-engine`): the one-shot
+ * command's exit code, stdout and stderr. The trial agent calls it in its own process.
+ */
+export async function runServed(
+  argv: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   if (!servedVerbs.includes(argv[1] ?? ''))
     return {
-      id,
       code: 2,
       stdout: '',
       stderr: `serve: only ${servedVerbs.join(' and ')} are served, not ${JSON.stringify(argv[1])}\n`,
     };
   const stdout: string[] = [];
   let stderr = '';
-  const code = await main(argv, {
+  const code = await main([...argv], {
     out: (l) => stdout.push(`${l}\n`),
     err: (t) => (stderr += t),
   });
-  return { id, code, stdout: stdout.join(''), stderr };
+  return { code, stdout: stdout.join(''), stderr };
 }

@@ -1,6 +1,6 @@
 import { HarnessError } from '../errors.ts';
 import type { ExecResult, Target } from '../target/target.ts';
-import { checkResult } from '../target/ssh-connection.ts';
+import { checkResult } from '../target/exec-result.ts';
 import { UndoStack } from '../undo-stack.ts';
 import { flakeyTable, linearTable, logWritesTable, type FlakeyFault } from './dm-table.ts';
 import { flakeyFeatures } from './features.ts';

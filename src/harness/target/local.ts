@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, copyFile, chmod, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { checkResult } from './ssh-connection.ts';
+import { checkResult } from './exec-result.ts';
 import { withTimeout } from '../timeout.ts';
 import { lineStream } from './lines.ts';
 import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts';

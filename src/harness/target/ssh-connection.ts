@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
+import { checkResult } from './exec-result.ts';
 import type { ExecOptions, ExecResult, RemoteProcess } from './target.ts';
 import { lineStream } from './lines.ts';
 import { startTimeOf } from '../device/guards.ts';
@@ -221,13 +222,3 @@ const execAttempts = 5;
 class ExecDropped extends Error {}
 
 export { shellQuote } from './shell.ts';
-
-export function checkResult(result: ExecResult, check: boolean): ExecResult {
-  if (check && result.code !== 0) {
-    const why = result.stderr.trim().split('\n').at(-1) ?? '';
-    throw new HarnessError(
-      `\`${result.command}\` exited ${result.code ?? result.signal ?? 'without a code'}${why ? `: ${why}` : ''}`,
-    );
-  }
-  return result;
-}

@@ -107,3 +107,21 @@ export class EngineServer {
 }
 
 const servers = new WeakMap<Target, Promise<EngineServer>>();
+
+/** What a trial asks of the built-in engines after the crash: one served command at a time. */
+export type EngineRequests = Pick<EngineServer, 'run'>;
+
+const inProcess = new WeakMap<Target, EngineRequests>();
+
+/**
+ * Where `target`'s recover and dump requests go: its engine server, or, inside the trial
+ * agent (which runs in the target already), the agent's own process.
+ */
+export function engineRequests(target: Target): Promise<EngineRequests> {
+  return Promise.resolve(inProcess.get(target) ?? EngineServer.for(target));
+}
+
+/** Serves `target`'s engine requests with `requests` (the trial agent: no second node start). */
+export function serveEnginesInProcess(target: Target, requests: EngineRequests): void {
+  inProcess.set(target, requests);
+}

@@ -8,7 +8,6 @@ import { requirePackageRoot } from '../../package-root.ts';
 import type { Target } from '../target/target.ts';
 import { uploadedPath } from '../../model/uploaded-path.ts';
 
-const projectRoot = requirePackageRoot();
 export const guestEngineDir = '/opt/powercut';
 /** The node the built-in engines run on in a target: its own, or the host's, uploaded. */
 export const guestNode = `${guestEngineDir}/bin/node`;
@@ -17,11 +16,14 @@ export const guestEngineCommand = `${guestNode} ${guestEngineDir}/powercut-engin
 const bundleFiles = [
   'powercut-engine.mjs',
   'powercut-explore.mjs',
+  'powercut-agent.mjs',
   'powercut_native.node',
   // The tracer every engine runs under (static: runs on any x86_64 Linux target).
   'powercut-stop',
 ] as const;
 export const guestExplorerCommand = `${guestNode} ${guestEngineDir}/powercut-explore.mjs serve`;
+/** The trial agent (src/harness/agent/): runs whole trials inside the target. */
+export const guestAgentCommand = `${guestNode} ${guestEngineDir}/powercut-agent.mjs`;
 
 let bundled: Promise<string> | undefined;
 
@@ -32,6 +34,7 @@ let bundled: Promise<string> | undefined;
  */
 export function buildGuestBundle(): Promise<string> {
   bundled ??= (async () => {
+    const projectRoot = requirePackageRoot();
     const dir = join(projectRoot, 'dist/guest');
     const script = join(projectRoot, 'scripts/bundle-guest.mjs');
     if (existsSync(script) && existsSync(join(projectRoot, 'src')))

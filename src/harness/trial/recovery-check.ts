@@ -9,7 +9,7 @@ import { HarnessError } from '../errors.ts';
 import type { Target } from '../target/target.ts';
 import type { CrashChecker, Judgement, TrialContext } from './crash-checker.ts';
 import { engineCommand, recoverAndDumpArgv } from './engine-command.ts';
-import { EngineServer } from './engine-server.ts';
+import { engineRequests } from './engine-server.ts';
 import { parseDump, readRawPages } from './recovered-state.ts';
 import type { TrialRig } from './trial-rig.ts';
 
@@ -102,7 +102,7 @@ export async function recoverAfterCrash(
   }
   const combined = recoverAndDumpArgv(plan.engine, store, pages);
   const recover = combined
-    ? await (await EngineServer.for(target)).run(combined, timeoutMs)
+    ? await (await engineRequests(target)).run(combined, timeoutMs)
     : await target.exec(engineCommand(plan.engine, 'recover', store, pages), {
         check: false,
         timeoutMs,

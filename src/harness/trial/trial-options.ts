@@ -10,4 +10,9 @@ export type RunTrialOptions = {
   quietMs?: number;
   /** Run this workload instead of the one the plan's seed generates (shrinking). */
   ops?: WorkloadOp[];
+  /**
+   * Where the trial's steps run: one round trip each from here (the default), or in the
+   * target's trial agent (one request per trial; dm-flakey trials on a remote target).
+   */
+  via?: 'agent' | 'steps';
 };

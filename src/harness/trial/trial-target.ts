@@ -46,6 +46,8 @@ export type TrialOnTarget = {
   /** Exactly these ops instead of the ones drawn from the plan's seed. */
   ops?: WorkloadOp[];
   onPhase?: (phase: TrialPhase) => void;
+  /** Where the trial's steps run (run-trial.ts): in the target's trial agent, or from here. */
+  via?: 'agent' | 'steps';
   /** What the stale sweep removed or could not remove, one line each. */
   log?: (line: string) => void;
 };
@@ -62,5 +64,6 @@ export async function runTrialOn(
   return runTrial(target, plan, {
     ...(options.ops ? { ops: options.ops } : {}),
     ...(options.onPhase ? { onPhase: options.onPhase } : {}),
+    ...(options.via ? { via: options.via } : {}),
   });
 }

@@ -52,6 +52,48 @@ for (const fs of ['ext4', 'xfs']) {
   }
 }
 
+test.serial(
+  '[vm] in the trial agent a trial is one request, with the verdicts it has step by step',
+  async (t) => {
+    const target = guest();
+    const plain = plans(dropScenario('plain', 'ext4'))[0]!;
+    const fsync = plans(dropScenario('fsync', 'ext4'))[0]!;
+    // The first trial starts the agent (a spawn); after that a trial makes no exec or spawn.
+    t.deepEqual((await runTrial(target, fsync, { via: 'agent' })).verdict.anomalies, []);
+    const { exec, spawn } = target;
+    const calls: string[] = [];
+    Object.assign(target, {
+      exec: (...a: Parameters<typeof exec>) => (calls.push(a[0]), exec.apply(target, a)),
+      spawn: (...a: Parameters<typeof spawn>) => (calls.push(a[0]), spawn.apply(target, a)),
+    });
+    try {
+      const phases: string[] = [];
+      const lost = await runTrial(target, plain, {
+        via: 'agent',
+        onPhase: (p) => phases.push(p),
+      });
+      t.log(summary(lost));
+      t.true(
+        lost.verdict.anomalies.some((a) => a.kind === 'lost-ack'),
+        'plain must lose data it acknowledged, in the agent too',
+      );
+      t.deepEqual(
+        [...new Set(phases)].sort(),
+        ['check', 'device', 'fault', 'recover', 'workload'],
+        'the phases came back as they happened',
+      );
+      const kept = await runTrial(target, fsync, { via: 'agent' });
+      t.log(summary(kept));
+      t.deepEqual(kept.verdict.anomalies, []);
+      t.true(kept.verdict.stats.ackedWhileFaulty > 0, 'the drop window covered acknowledged ops');
+      t.true(kept.fsck?.clean, 'the filesystem was checked after recovery');
+      t.deepEqual(calls, [], 'the trials were requests to the agent, not commands');
+    } finally {
+      Object.assign(target, { exec, spawn });
+    }
+  },
+);
+
 test.serial('[vm] fsync on btrfs with O_DIRECT', async (t) => {
   const r = await runTrial(
     guest(),
