@@ -42,6 +42,7 @@ export type HarnessBench = {
 
 export type StepByStep = {
   meanTrialSeconds: number;
+  phaseSeconds: Record<TrialPhase, number>;
   roundTripsPerTrial: number;
   overheadRatio: number;
 };
@@ -122,6 +123,7 @@ export async function trialOverhead(target: Target, plan: TrialPlan, trials: num
     overheadRatio: ratio(timed.meanTrialSeconds),
     stepByStep: {
       meanTrialSeconds: Number(steps.meanTrialSeconds.toFixed(2)),
+      phaseSeconds: steps.phaseSeconds,
       roundTripsPerTrial: steps.roundTripsPerTrial,
       overheadRatio: ratio(steps.meanTrialSeconds),
     },

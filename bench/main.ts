@@ -72,11 +72,15 @@ if (only === 'trials') {
     console.log(
       '\nTrials on the embedded guest (TCG), beside the same dm-flakey cycle as one shell script:',
     );
+    const { phaseSeconds: stepPhases, ...steps } = stepByStep;
     console.table([
       { via: 'trial agent', ...rest },
-      { via: 'step by step', trials: rest.trials, ...stepByStep },
+      { via: 'step by step', trials: rest.trials, ...steps },
     ]);
-    console.table([phaseSeconds]);
+    console.table([
+      { via: 'trial agent', ...phaseSeconds },
+      { via: 'step by step', ...stepPhases },
+    ]);
     writeOnly('trials', row);
   } finally {
     await target.teardown();
@@ -247,12 +251,16 @@ const harness = args.has('--no-vm') ? null : await benchHarness(quick ? 2 : 4, q
 if (harness) {
   console.log('\nReal-kernel tier (embedded QEMU guest, TCG):');
   const { phaseSeconds, guestEngines, exploration, tracer, vagrant, stepByStep, ...rest } = harness;
+  const { phaseSeconds: stepPhases, ...steps } = stepByStep;
   console.table([
     { via: 'trial agent', ...rest },
-    { via: 'step by step', trials: rest.trials, ...stepByStep },
+    { via: 'step by step', trials: rest.trials, ...steps },
   ]);
   console.log('mean seconds per trial phase:');
-  console.table([phaseSeconds]);
+  console.table([
+    { via: 'trial agent', ...phaseSeconds },
+    { via: 'step by step', ...stepPhases },
+  ]);
   console.log('\nEngines inside the guest (ext4 on the powercut dm device, TCG):');
   console.table(guestEngines);
   console.log(
