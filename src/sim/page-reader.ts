@@ -5,6 +5,7 @@ import {
   readDataPage,
 } from '../engine/page-format.ts';
 import type { PageImage } from '../engine/page-image.ts';
+import type { PagedImage } from './paged-image.ts';
 import type { CrashPoint, DrawnState } from './sim-device.ts';
 
 /** One page's bytes and, once asked, what they decode to (the bytes never change). */
@@ -21,7 +22,7 @@ type Slot = {
  * state (views of its overlay, no copy). One reader per run and page size.
  */
 export class PageReader {
-  private readonly byDurable = new WeakMap<Uint8Array, Slot[]>();
+  private readonly byDurable = new WeakMap<PagedImage, Slot[]>();
   private readonly touchedBy = new WeakMap<CrashPoint, boolean[]>();
   /** Every slot handed out, by its buffer: how `decode` finds the memo of the bytes it is given. */
   private readonly slotOf = new WeakMap<Uint8Array, Slot>();
@@ -68,17 +69,22 @@ export class PageReader {
     return { count, page, decode, readData };
   }
 
-  /** The durable image's pages; those equal to the previous image's are its Slot objects. */
-  private base(durable: Uint8Array): Slot[] {
+  /**
+   * The durable image's pages; those equal to the previous image's are its Slot objects (a
+   * page a sync did not write is the very same buffer in the next version).
+   */
+  private base(durable: PagedImage): Slot[] {
     let base = this.byDurable.get(durable);
     if (base) return base;
     const { count, pageSize } = this;
     const previous = this.last;
+    const samePages = durable.pageSize === pageSize;
     base = Array.from({ length: count }, (_, i) => {
-      const bytes = durable.subarray(i * pageSize, (i + 1) * pageSize);
+      const bytes = samePages ? durable.page(i) : copyOf(durable, i * pageSize, pageSize);
       const before = previous?.[i];
-      if (before && Buffer.compare(before.bytes, bytes) === 0) return before;
-      const slot = { bytes };
+      if (before && (before.bytes === bytes || Buffer.compare(before.bytes, bytes) === 0))
+        return before;
+      const slot = this.slotOf.get(bytes) ?? { bytes };
       this.slotOf.set(bytes, slot);
       return slot;
     });
@@ -99,4 +105,10 @@ export class PageReader {
     this.touchedBy.set(point, touched);
     return touched;
   }
+}
+
+function copyOf(image: PagedImage, start: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  image.readInto(start, Math.min(image.length, start + length), out, 0);
+  return out;
 }

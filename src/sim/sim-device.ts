@@ -2,12 +2,24 @@ import { createHash } from 'node:crypto';
 import { IoError, type StoreFile } from '../engine/store-file.ts';
 import type { ImageSource } from './image-file.ts';
 import { mulberry32 } from './prng.ts';
+import { PagedImage } from './paged-image.ts';
 import { Slab } from './slab.ts';
 
 export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'error_reads';
 
 /** Every draw's overlay is carved from here (see Slab). */
 const overlays = new Slab();
+
+/**
+ * Page caches of released devices, by size, reused by the next device: a fresh 64 KiB typed
+ * array cost a run more than everything it then held (0.5-1 ms each on this project's
+ * machines: the allocation, its page faults, the collector's external-memory accounting); a
+ * reused one costs a fill.
+ */
+const spare = new Map<number, Uint8Array[]>();
+
+/** The durable image's pages (PagedImage): a sync copies the ones it writes. */
+const durablePageSize = 4096;
 
 /**
  * A write not yet made durable. `buffered`: it sits in the page cache, and its bio goes down at
@@ -34,10 +46,9 @@ type CrashDraw = { seed: number; tear?: boolean; corrupt?: boolean };
 export class SimDevice {
   readonly size: number;
   readonly sectorSize: number;
-  private readonly visible: Uint8Array;
-  private durable: Uint8Array;
-  /** A CrashPoint holds `durable`: the next sync writes to a copy. */
-  private durableShared = false;
+  private visible: Uint8Array;
+  /** Immutable: a sync makes a new version, so crash points hold theirs without a copy. */
+  private durable: PagedImage;
   private lastPoint: CrashPoint | undefined;
   private pending: PendingWrite[] = [];
   private fault: SimFault | undefined;
@@ -54,10 +65,28 @@ export class SimDevice {
   constructor(opts: { size: number; sectorSize?: number; initial?: Uint8Array }) {
     this.size = opts.size;
     this.sectorSize = opts.sectorSize ?? 512;
-    this.durable = new Uint8Array(opts.size);
-    if (opts.initial) this.durable.set(opts.initial.subarray(0, opts.size));
-    this.visible = this.durable.slice();
+    this.durable = opts.initial
+      ? PagedImage.of(opts.initial.subarray(0, opts.size), durablePageSize)
+      : PagedImage.zeros(opts.size, durablePageSize);
+    const reused = spare.get(opts.size)?.pop();
+    this.visible = reused ?? new Uint8Array(opts.size);
+    if (reused) reused.fill(0);
+    if (opts.initial) this.visible.set(opts.initial.subarray(0, opts.size));
     this.frozen = new Promise((resolve) => (this.onCut = resolve));
+  }
+
+  /**
+   * Done with this device's I/O (its crash points stay valid): the power is cut, so any I/O
+   * still asked never settles, and its page cache goes back to be reused by the next device.
+   */
+  release(): void {
+    this.powerCut();
+    if (this.visible.length === 0) return;
+    let list = spare.get(this.size);
+    if (!list) spare.set(this.size, (list = []));
+    // A few are enough: devices are released one run at a time per thread.
+    if (list.length < 4) list.push(this.visible);
+    this.visible = new Uint8Array(0);
   }
 
   arm(fault: SimFault, opts: { corruptByte?: number; corruptValue?: number } = {}): void {
@@ -148,17 +177,13 @@ export class SimDevice {
           this.pending = this.pending.filter((w) => !w.buffered);
           return;
         }
-        if (this.pending.length > 0 && this.durableShared) {
-          this.durable = this.durable.slice();
-          this.durableShared = false;
-        }
-        for (const w of this.pending)
-          this.durable.set(
+        this.durable = this.durable.with(
+          this.pending.map((w) =>
             w.buffered && this.fault === 'corrupt_bio_byte'
-              ? this.corrupted(w.data.slice())
-              : w.data,
-            w.offset,
-          );
+              ? { offset: w.offset, data: this.corrupted(w.data.slice()) }
+              : w,
+          ),
+        );
         this.pending = [];
       },
       close: async () => undefined,
@@ -193,14 +218,13 @@ export class SimDevice {
 
   /**
    * What a power cut now would leave to choose from, frozen: later I/O does not change it. Costs
-   * no copy: the durable image is copied on the next successful fdatasync instead (only if a
-   * point holds it), and pending writes only append.
+   * no copy: the durable image is immutable (a sync makes a new version), and pending writes
+   * only append.
    */
   crashPoint(): CrashPoint {
     const last = this.lastPoint;
     if (last && last.durable === this.durable && last.pendingCount === this.pending.length)
       return last;
-    this.durableShared = true;
     this.lastPoint = new CrashPoint(
       this.durable,
       this.pending,
@@ -212,7 +236,7 @@ export class SimDevice {
 
   /** The durable image alone (what survives if no pending write made it). */
   durableImage(): Uint8Array {
-    return this.durable.slice();
+    return this.durable.toBytes();
   }
 
   private checkRange(length: number, offset: number, direct: boolean, syscall: string): void {
@@ -243,7 +267,7 @@ export class CrashPoint {
   private writeAt: number[] | undefined;
 
   constructor(
-    readonly durable: Uint8Array,
+    readonly durable: PagedImage,
     /** Shared with the device, which only appends: the first `pendingCount` are this point's. */
     private readonly pendingLog: readonly PendingWrite[],
     readonly pendingCount: number,
@@ -391,7 +415,7 @@ export class CrashPoint {
     if (this.blank) return this.blank;
     const { ranges, bytes } = this.pendingRanges();
     this.blank = new Uint8Array(bytes);
-    for (const r of ranges) this.blank.set(this.durable.subarray(r.start, r.end), r.at);
+    for (const r of ranges) this.durable.readInto(r.start, r.end, this.blank, r.at);
     return this.blank;
   }
 
@@ -422,7 +446,7 @@ export class CrashPoint {
 
   /** The whole image of a drawn state. */
   imageOf({ ranges, overlay }: DrawnState): Uint8Array {
-    const image = this.durable.slice();
+    const image = this.durable.toBytes();
     for (const r of ranges) image.set(overlay.subarray(r.at, r.at + r.end - r.start), r.start);
     return image;
   }
@@ -460,11 +484,11 @@ export class CrashPoint {
       const from = Math.max(cursor, r.start);
       const to = Math.min(end, r.end);
       if (from >= to) continue;
-      if (cursor < from) piece(this.durable.subarray(cursor, from), cursor);
+      if (cursor < from) this.durable.visit(cursor, from, piece);
       piece(overlay.subarray(r.at + from - r.start, r.at + to - r.start), from);
       cursor = to;
     }
-    if (cursor < end) piece(this.durable.subarray(cursor, end), cursor);
+    if (cursor < end) this.durable.visit(cursor, end, piece);
   }
 
   /**

@@ -144,7 +144,9 @@ export async function recordCuts(
     events.push(e);
   });
   cuts.push({ point: device.crashPoint(), events: events.length, io: device.ioCount });
-  return { cuts, events, ioCount: device.ioCount };
+  const { ioCount } = device;
+  device.release();
+  return { cuts, events, ioCount };
 }
 
 /**
