@@ -269,3 +269,29 @@ test('a fault meets a buffered write at its writeback, a direct write when issue
   const img = late.crashImage({ seed: 1 });
   t.deepEqual([img[0], img[1], img[2]], [1, 0xee, 1]);
 });
+
+test('a released device keeps its crash points, does no more I/O, and its page cache starts the next device clean', async (t) => {
+  const size = 3 * 4096 + 512;
+  const a = new SimDevice({ size });
+  const f = a.file();
+  await f.pwrite(bytes(4096, 9), 4096);
+  await f.fdatasync();
+  await f.pwrite(bytes(512, 8), 3 * 4096);
+  const point = a.crashPoint();
+  a.release();
+  t.true(a.isCut);
+  const late = await Promise.race([
+    f.pread(4096, 0).then(() => 'settled'),
+    new Promise((resolve) => setTimeout(() => resolve('pending'), 50)),
+  ]);
+  t.is(late, 'pending', 'I/O after release never settles');
+  t.is(point.durable.toBytes()[4096], 9, 'the crash point still reads its durable image');
+  // The next devices of that size reuse the page cache: it must read as theirs.
+  const empty = new SimDevice({ size });
+  t.deepEqual(await empty.file().pread(size, 0), new Uint8Array(size));
+  empty.release();
+  const initial = bytes(size, 5);
+  const seeded = new SimDevice({ size, initial });
+  t.deepEqual(await seeded.file().pread(size, 0), initial);
+  t.deepEqual(seeded.durableImage(), initial);
+});
