@@ -9,6 +9,8 @@ export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'er
 
 /** Every draw's overlay is carved from here (see Slab). */
 const overlays = new Slab();
+/** And every read's copy: a fresh ArrayBuffer per 4 KiB read cost more than the copy. */
+const reads = new Slab();
 
 /**
  * Page caches of released devices, by size, reused by the next device: a fresh 64 KiB typed
@@ -156,7 +158,9 @@ export class SimDevice {
         if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
           throw new IoError('EINVAL', 'pread');
         const end = Math.min(this.size, offset + length);
-        return this.visible.slice(Math.min(offset, end), end);
+        const out = reads.carve(end - Math.min(offset, end));
+        out.set(this.visible.subarray(Math.min(offset, end), end));
+        return out;
       },
       fdatasync: async () => {
         if (!tick()) return dead();
