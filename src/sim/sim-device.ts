@@ -9,8 +9,6 @@ export type SimFault = 'drop_writes' | 'error_writes' | 'corrupt_bio_byte' | 'er
 
 /** Every draw's overlay is carved from here (see Slab). */
 const overlays = new Slab();
-/** And every read's copy: a fresh ArrayBuffer per 4 KiB read cost more than the copy. */
-const reads = new Slab();
 
 /**
  * Page caches of released devices, by size, reused by the next device: a fresh 64 KiB typed
@@ -158,9 +156,7 @@ export class SimDevice {
         if (direct && (offset % 4096 !== 0 || length % 4096 !== 0))
           throw new IoError('EINVAL', 'pread');
         const end = Math.min(this.size, offset + length);
-        const out = reads.carve(end - Math.min(offset, end));
-        out.set(this.visible.subarray(Math.min(offset, end), end));
-        return out;
+        return this.visible.slice(Math.min(offset, end), end);
       },
       fdatasync: async () => {
         if (!tick()) return dead();
