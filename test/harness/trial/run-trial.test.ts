@@ -167,11 +167,14 @@ engine: { build: 'make -s -C examples/c-engine', upload: examples/c-engine/build
 workload: { ops: 30, pages: 16 }
 fault: { kind: drop_writes, arm: { afterOp: 15 } }
 `;
-  const r = await runTrial(guest(), plans(yaml)[0]!, {});
-  t.log(summary(r));
-  t.is(r.verdict.stats.acked, 30);
-  t.true(r.verdict.stats.recoveredValues > 0);
-  t.deepEqual(r.verdict.anomalies, []);
+  // Step by step, and in the trial agent (the engine built and uploaded from here either way).
+  for (const via of ['steps', 'agent'] as const) {
+    const r = await runTrial(guest(), plans(yaml)[0]!, { via });
+    t.log(via, summary(r));
+    t.is(r.verdict.stats.acked, 30);
+    t.true(r.verdict.stats.recoveredValues > 0);
+    t.deepEqual(r.verdict.anomalies, []);
+  }
 });
 
 test.serial(
@@ -193,6 +196,11 @@ test.serial(
     t.deepEqual(r.verdict.anomalies, []);
 
     await t.throwsAsync(runTrial(guest(), plans(scenario('mydb:commit'))[0]!, {}), {
+      instanceOf: HarnessError,
+      message: /never paused at mark 'mydb:commit' .* the fault was never armed/,
+    });
+    // The same error, and the same class, when the trial ran in the agent.
+    await t.throwsAsync(runTrial(guest(), plans(scenario('mydb:commit'))[0]!, { via: 'agent' }), {
       instanceOf: HarnessError,
       message: /never paused at mark 'mydb:commit' .* the fault was never armed/,
     });
