@@ -38,9 +38,16 @@ const dir = mkdtempSync(join(tmpdir(), 'powercut-agent-test-'));
 const script = join(dir, 'agent.mjs');
 writeFileSync(script, fakeAgent);
 
+const locals: LocalTarget[] = [];
+// The agents that still wait for requests end with their targets (or the test would not exit).
+test.after.always(async () => {
+  await Promise.all(locals.map((l) => l.teardown()));
+});
+
 /** A target whose agent is the fake one in `mode`; the spawned processes, to see them end. */
 function targetWith(mode: string): { target: Target; spawned: RemoteProcess[] } {
   const local = new LocalTarget();
+  locals.push(local);
   const spawned: RemoteProcess[] = [];
   const target = Object.assign(Object.create(local) as Target, {
     spawn: async () => {
