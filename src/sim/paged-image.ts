@@ -13,12 +13,17 @@ export class PagedImage {
     private readonly pages: readonly Uint8Array[],
   ) {}
 
-  /** `length` zero bytes (every page the one shared zero page). */
+  /**
+   * `length` zero bytes. Page i is the same zero buffer in every image of that page size (never
+   * written), but not page j's: readers memoize what a buffer decodes to as page i.
+   */
   static zeros(length: number, pageSize: number): PagedImage {
-    const zero = new Uint8Array(pageSize);
     const count = Math.ceil(length / pageSize);
+    let shared = zeroPages.get(pageSize);
+    if (!shared) zeroPages.set(pageSize, (shared = []));
+    while (shared.length < count) shared.push(new Uint8Array(pageSize));
     const pages = Array.from({ length: count }, (_, i) =>
-      i === count - 1 && length % pageSize !== 0 ? new Uint8Array(length % pageSize) : zero,
+      i === count - 1 && length % pageSize !== 0 ? new Uint8Array(length % pageSize) : shared[i]!,
     );
     return new PagedImage(length, pageSize, pages);
   }
@@ -93,3 +98,6 @@ export class PagedImage {
     return out;
   }
 }
+
+/** Zero pages by page size and index, shared by every zero image (see PagedImage.zeros). */
+const zeroPages = new Map<number, Uint8Array[]>();
