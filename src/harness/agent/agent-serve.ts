@@ -20,11 +20,17 @@ export async function serveTrials(
   output: Writable,
   target: Target = new LocalTarget(),
 ): Promise<void> {
+  // One at a time, as the engine server answers them (overlapping trials share this process).
+  let queue: Promise<unknown> = Promise.resolve();
   serveEnginesInProcess(target, {
-    run: async (argv) => ({
-      command: `powercut-engine ${argv.join(' ')} (in the agent)`,
-      ...(await runServed(argv)),
-    }),
+    run: (argv) => {
+      const next = queue.then(async () => ({
+        command: `powercut-engine ${argv.join(' ')} (in the agent)`,
+        ...(await runServed(argv)),
+      }));
+      queue = next.catch(() => undefined);
+      return next;
+    },
   });
   const send = (message: AgentMessage): void => {
     output.write(`${JSON.stringify(message)}\n`);
