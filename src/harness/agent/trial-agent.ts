@@ -2,6 +2,7 @@ import type { TrialPlan } from '../../model/trial-plan.ts';
 import type { TrialPhase, TrialResult } from '../../model/trial-result.ts';
 import type { WorkloadOp } from '../../model/workload.ts';
 import { HarnessError } from '../errors.ts';
+import { lastWords, livePerTarget } from '../target/process-per-target.ts';
 import type { RemoteProcess, Target } from '../target/target.ts';
 import { guestAgentCommand } from '../trial/guest-engine.ts';
 import { heartbeatMs, type AgentMessage, type AgentRequest } from './agent-protocol.ts';
@@ -47,16 +48,11 @@ export class TrialAgent {
 
   /** The target's agent (started now if it has none, or its last one ended). */
   static for(target: Target): Promise<TrialAgent> {
-    const start = (): Promise<TrialAgent> => {
-      const starting = target.spawn(guestAgentCommand).then((p) => new TrialAgent(p));
-      agents.set(target, starting);
-      return starting;
-    };
-    const known = agents.get(target);
-    if (!known) return start();
-    return known.then(
-      (agent) => (agent.ended ? start() : agent),
-      () => start(),
+    return livePerTarget(
+      agents,
+      target,
+      () => target.spawn(guestAgentCommand).then((p) => new TrialAgent(p)),
+      (known) => known.ended,
     );
   }
 
@@ -130,19 +126,9 @@ export class TrialAgent {
 
   private async end(why: string): Promise<void> {
     this.ended = true;
-    const words = this.pending.size > 0 ? await this.lastWords() : '';
+    const words = this.pending.size > 0 ? await lastWords(this.process) : '';
     for (const pending of [...this.pending.values()])
       pending.settle({ error: new HarnessError(`${why}${words}`) });
-  }
-
-  /** The last line the ended agent wrote on stderr (waited for briefly), for the error. */
-  private async lastWords(): Promise<string> {
-    const stderr = await Promise.race([
-      this.process.done.then((r) => r.stderr),
-      new Promise<string>((resolve) => setTimeout(() => resolve(''), 1000).unref()),
-    ]);
-    const line = stderr.trim().split('\n').at(-1) ?? '';
-    return line ? ` (${line})` : '';
   }
 
   private async kill(): Promise<void> {

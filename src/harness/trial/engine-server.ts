@@ -1,5 +1,6 @@
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
+import { lastWords, livePerTarget } from '../target/process-per-target.ts';
 import type { ExecResult, RemoteProcess, Target } from '../target/target.ts';
 import { guestEngineCommand } from './guest-engine.ts';
 import { quote } from './engine-command.ts';
@@ -48,16 +49,11 @@ export class EngineServer {
 
   /** The target's server (started now if it has none, or its last one ended). */
   static for(target: Target): Promise<EngineServer> {
-    const start = (): Promise<EngineServer> => {
-      const starting = target.spawn(`${guestEngineCommand} serve`).then((p) => new EngineServer(p));
-      servers.set(target, starting);
-      return starting;
-    };
-    const known = servers.get(target);
-    if (!known) return start();
-    return known.then(
-      (server) => (server.ended ? start() : server),
-      () => start(),
+    return livePerTarget(
+      servers,
+      target,
+      () => target.spawn(`${guestEngineCommand} serve`).then((p) => new EngineServer(p)),
+      (known) => known.ended,
     );
   }
 
@@ -79,18 +75,8 @@ export class EngineServer {
     this.process.stdin.write(`${JSON.stringify({ id, argv })}\n`);
     const answer = await withTimeout(answered, timeoutMs, `\`${command}\``, () => this.kill());
     if (answer.code < 0)
-      throw new HarnessError(`${command}: the engine server ended${await this.lastWords()}`);
+      throw new HarnessError(`${command}: the engine server ended${await lastWords(this.process)}`);
     return { command, code: answer.code, stdout: answer.stdout, stderr: answer.stderr };
-  }
-
-  /** The last line the ended server wrote on stderr (waited for briefly), for the error. */
-  private async lastWords(): Promise<string> {
-    const stderr = await Promise.race([
-      this.process.done.then((r) => r.stderr),
-      new Promise<string>((resolve) => setTimeout(() => resolve(''), 1000).unref()),
-    ]);
-    const line = stderr.trim().split('\n').at(-1) ?? '';
-    return line ? ` (${line})` : '';
   }
 
   private end(): void {
