@@ -21,8 +21,11 @@ import { fsckOutcome } from '../harness/fs/filesystem.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { applyEntries } from './replay.ts';
-import { ext4FileCommands, parseExt4File, readExt4File } from './ext4-file.ts';
-import { firstUnwhole, recoverBuiltin, replayOrder } from './state-recovery.ts';
+import { ext4FileCommands, openExt4File, parseExt4File } from './ext4-file.ts';
+import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
+import { startScriptWorkers, type ScriptWorkers } from './script-workers.ts';
+import { imageFile, type ImageSource } from '../sim/image-file.ts';
+import { virtualClock } from '../engine/clock.ts';
 
 export type ScreenConfig = {
   readLog: LogReader;
@@ -75,6 +78,13 @@ export async function screenStates(
   // One more chain than cores: node's own share of a state (replay, copy, recovery) is done
   // on its one thread, while the e2fsprogs chains keep the cores busy (+10-50 % measured on 2).
   const parallel = Math.min(4, availableParallelism() + 1);
+  // debugfs's commands are the same for every state: one file.
+  const commands = join(dir, 'debugfs-commands');
+  writeFileSync(commands, ext4FileCommands(config.storeName));
+  const chains = startScriptWorkers(stateScript, parallel, [commands]);
+  // One buffer for every state's copy: a fresh 1 MiB one per state (zeroed, faulted in, then
+  // collected) had cost ~10 ms of node's thread, twice the copy itself.
+  const copyBuffer = Buffer.allocUnsafe(1 << 20);
   try {
     const order = replayOrder(states);
     for (const [n, state] of order.entries()) {
@@ -83,9 +93,9 @@ export async function screenStates(
       replay(current, currentAt, base);
       currentAt = base;
       const image = join(dir, `state-${n}.img`);
-      copyWritten(current, image, writtenRanges(config, base), config.deviceBytes);
+      copyWritten(current, image, writtenRanges(config, base), config.deviceBytes, copyBuffer);
       replay(image, currentAt, state.at, state);
-      const task = recoverState(config, image, join(dir, `store-${n}`))
+      const task = recoverState(config, chains, image, join(dir, `store-${n}`))
         .then((recovered) => {
           reports.set(state.id, {
             type: 'state',
@@ -106,6 +116,7 @@ export async function screenStates(
     return order.map((s) => reports.get(s.id)!);
   } finally {
     await Promise.allSettled(running);
+    chains.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -121,31 +132,33 @@ function scratchRoot(): string {
 }
 
 /**
- * The state's e2fsprogs steps as one shell script: a process spawned from node costs ~4 ms of
- * its (single) thread, from sh far less, so one spawn per state instead of three.
+ * The state's e2fsprogs steps, run by a long-lived shell per chain (script-workers.ts): a
+ * process spawned from node cost 13-16 ms of its one thread, and node's thread was what bound
+ * the screen. Arguments: the debugfs commands file, the state's image, its output prefix.
  * -E journal_only replays the journal, nothing more (exit 0 or 1: replayed or nothing to do);
  * then debugfs says where the store's blocks are (read in-process afterwards: `debugfs dump`
  * made a read and a write per block) and a read-only e2fsck judges the filesystem.
  */
 const stateScript = `
-image=$1 name=$2 out=$3
+commands=$1 image=$2 out=$3
 e2fsck -E journal_only -y "$image" >"$out.journal" 2>&1
-echo $? >"$out.journal-rc"
-[ "$(cat "$out.journal-rc")" -lt 4 ] || exit 0
-printf '%s' "$4" | debugfs -f - "$image" >"$out.extents" 2>&1
+rc=$?
+echo $rc >"$out.journal-rc"
+[ $rc -lt 4 ] || return 0
+debugfs -f "$commands" "$image" >"$out.extents" 2>&1
 e2fsck -fn "$image" >"$out.fsck" 2>&1
 echo $? >"$out.fsck-rc"
 `;
 
 async function recoverState(
   config: ScreenConfig,
+  chains: ScriptWorkers,
   image: string,
   store: string,
 ): Promise<Omit<StateReport, 'type' | 'id' | 'ms'>> {
   const out = `${store}.out`;
   try {
-    const commands = ext4FileCommands(config.storeName);
-    await execa('sh', ['-c', stateScript, 'screen-state', image, config.storeName, out, commands]);
+    await chains.run([image, out]);
     const journalCode = Number(readFileSync(`${out}.journal-rc`, 'utf8'));
     if (journalCode >= 4) {
       const fsck = fsckOutcome(journalCode, readFileSync(`${out}.journal`, 'utf8'));
@@ -161,28 +174,49 @@ async function recoverState(
     const file = parseExt4File(readFileSync(`${out}.extents`, 'utf8'));
     if (file.kind === 'missing')
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };
-    if (file.kind === 'extents') writeFileSync(store, readExt4File(image, file));
+    if (file.kind === 'extents') {
+      const opened = openExt4File(image, file);
+      try {
+        return { ...(await recoverStore(config, opened.source)), fsck };
+      } finally {
+        opened.close();
+      }
+    }
     // Not mapped by extents alone: debugfs reads it.
-    else
-      await execa('debugfs', ['-R', `dump -p /${config.storeName} ${store}`, image], {
-        reject: false,
-      });
-    return { ...(await recoverStore(config, store)), fsck };
+    await execa('debugfs', ['-R', `dump -p /${config.storeName} ${store}`, image], {
+      reject: false,
+    });
+    if (!existsSync(store))
+      return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };
+    return { ...(await recoverStore(config, readFileSync(store))), fsck };
   } finally {
     for (const suffix of ['.journal', '.journal-rc', '.extents', '.fsck', '.fsck-rc'])
       rmSync(`${out}${suffix}`, { force: true });
   }
 }
 
+/**
+ * The built-in engine's recover and dump on the store's bytes, in memory: through a file, each
+ * read was a trip through libuv's pool, which waited behind the e2fsprogs chains for the cores
+ * (~80 ms a state, 40 % of a chain, on two cores).
+ */
 async function recoverStore(
   config: ScreenConfig,
-  store: string,
+  store: Uint8Array | ImageSource,
 ): Promise<Omit<StateReport, 'type' | 'id' | 'ms' | 'fsck'>> {
-  if (!existsSync(store))
-    return { recoverError: `the store /${config.storeName} is not in the filesystem` };
-  // Buffered: the copy may sit where O_DIRECT is not allowed; recovery reads the same bytes.
-  const engine = { ...config.engine, direct: false };
-  return recoverBuiltin(store, engine, config.rawBytes);
+  const ctx = { file: imageFile(store), clock: virtualClock(), options: config.engine.options };
+  return {
+    ...(await recoverAndDump(config.engine.mode, ctx, undefined)),
+    // The store's own bytes: the file copies them before any write the engine makes.
+    ...(config.rawBytes ? { rawBytes: head(store, config.rawBytes) } : {}),
+  };
+}
+
+function head(store: Uint8Array | ImageSource, bytes: number): Uint8Array {
+  if (store instanceof Uint8Array) return store.subarray(0, bytes);
+  const out = new Uint8Array(Math.min(bytes, store.size));
+  store.readInto(0, out.length, out, 0);
+  return out;
 }
 
 /**
@@ -210,13 +244,18 @@ function writtenRanges(config: ScreenConfig, upTo: number): [number, number][] {
   return merged;
 }
 
-/** A sparse copy of `from` holding only `ranges` (clipped to the device). */
-function copyWritten(from: string, to: string, ranges: [number, number][], bytes: number): void {
+/** A sparse copy of `from` holding only `ranges` (clipped to the device), through `buffer`. */
+function copyWritten(
+  from: string,
+  to: string,
+  ranges: [number, number][],
+  bytes: number,
+  buffer: Buffer,
+): void {
   const source = openSync(from, 'r');
   const target = openSync(to, 'w');
   try {
     ftruncateSync(target, bytes);
-    const buffer = Buffer.alloc(1 << 20);
     for (const [start, rangeEnd] of ranges) {
       const end = Math.min(rangeEnd, bytes);
       for (let at = start; at < end;) {
