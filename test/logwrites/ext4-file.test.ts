@@ -10,6 +10,7 @@ import {
   parseExt4File,
   readExt4File,
 } from '../../src/logwrites/ext4-file.ts';
+import { lookupExt4File } from '../../src/logwrites/ext4-lookup.ts';
 
 /** An ext4 image (mkfs.ext4 -d) holding the files `fill` writes into its source directory. */
 async function imageWith(
@@ -46,13 +47,34 @@ test('a file read through its extents is what debugfs dump writes: plain, sparse
         const sparse = Buffer.alloc(60 * 3 * blockSize);
         for (let b = 0; b < 60; b += 3) sparse.fill(b + 1, b * blockSize, (b + 1) * blockSize);
         writeFileSync(join(root, 'sparse'), sparse);
+        // A root directory of several blocks (indexed once it outgrows one).
+        for (let i = 0; i < 300; i++) writeFileSync(join(root, `f${i}-${'n'.repeat(i % 40)}`), '');
       });
       // Allocated, not written, inside the file's size: reads as zeros.
       await execa('debugfs', ['-w', '-R', 'fallocate /sparse 150 170', image]);
       t.is(ext4BlockSize(image), blockSize);
+      const last = `f299-${'n'.repeat(299 % 40)}`;
+      t.deepEqual(
+        lookupExt4File(image, last),
+        parseExt4File(await debugfs(image, ext4FileCommands(last))),
+        `${last}: found in a later block of the root directory`,
+      );
+      // e2fsck -D indexes the directory (an htree: its root block hides the index in '..').
+      await execa('e2fsck', ['-fyD', image], { reject: false });
+      t.regex(await debugfs(image, 'stat /\n'), /Flags: 0x81000/, 'the root directory is indexed');
+      t.deepEqual(
+        lookupExt4File(image, last),
+        parseExt4File(await debugfs(image, ext4FileCommands(last))),
+        `${last}: found in the indexed root directory`,
+      );
       for (const name of ['plain', 'sparse']) {
         const file = parseExt4File(await debugfs(image, ext4FileCommands(name)));
         if (file.kind !== 'extents') return t.fail(`${name}: ${JSON.stringify(file)}`);
+        t.deepEqual(
+          lookupExt4File(image, name),
+          file,
+          `${name}, ${blockSize}: read as debugfs says`,
+        );
         const dumped = join(dir, `${name}-${blockSize}.dump`);
         await execa('debugfs', ['-R', `dump -p /${name} ${dumped}`, image]);
         const expected = readFileSync(dumped);
@@ -103,11 +125,35 @@ test('a missing file, a directory and a block-mapped file are told apart (only d
       ['^extent', '^64bit'],
     );
     t.is(parseExt4File(await debugfs(image, ext4FileCommands('nope'))).kind, 'missing');
+    // Read straight from the image, a filesystem without extents is left to debugfs.
+    for (const name of ['nope', 'sub', 'old']) t.is(lookupExt4File(image, name).kind, 'other');
     const sub = parseExt4File(await debugfs(image, ext4FileCommands('sub')));
     t.is(sub.kind, 'other');
     const old = parseExt4File(await debugfs(image, ext4FileCommands('old')));
     t.like(old, { kind: 'other' });
     t.regex((old as { why: string }).why, /not mapped by extents/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('read straight from the image: a missing name, a directory, a file past a deleted entry, a name with a slash', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
+  try {
+    const image = await imageWith(dir, 4096, (root) => {
+      writeFileSync(join(root, 'gone'), 'x');
+      writeFileSync(join(root, 'kept'), 'y'.repeat(9000));
+      mkdirSync(join(root, 'sub'));
+    });
+    await execa('debugfs', ['-w', '-R', 'rm /gone', image]);
+    for (const name of ['nope', 'gone', 'sub', 'kept']) {
+      const byDebugfs = parseExt4File(await debugfs(image, ext4FileCommands(name)));
+      const direct = lookupExt4File(image, name);
+      if (name === 'sub') t.is(direct.kind, 'other', 'a directory');
+      else t.deepEqual(direct, byDebugfs, name);
+    }
+    t.like(lookupExt4File(image, 'sub/x'), { kind: 'other' });
+    t.like(lookupExt4File(join(dir, 'root-4096', 'kept'), 'kept'), { kind: 'other' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
