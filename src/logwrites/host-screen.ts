@@ -11,7 +11,6 @@ import {
   readSync,
   rmSync,
   truncateSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -21,7 +20,8 @@ import { fsckOutcome } from '../harness/fs/filesystem.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { applyEntries } from './replay.ts';
-import { ext4FileCommands, openExt4File, parseExt4File } from './ext4-file.ts';
+import { type Ext4File, ext4FileCommands, openExt4File, parseExt4File } from './ext4-file.ts';
+import { lookupExt4File } from './ext4-lookup.ts';
 import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
 import { startScriptWorkers, type ScriptWorkers } from './script-workers.ts';
 import { imageFile, type ImageSource } from '../sim/image-file.ts';
@@ -78,10 +78,7 @@ export async function screenStates(
   // One more chain than cores: node's own share of a state (replay, copy, recovery) is done
   // on its one thread, while the e2fsprogs chains keep the cores busy (+10-50 % measured on 2).
   const parallel = Math.min(4, availableParallelism() + 1);
-  // debugfs's commands are the same for every state: one file.
-  const commands = join(dir, 'debugfs-commands');
-  writeFileSync(commands, ext4FileCommands(config.storeName));
-  const chains = startScriptWorkers(stateScript, parallel, [commands]);
+  const chains = startScriptWorkers(stateScript, parallel);
   // One buffer for every state's copy: a fresh 1 MiB one per state (zeroed, faulted in, then
   // collected) had cost ~10 ms of node's thread, twice the copy itself.
   const copyBuffer = Buffer.allocUnsafe(1 << 20);
@@ -134,18 +131,17 @@ function scratchRoot(): string {
 /**
  * The state's e2fsprogs steps, run by a long-lived shell per chain (script-workers.ts): a
  * process spawned from node cost 13-16 ms of its one thread, and node's thread was what bound
- * the screen. Arguments: the debugfs commands file, the state's image, its output prefix.
+ * the screen. Arguments: the state's image, its output prefix.
  * -E journal_only replays the journal, nothing more (exit 0 or 1: replayed or nothing to do);
- * then debugfs says where the store's blocks are (read in-process afterwards: `debugfs dump`
- * made a read and a write per block) and a read-only e2fsck judges the filesystem.
+ * then a read-only e2fsck judges the filesystem. Where the store's blocks are is read in-process
+ * afterwards (ext4-lookup.ts; debugfs only where that cannot say).
  */
 const stateScript = `
-commands=$1 image=$2 out=$3
+image=$1 out=$2
 e2fsck -E journal_only -y "$image" >"$out.journal" 2>&1
 rc=$?
 echo $rc >"$out.journal-rc"
 [ $rc -lt 4 ] || return 0
-debugfs -f "$commands" "$image" >"$out.extents" 2>&1
 e2fsck -fn "$image" >"$out.fsck" 2>&1
 echo $? >"$out.fsck-rc"
 `;
@@ -171,7 +167,7 @@ async function recoverState(
       Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
       readFileSync(`${out}.fsck`, 'utf8'),
     );
-    const file = parseExt4File(readFileSync(`${out}.extents`, 'utf8'));
+    const file = await storeFile(image, config.storeName);
     if (file.kind === 'missing')
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };
     if (file.kind === 'extents') {
@@ -190,9 +186,24 @@ async function recoverState(
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };
     return { ...(await recoverStore(config, readFileSync(store))), fsck };
   } finally {
-    for (const suffix of ['.journal', '.journal-rc', '.extents', '.fsck', '.fsck-rc'])
+    for (const suffix of ['.journal', '.journal-rc', '.fsck', '.fsck-rc'])
       rmSync(`${out}${suffix}`, { force: true });
   }
+}
+
+/**
+ * Where the store is in the state's image: read straight from it, or, where that cannot say
+ * (a layout it does not read), from debugfs (`stat` and `dump_extents`).
+ */
+async function storeFile(image: string, name: string): Promise<Ext4File> {
+  const direct = lookupExt4File(image, name);
+  if (direct.kind !== 'other') return direct;
+  const { all } = await execa('debugfs', ['-f', '-', image], {
+    input: ext4FileCommands(name),
+    reject: false,
+    all: true,
+  });
+  return parseExt4File(all);
 }
 
 /**
