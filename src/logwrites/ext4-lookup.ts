@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Ext4File, Extent } from './ext4-file.ts';
+import { execa } from 'execa';
+import { type Ext4File, type Extent, ext4FileCommands, parseExt4File } from './ext4-file.ts';
 
 /**
  * What `debugfs` says of a file in the root directory of an ext4 image (`ext4FileCommands`
@@ -22,6 +23,22 @@ export function lookupExt4File(image: string, name: string): Ext4File {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Where a root-directory file is in an ext4 image: read straight from it, or, where that
+ * cannot say (a layout `lookupExt4File` does not read), from debugfs (`stat`, `dump_extents`).
+ * @example const file = await findExt4File(image, 'store.db');
+ */
+export async function findExt4File(image: string, name: string): Promise<Ext4File> {
+  const direct = lookupExt4File(image, name);
+  if (direct.kind !== 'other') return direct;
+  const { all } = await execa('debugfs', ['-f', '-', image], {
+    input: ext4FileCommands(name),
+    reject: false,
+    all: true,
+  });
+  return parseExt4File(all);
 }
 
 class Unsupported extends Error {}

@@ -20,8 +20,8 @@ import { fsckOutcome } from '../harness/fs/filesystem.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { applyEntries } from './replay.ts';
-import { type Ext4File, ext4FileCommands, openExt4File, parseExt4File } from './ext4-file.ts';
-import { lookupExt4File } from './ext4-lookup.ts';
+import { openExt4File } from './ext4-file.ts';
+import { findExt4File } from './ext4-lookup.ts';
 import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
 import { startScriptWorkers, type ScriptWorkers } from './script-workers.ts';
 import { imageFile, type ImageSource } from '../sim/image-file.ts';
@@ -167,7 +167,7 @@ async function recoverState(
       Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
       readFileSync(`${out}.fsck`, 'utf8'),
     );
-    const file = await storeFile(image, config.storeName);
+    const file = await findExt4File(image, config.storeName);
     if (file.kind === 'missing')
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };
     if (file.kind === 'extents') {
@@ -189,21 +189,6 @@ async function recoverState(
     for (const suffix of ['.journal', '.journal-rc', '.fsck', '.fsck-rc'])
       rmSync(`${out}${suffix}`, { force: true });
   }
-}
-
-/**
- * Where the store is in the state's image: read straight from it, or, where that cannot say
- * (a layout it does not read), from debugfs (`stat` and `dump_extents`).
- */
-async function storeFile(image: string, name: string): Promise<Ext4File> {
-  const direct = lookupExt4File(image, name);
-  if (direct.kind !== 'other') return direct;
-  const { all } = await execa('debugfs', ['-f', '-', image], {
-    input: ext4FileCommands(name),
-    reject: false,
-    all: true,
-  });
-  return parseExt4File(all);
 }
 
 /**

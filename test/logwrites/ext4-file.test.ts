@@ -10,7 +10,7 @@ import {
   parseExt4File,
   readExt4File,
 } from '../../src/logwrites/ext4-file.ts';
-import { lookupExt4File } from '../../src/logwrites/ext4-lookup.ts';
+import { findExt4File, lookupExt4File } from '../../src/logwrites/ext4-lookup.ts';
 
 /** An ext4 image (mkfs.ext4 -d) holding the files `fill` writes into its source directory. */
 async function imageWith(
@@ -154,6 +154,29 @@ test('read straight from the image: a missing name, a directory, a file past a d
     }
     t.like(lookupExt4File(image, 'sub/x'), { kind: 'other' });
     t.like(lookupExt4File(join(dir, 'root-4096', 'kept'), 'kept'), { kind: 'other' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('where the image is read straight it declines (meta_bg, a journal not replayed), debugfs answers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
+  try {
+    const image = await imageWith(
+      dir,
+      1024,
+      (root) => writeFileSync(join(root, 'store'), 'z'.repeat(20_000)),
+      ['meta_bg', '^resize_inode'],
+    );
+    const byDebugfs = parseExt4File(await debugfs(image, ext4FileCommands('store')));
+    t.is(byDebugfs.kind, 'extents');
+    const declined = lookupExt4File(image, 'store');
+    t.regex(declined.kind === 'other' ? declined.why : declined.kind, /meta_bg/);
+    t.deepEqual(await findExt4File(image, 'store'), byDebugfs);
+    // A journal that still needs recovery: e2fsck (as the screen does) must replay it first.
+    await execa('debugfs', ['-w', '-R', 'feature needs_recovery', image]);
+    const unreplayed = lookupExt4File(image, 'store');
+    t.regex(unreplayed.kind === 'other' ? unreplayed.why : unreplayed.kind, /needs recovery/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
