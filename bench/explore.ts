@@ -42,6 +42,8 @@ export async function benchExploration(target: Target): Promise<ExploreRow[]> {
   const runs: [string, string, Path[], string][] = [
     ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'host'], 'reorder:1'],
     ['fsync', 'ops: 16, pages: 8', ['kernel', 'host', 'store'], 'reorder:1'],
+    // A recording with ~170 states, to time the host screen on more than its start.
+    ['fsync', 'ops: 80, pages: 16', ['host'], 'reorder:1'],
     // A recording with hundreds of states, to time the store screen on more than a blink.
     ['fsync', 'ops: 60, pages: 16', ['store'], 'reorder:2'],
     // Hundreds of distinct store images (each 4 KiB write torn at 3 places): distinct states/s.
