@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
  * `count` long-lived `sh` processes, each running `script` once per request: a request is a
  * tab-separated line of arguments on the shell's stdin (`fixedArgs` first; the script reads
  * them as `$1`, `$2`, ...), and the
- * script's run ends when the worker prints the line `done`. A spawn from node forks node's
+ * script's run ends when the worker prints the line `done <status>`. A spawn from node forks node's
  * whole address space (13-16 ms of its one thread per state, measured with execa on a 2-core
  * host); `sh` forks e2fsprogs for a fraction of that. The script runs as a shell function: it
  * ends early with `return` (not `exit`), and its output goes to files, not to stdout.
@@ -27,7 +27,7 @@ ${script}
 while IFS= read -r line; do
   IFS='	'; set -- $line; unset IFS
   run "$@" </dev/null >/dev/null 2>&1
-  echo done
+  echo "done $?"
 done
 `;
   const workers = Array.from({ length: Math.max(1, count) }, () => new Worker(loop));
@@ -49,8 +49,11 @@ done
 }
 
 export type ScriptWorkers = {
-  /** Runs the script with these arguments on a worker (queued behind its current run). */
-  run(args: readonly string[]): Promise<void>;
+  /**
+   * Runs the script with these arguments on a worker (queued behind its current run); resolves
+   * with the script's exit status (its last command's, or `return`'s).
+   */
+  run(args: readonly string[]): Promise<number>;
   /** Ends every worker once its queued runs are done (their stdin closes). */
   close(): void;
 };
@@ -60,7 +63,8 @@ const leastBusy = (workers: Worker[]): Worker =>
 
 class Worker {
   private readonly child: ChildProcess;
-  private readonly pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly pending: { resolve: (status: number) => void; reject: (e: Error) => void }[] =
+    [];
   private ended: Error | undefined;
   private lastStderr = '';
 
@@ -69,7 +73,8 @@ class Worker {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      if (line === 'done') this.pending.shift()?.resolve();
+      const done = /^done (\d+)$/.exec(line);
+      if (done) this.pending.shift()?.resolve(Number(done[1]));
     });
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.lastStderr = chunk.toString().trim().split('\n').at(-1) ?? '';
@@ -94,9 +99,9 @@ class Worker {
     return this.ended ? Infinity : this.pending.length;
   }
 
-  run(line: string): Promise<void> {
+  run(line: string): Promise<number> {
     if (this.ended) return Promise.reject(this.ended);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.pending.push({ resolve, reject });
       this.child.stdin!.write(`${line}\n`);
     });

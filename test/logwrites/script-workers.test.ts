@@ -24,7 +24,7 @@ test('each run gets its arguments (fixed ones first), may end early with return,
   );
   try {
     await workers.run(['go', join(dir, 'a')]);
-    await workers.run(['stop', join(dir, 'b')]);
+    t.is(await workers.run(['stop', join(dir, 'b')]), 0, 'the status return gave');
     const [a1, a2] = readFileSync(join(dir, 'a'), 'utf8').trim().split('\n');
     const b = readFileSync(join(dir, 'b'), 'utf8').trim().split('\n');
     t.regex(a1!, /^fixed go \d+$/);
@@ -65,11 +65,20 @@ test('a worker that dies fails its run with how it ended; the others still run',
   try {
     const error = await t.throwsAsync(workers.run(['die', join(dir, 'x')]));
     t.regex(error!.message, /script worker ended \(exit 3\)/);
-    await workers.run(['live', join(dir, 'y')]);
+    t.is(await workers.run(['live', join(dir, 'y')]), 0);
     t.is(readFileSync(join(dir, 'y'), 'utf8'), 'ok\n');
   } finally {
     workers.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a run resolves with the script's exit status", async (t) => {
+  const workers = startScriptWorkers('return "$1"', 1);
+  try {
+    t.deepEqual(await Promise.all(['0', '1', '7'].map((n) => workers.run([n]))), [0, 1, 7]);
+  } finally {
+    workers.close();
   }
 });
 
