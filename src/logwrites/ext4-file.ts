@@ -75,25 +75,11 @@ function blockSizeOf(fd: number, image: string): number {
 }
 
 /**
- * A file's bytes read out of the image through its extents: what `debugfs dump` writes, with
- * one read per extent where debugfs makes a read and a write per block (~10 ms for a 1 MiB
- * store on a 1 KiB-block filesystem, a third of a screened state). Holes and uninitialized
- * extents read as zeros, as from a kernel.
- */
-export function readExt4File(image: string, file: { size: number; extents: Extent[] }): Buffer {
-  const opened = openExt4File(image, file);
-  try {
-    return Buffer.from(opened.source.materialize().buffer);
-  } finally {
-    opened.close();
-  }
-}
-
-/**
- * A file in an image, read in place through its extents, only where asked: an engine's
- * recovery reads a fraction of a preallocated store (128 KiB of 1 MiB for 16 pages), and
- * reading it all had cost a fresh 1 MiB buffer per screened state. Holes and uninitialized
- * extents read as zeros. Close it when done.
+ * A file in an image, read in place through its extents, only where asked: what `debugfs dump`
+ * writes, with one read per extent where debugfs makes a read and a write per block. An
+ * engine's recovery reads a fraction of a preallocated store (128 KiB of 1 MiB for 16 pages),
+ * and reading it all had cost a fresh 1 MiB buffer per screened state. Holes and uninitialized
+ * extents read as zeros, as from a kernel. Close it when done.
  * @example const f = openExt4File(image, file); try { recover(imageFile(f.source)) } finally { f.close() }
  */
 export function openExt4File(
