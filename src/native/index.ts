@@ -169,3 +169,32 @@ function decorate(error: unknown, buf: Uint8Array, offset: number): unknown {
   }
   return error;
 }
+
+/**
+ * A device-mapper device of one target, made through /dev/mapper/control's ioctls (create,
+ * load, resume) as dmsetup does, without a process; its device number. Linux, root.
+ * @example const dev = dmCreate('powercut-x-state', 'snapshot', sectors, '/dev/loop0 /dev/loop1 N 8');
+ */
+export function dmCreate(
+  name: string,
+  targetType: string,
+  sectors: number,
+  params: string,
+): { major: number; minor: number } {
+  int('sectors', sectors, 1);
+  return n().dmCreate(name, targetType, sectors, params);
+}
+
+/** Removes a device-mapper device by name (EBUSY while it is open). @example dmRemove('powercut-x-state') */
+export const dmRemove = (name: string): void => n().dmRemove(name);
+
+/** A block device node for a device number (mode 0600). @example mknodBlock('/run/x/dev', 253, 0) */
+export const mknodBlock = (path: string, major: number, minor: number): void =>
+  n().mknodBlock(path, major, minor);
+
+/** mount(2) with no flags and no options. @example mountDevice('/run/x/dev', '/mnt/x', 'ext4') */
+export const mountDevice = (source: string, target: string, fstype: string): void =>
+  n().mount(source, target, fstype);
+
+/** umount2(2) with no flags. @example unmount('/mnt/x') */
+export const unmount = (target: string): void => n().umount(target);

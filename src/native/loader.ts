@@ -35,6 +35,16 @@ export type NativeBinding = {
   crc32c?(bytes: Uint8Array, crc: number): number;
   crc32cZeroingField?(bytes: Uint8Array, fieldOffset: number): number;
   msync(buf: Uint8Array, offset: number, length: number): void;
+  dmCreate(
+    name: string,
+    targetType: string,
+    sectors: number,
+    params: string,
+  ): { major: number; minor: number };
+  dmRemove(name: string): void;
+  mknodBlock(path: string, major: number, minor: number): void;
+  mount(source: string, target: string, fstype: string): void;
+  umount(target: string): void;
 };
 
 const fileName = 'powercut_native.node';

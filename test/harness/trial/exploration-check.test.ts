@@ -1,12 +1,13 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseLog } from '../../../src/logwrites/format.ts';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
 import { logArtifact } from '../../../src/harness/trial/exploration-check.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
+import { guestEngineDir, guestNode } from '../../../src/harness/trial/guest-engine.ts';
 import { guestWithEngines, plans } from './vm-helpers.ts';
 
 // Systematic crash states: each trial records its run with the real dm-log-writes target in the
@@ -278,5 +279,72 @@ test.serial(
       markStates.map((s) => s.acked).sort((a, b) => a - b),
       [1, 2, 3, 4, 5, 6, 7, 8],
     );
+  },
+);
+
+/** Runs in the guest with the installed addon: the explorer's device-mapper and mount calls. */
+const dmProbe = `
+const n = require('${guestEngineDir}/powercut_native.node');
+const { execSync } = require('node:child_process');
+const fs = require('node:fs');
+const sh = (c) => execSync(c, { encoding: 'utf8' }).trim();
+const listed = (name) => sh('dmsetup ls').split('\\n').some((l) => l.split(/\\s/)[0] === name);
+const codeOf = (f) => { try { f(); return 'no error'; } catch (e) { return e.code + ' ' + e.syscall; } };
+const dir = '/var/tmp/powercut-dm-probe';
+fs.rmSync(dir, { recursive: true, force: true });
+fs.mkdirSync(dir);
+sh('truncate -s 8M ' + dir + '/origin ' + dir + '/cow && mkfs.ext4 -q ' + dir + '/origin');
+const origin = sh('losetup --find --show ' + dir + '/origin');
+const cow = sh('losetup --find --show ' + dir + '/cow');
+const out = {};
+try {
+  const name = 'powercut-dm-probe';
+  const dev = n.dmCreate(name, 'snapshot', 16384, origin + ' ' + cow + ' N 8');
+  out.listed = listed(name);
+  out.table = sh('dmsetup table ' + name);
+  out.duplicate = codeOf(() => n.dmCreate(name, 'snapshot', 16384, origin + ' ' + cow + ' N 8'));
+  n.mknodBlock(dir + '/node', dev.major, dev.minor);
+  fs.mkdirSync(dir + '/mnt');
+  n.mount(dir + '/node', dir + '/mnt', 'ext4');
+  fs.writeFileSync(dir + '/mnt/x', 'through the snapshot');
+  out.busy = codeOf(() => n.dmRemove(name));
+  n.umount(dir + '/mnt');
+  out.notMounted = codeOf(() => n.umount(dir + '/mnt'));
+  n.dmRemove(name);
+  out.removed = !listed(name);
+  out.missing = codeOf(() => n.dmRemove(name));
+  out.badTable = codeOf(() => n.dmCreate(name + '-bad', 'snapshot', 16384, '/dev/nonexistent ' + cow + ' N 8'));
+  out.badLeft = listed(name + '-bad');
+  const text = Buffer.from('through the snapshot');
+  out.originUnchanged = !fs.readFileSync(dir + '/origin').includes(text);
+  out.inCow = fs.readFileSync(dir + '/cow').includes(text);
+} finally {
+  sh('losetup -d ' + origin + ' ' + cow);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+console.log(JSON.stringify(out));
+`;
+
+test.serial(
+  "[vm] the explorer's device-mapper and mount calls: a snapshot made, mounted and removed with no dmsetup; a busy, duplicate, missing or bad one is an error that leaves nothing behind",
+  async (t) => {
+    const local = join(mkdtempSync(join(tmpdir(), 'powercut-dm-probe-')), 'probe.cjs');
+    writeFileSync(local, dmProbe);
+    await guest().upload(local, '/var/tmp/powercut-dm-probe.cjs');
+    rmSync(dirname(local), { recursive: true, force: true });
+    const r = await guest().exec(`${guestNode} /var/tmp/powercut-dm-probe.cjs`, { check: false });
+    t.is(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    t.true(out.listed, 'dmsetup sees the device');
+    t.regex(String(out.table), /^0 16384 snapshot \d+:\d+ \d+:\d+ N 8$/);
+    // dm refuses a name in use with EBUSY; the device of that name is left as it was (used below).
+    t.is(out.duplicate, 'EBUSY DM_DEV_CREATE');
+    t.is(out.busy, 'EBUSY DM_DEV_REMOVE', 'a mounted snapshot is not removed');
+    t.is(out.notMounted, 'EINVAL umount');
+    t.true(out.removed);
+    t.is(out.missing, 'ENXIO DM_DEV_REMOVE');
+    t.regex(String(out.badTable), /^\S+ DM_TABLE_LOAD$/);
+    t.false(out.badLeft, 'a device whose table failed to load is removed again');
+    t.true(out.originUnchanged && out.inCow, 'the write went to the snapshot, not its origin');
   },
 );
