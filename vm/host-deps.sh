@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing (a no-op in well under a second when all is there).
 set -euo pipefail
 pkgs=(qemu-system-x86 busybox-static dmsetup util-linux e2fsprogs xfsprogs btrfs-progs
-  e2fsck-static # the host screen's e2fsck without the dynamic loader at each start (optional)
+  e2fsck-static # e2fsck without the dynamic loader at each start: the guest's, the host screen's
   dropbear-bin psmisc openssh-client cpio kmod gzip xz-utils make gcc libc6-dev liburing-dev
   libsqlite3-dev liblmdb-dev) # the last two: the SQLite and LMDB adapters (examples/)
 missing=()
