@@ -1,6 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { execa } from 'execa';
 import { type Ext4File, type Extent, ext4FileCommands, parseExt4File } from './ext4-file.ts';
+import { fdReader } from './replay.ts';
 
 /**
  * What `debugfs` says of a file in the root directory of an ext4 image (`ext4FileCommands`
@@ -50,15 +51,11 @@ const need = (ok: boolean, why: string): void => {
 type Read = (offset: number, length: number) => Buffer;
 
 function reader(fd: number, size: number): Read {
+  const read = fdReader(fd);
   return (offset, length) => {
     need(offset >= 0 && offset + length <= size, `a read at ${offset} lies beyond the image`);
-    const out = Buffer.alloc(length);
-    for (let done = 0; done < length;) {
-      const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return out;
+    const bytes = read(offset, length);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   };
 }
 

@@ -221,7 +221,13 @@ class Explorer {
       report.ms = Date.now() - start;
       return report;
     } finally {
-      if (mounted) await this.shell.run(`umount ${c.mountPoint}`, { check: false });
+      if (mounted) {
+        try {
+          native.unmount(c.mountPoint);
+        } catch {
+          // the state has failed already; the snapshot's removal below is forced if need be
+        }
+      }
       if (created) await this.removeSnapshot();
       rmSync(this.ownNode, { force: true });
     }

@@ -4,11 +4,11 @@ import { createInterface } from 'node:readline';
 /**
  * `count` long-lived `sh` processes, each running `script` once per request: a request is a
  * tab-separated line of arguments on the shell's stdin (`fixedArgs` first; the script reads
- * them as `$1`, `$2`, ...), and the
- * script's run ends when the worker prints the line `done <status>`. A spawn from node forks node's
- * whole address space (13-16 ms of its one thread per state, measured with execa on a 2-core
- * host); `sh` forks e2fsprogs for a fraction of that. The script runs as a shell function: it
- * ends early with `return` (not `exit`), and its output goes to files, not to stdout.
+ * them as `$1`, `$2`, ...), and the script's run ends when the worker prints the line
+ * `done <status>`. A spawn from node forks node's whole address space (13-16 ms of its one
+ * thread per state, measured with execa on a 2-core host); `sh` forks e2fsprogs for a fraction
+ * of that. The script runs as a shell function: it ends early with `return` (not `exit`), and
+ * its output goes to files, not to stdout.
  * @example const workers = startScriptWorkers('e2fsck -fn "$1" >"$2" 2>&1', 3);
  *          await workers.run(['/dev/shm/state.img', '/dev/shm/state.fsck']); workers.close();
  */
