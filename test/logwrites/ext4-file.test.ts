@@ -29,13 +29,22 @@ async function imageWith(
   return image;
 }
 
+/** Runs `body` with a scratch directory, removed afterwards. */
+async function inScratch(body: (dir: string) => Promise<unknown>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** debugfs's output and errors together, as the screen's script keeps them. */
 const debugfs = async (image: string, commands: string): Promise<string> =>
   (await execa('debugfs', ['-f', '-', image], { input: commands, reject: false, all: true })).all;
 
-test('a file read through its extents is what debugfs dump writes: plain, sparse (an extent tree), uninitialized extents, both block sizes', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
-  try {
+test('a file read through its extents is what debugfs dump writes: plain, sparse (an extent tree), uninitialized extents, both block sizes', async (t) =>
+  inScratch(async (dir) => {
     for (const blockSize of [1024, 4096]) {
       const image = await imageWith(dir, blockSize, (root) => {
         writeFileSync(
@@ -109,14 +118,10 @@ test('a file read through its extents is what debugfs dump writes: plain, sparse
         }
       }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a missing file, a directory and a block-mapped file are told apart (only debugfs reads the last)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
-  try {
+test('a missing file, a directory and a block-mapped file are told apart (only debugfs reads the last)', async (t) =>
+  inScratch(async (dir) => {
     const image = await imageWith(
       dir,
       1024,
@@ -134,14 +139,10 @@ test('a missing file, a directory and a block-mapped file are told apart (only d
     const old = parseExt4File(await debugfs(image, ext4FileCommands('old')));
     t.like(old, { kind: 'other' });
     t.regex((old as { why: string }).why, /not mapped by extents/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('read straight from the image: a missing name, a directory, a file past a deleted entry, a name with a slash', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
-  try {
+test('read straight from the image: a missing name, a directory, a file past a deleted entry, a name with a slash', async (t) =>
+  inScratch(async (dir) => {
     const image = await imageWith(dir, 4096, (root) => {
       writeFileSync(join(root, 'gone'), 'x');
       writeFileSync(join(root, 'kept'), 'y'.repeat(9000));
@@ -156,14 +157,10 @@ test('read straight from the image: a missing name, a directory, a file past a d
     }
     t.like(lookupExt4File(image, 'sub/x'), { kind: 'other' });
     t.like(lookupExt4File(join(dir, 'root-4096', 'kept'), 'kept'), { kind: 'other' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('where the image is read straight it declines (meta_bg, a journal not replayed), debugfs answers', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'powercut-ext4-file-'));
-  try {
+test('where the image is read straight it declines (meta_bg, a journal not replayed), debugfs answers', async (t) =>
+  inScratch(async (dir) => {
     const image = await imageWith(
       dir,
       1024,
@@ -179,7 +176,4 @@ test('where the image is read straight it declines (meta_bg, a journal not repla
     await execa('debugfs', ['-w', '-R', 'feature needs_recovery', image]);
     const unreplayed = lookupExt4File(image, 'store');
     t.regex(unreplayed.kind === 'other' ? unreplayed.why : unreplayed.kind, /needs recovery/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));

@@ -3,17 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startScriptWorkers } from '../../src/logwrites/script-workers.ts';
+import { alive } from '../process-alive.ts';
 
 const scratch = (): string => mkdtempSync(join(tmpdir(), 'powercut-script-workers-'));
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('each run gets its arguments (fixed ones first), may end early with return, and runs in a long-lived shell', async (t) => {
   const dir = scratch();

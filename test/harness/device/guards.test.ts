@@ -16,6 +16,7 @@ import {
   unmountOwnScript,
 } from '../../../src/harness/device/guards.ts';
 import { resourceNames } from '../../../src/harness/device/names.ts';
+import { alive } from '../../process-alive.ts';
 
 // The guards for real on this host's dash, psmisc and util-linux (root: the tests mount a tmpfs
 // of their own under a fresh run id), beside the [vm] ones in test/harness/safety.test.ts.
@@ -26,14 +27,6 @@ const startTime = (pid: number): string =>
   readFileSync(`/proc/${pid}/stat`, 'utf8')
     .replace(/^.*\) /, '')
     .split(' ')[19]!;
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const sleeper = (cwd = '/') => {
   const child = spawn('sleep', ['600'], { cwd, stdio: 'ignore' });
   return { pid: child.pid!, kill: () => child.kill('SIGKILL') };
