@@ -20,7 +20,7 @@ export async function writeStateImage(options: {
   const state = parseStateId(options.state);
   if (!state)
     throw new InputError(
-      `--state: ${options.state} is not a state id (AT, AT~I.J or AT^I:SECTORS)`,
+      `--state: ${options.state} is not a state id (AT, AT~I.J, AT^I:SECTORS or AT@I:SECTOR)`,
     );
   const raw = await readFile(options.log).catch((error: Error) => {
     throw new InputError(`${options.log}: ${error.message}`);
@@ -38,7 +38,7 @@ export async function writeStateImage(options: {
       entries.slice(0, state.at),
       sectorSize,
       new Set(state.dropped),
-      state.torn,
+      state,
     );
     return { applied: state.at - state.dropped.length, bytes };
   } finally {

@@ -34,6 +34,7 @@ export type StateRequest = {
   at: number;
   dropped: number[];
   torn?: { entry: number; sectors: number };
+  misdirect?: { entry: number; sector: number };
 };
 
 export type StateReport = {

@@ -196,7 +196,7 @@ class Explorer {
           this.entries.slice(this.currentAt, state.at),
           this.sectorSize,
           skip,
-          state.torn,
+          state,
         );
         fsyncSync(fd);
       } finally {

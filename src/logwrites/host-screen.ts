@@ -65,7 +65,7 @@ export async function screenStates(
         config.entries.slice(from, to),
         config.sectorSize,
         new Set(state?.dropped ?? []),
-        state?.torn,
+        state ?? {},
       );
     } finally {
       closeSync(fd);

@@ -1,4 +1,5 @@
 import { readSync, writeSync } from 'node:fs';
+import type { StateRequest } from './explorer-protocol.ts';
 import type { LogEntry, LogReader } from './format.ts';
 import { writesData } from './format.ts';
 
@@ -21,8 +22,9 @@ const chunk = 1 << 20;
 /**
  * Replays entries onto an image (a file or block device open for writing): each write's data
  * goes to its sector, a discard zeroes its range (what a discarded range may read back as).
- * `skip` holds entry indexes left out (the unflushed writes a crash state drops); `torn`, one
- * write that reached the disk only in part (its first `sectors` sectors).
+ * `skip` holds entry indexes left out (the unflushed writes a crash state drops); `fate`, one
+ * write that reached the disk only in part (`torn`: its first `sectors` sectors) or at another
+ * place (`misdirect`: at log sector `sector`).
  */
 export function applyEntries(
   readLog: LogReader,
@@ -30,16 +32,18 @@ export function applyEntries(
   entries: readonly LogEntry[],
   sectorSize: number,
   skip: ReadonlySet<number> = new Set(),
-  torn?: { entry: number; sectors: number },
+  fate: Pick<StateRequest, 'torn' | 'misdirect'> = {},
 ): number {
+  const { torn, misdirect } = fate;
   let bytes = 0;
   for (const e of entries) {
     if (!writesData(e) || skip.has(e.index)) continue;
     const sectors = torn?.entry === e.index ? Math.min(torn.sectors, e.nrSectors) : e.nrSectors;
+    const sector = misdirect?.entry === e.index ? misdirect.sector : e.sector;
     const total = sectors * sectorSize;
     for (let done = 0; done < total; done += chunk) {
       const n = Math.min(chunk, total - done);
-      const at = e.sector * sectorSize + done;
+      const at = sector * sectorSize + done;
       if (e.discard) {
         // Zero only what is not zero already: a sparse image (mkfs discards the whole device)
         // stays sparse.

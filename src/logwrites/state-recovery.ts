@@ -7,7 +7,12 @@ import type { StateReport, StateRequest } from './explorer-protocol.ts';
 
 /** The first log entry a state does not take whole: where the replayed base must stop. */
 export const firstUnwhole = (s: StateRequest): number =>
-  Math.min(s.at, ...s.dropped, ...(s.torn ? [s.torn.entry] : []));
+  Math.min(
+    s.at,
+    ...s.dropped,
+    ...(s.torn ? [s.torn.entry] : []),
+    ...(s.misdirect ? [s.misdirect.entry] : []),
+  );
 
 /** States in the order a replay that only moves forward can serve them. */
 export const replayOrder = (states: readonly StateRequest[]): StateRequest[] =>

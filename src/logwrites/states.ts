@@ -1,4 +1,5 @@
 import { mulberry32 } from '../sim/prng.ts';
+import type { FileExtent } from '../harness/fs/store-extents.ts';
 import type { LogEntry } from './format.ts';
 import { endMark, writesData } from './format.ts';
 
@@ -12,18 +13,38 @@ import { endMark, writesData } from './format.ts';
  * - `tear:N`: the flush states, plus, for every write of several sectors that a crash could
  *   catch in flight (in an unflushed group), states in which only its first k sectors reached
  *   the disk, at up to N sector boundaries: a write persisted in part, at the device's atomic
- *   unit (its logical sector).
+ *   unit (its logical sector);
+ * - `misdirect:N`: the flush states, plus, for every write inside the store, N states in which
+ *   the device put it at another block of the store (a misdirected write: firmware that got
+ *   the address wrong), each cut at the first barrier after it, when the device says it is
+ *   durable. The targets are drawn from the trial's seed, page-aligned, inside the store.
  */
 export type ExploreMode =
   | { kind: 'flush' }
   | { kind: 'marks' }
   | { kind: 'reorder'; n: number }
-  | { kind: 'tear'; n: number };
+  | { kind: 'tear'; n: number }
+  | { kind: 'misdirect'; n: number };
+
+/** A write the device stored at another place: entry `entry`'s data at log sector `sector`. */
+export type Misdirect = { entry: number; sector: number };
+
+/**
+ * Where a write may be misdirected to: the store's extents (512-byte sectors, file order), the
+ * part of the file the engine uses (the file may be longer), and the unit targets are aligned
+ * to in the file (the engine's page).
+ */
+export type MisdirectSpace = {
+  extents: readonly FileExtent[];
+  fileBytes: number;
+  alignBytes: number;
+};
 
 export type CrashState = {
   /**
-   * `<at>`, `<at>~<dropped>.<dropped>`, or `<at>^<entry>:<sectors>` (a torn write): with the
-   * base image and the log, reproduces the state.
+   * `<at>`, `<at>~<dropped>.<dropped>`, `<at>^<entry>:<sectors>` (a torn write) or
+   * `<at>@<entry>:<sector>` (a misdirected write): with the base image and the log, reproduces
+   * the state.
    */
   id: string;
   /** The log entries [0, at) are on disk, minus `dropped`. */
@@ -31,36 +52,53 @@ export type CrashState = {
   dropped: number[];
   /** A write that reached the disk only in part: its first `sectors` sectors. */
   torn?: { entry: number; sectors: number };
+  /** A write that reached the disk at another place. */
+  misdirect?: Misdirect;
   /** The boundary this state was chosen at. */
-  boundary: 'flush' | 'fua' | 'mark' | 'end' | 'reorder' | 'tear';
+  boundary: 'flush' | 'fua' | 'mark' | 'end' | 'reorder' | 'tear' | 'misdirect';
 };
 
 export function parseExploreMode(text: string): ExploreMode | undefined {
   if (text === 'flush' || text === 'marks') return { kind: text };
-  const m = /^(reorder|tear):([1-9]\d?)$/.exec(text);
-  return m ? { kind: m[1] as 'reorder' | 'tear', n: Number(m[2]) } : undefined;
+  const m = /^(reorder|tear|misdirect):([1-9]\d?)$/.exec(text);
+  return m ? { kind: m[1] as 'reorder' | 'tear' | 'misdirect', n: Number(m[2]) } : undefined;
 }
 
 export const formatExploreMode = (mode: ExploreMode): string =>
-  mode.kind === 'reorder' || mode.kind === 'tear' ? `${mode.kind}:${mode.n}` : mode.kind;
+  'n' in mode ? `${mode.kind}:${mode.n}` : mode.kind;
 
 export const stateId = (
   at: number,
   dropped: readonly number[],
   torn?: { entry: number; sectors: number },
+  misdirect?: Misdirect,
 ): string =>
   torn
     ? `${at}^${torn.entry}:${torn.sectors}`
-    : dropped.length === 0
-      ? String(at)
-      : `${at}~${dropped.join('.')}`;
+    : misdirect
+      ? `${at}@${misdirect.entry}:${misdirect.sector}`
+      : dropped.length === 0
+        ? String(at)
+        : `${at}~${dropped.join('.')}`;
 
-export function parseStateId(
-  id: string,
-): { at: number; dropped: number[]; torn?: { entry: number; sectors: number } } | undefined {
+export function parseStateId(id: string):
+  | {
+      at: number;
+      dropped: number[];
+      torn?: { entry: number; sectors: number };
+      misdirect?: Misdirect;
+    }
+  | undefined {
   const t = /^(\d+)\^(\d+):(\d+)$/.exec(id);
   if (t)
     return { at: Number(t[1]), dropped: [], torn: { entry: Number(t[2]), sectors: Number(t[3]) } };
+  const d = /^(\d+)@(\d+):(\d+)$/.exec(id);
+  if (d)
+    return {
+      at: Number(d[1]),
+      dropped: [],
+      misdirect: { entry: Number(d[2]), sector: Number(d[3]) },
+    };
   const m = /^(\d+)(?:~(\d+(?:\.\d+)*))?$/.exec(id);
   if (!m) return undefined;
   return { at: Number(m[1]), dropped: m[2] ? m[2].split('.').map(Number) : [] };
@@ -101,7 +139,13 @@ export function unflushedGroups(entries: readonly LogEntry[]): LogEntry[][] {
 export function exploreStates(
   entries: readonly LogEntry[],
   mode: ExploreMode,
-  options: { maxStates: number; seed: number; from?: number },
+  options: {
+    maxStates: number;
+    seed: number;
+    from?: number;
+    /** `misdirect:N` only: where the store lies (without it, no misdirect state). */
+    misdirect?: MisdirectSpace & { sectorSize: number };
+  },
 ): { states: CrashState[]; sampledFrom?: number } {
   const from = options.from ?? 0;
   const byAt = new Map<number, CrashState>();
@@ -121,6 +165,13 @@ export function exploreStates(
   add(entries.length, 'end');
   const barrierStates = [...byAt.values()];
   if (mode.kind === 'tear') return tearStates(entries.slice(from), mode.n, barrierStates, options);
+  if (mode.kind === 'misdirect') {
+    if (!options.misdirect) throw new Error('misdirect:N needs the store extents');
+    return misdirectStates(entries, from, mode.n, barrierStates, {
+      ...options,
+      space: options.misdirect,
+    });
+  }
   if (mode.kind !== 'reorder') return { states: barrierStates.sort((a, b) => a.at - b.at) };
 
   const groups = unflushedGroups(entries.slice(from)).map((group) => ({
@@ -187,23 +238,127 @@ function tearStates(
       }
     }
   }
-  const room = Math.max(0, options.maxStates - barrierStates.length);
-  let kept = torn;
-  if (torn.length > room) {
-    const random = mulberry32(options.seed);
-    const pool = [...torn];
-    for (let i = 0; i < room; i++) {
-      const j = i + Math.floor(random() * (pool.length - i));
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-    }
-    kept = pool.slice(0, room);
-  }
+  const kept = seededKeep(torn, options.maxStates - barrierStates.length, options.seed);
   return {
     states: [...barrierStates, ...kept].sort(
       (a, b) => a.at - b.at || (a.torn?.sectors ?? 0) - (b.torn?.sectors ?? 0),
     ),
     ...(kept.length < torn.length ? { sampledFrom: barrierStates.length + torn.length } : {}),
   };
+}
+
+/**
+ * Misdirected-write states: each write that lies wholly inside the store, put at n other
+ * page-aligned places of the store (drawn from the seed; fewer where the store has fewer),
+ * with every entry up to the first flush after it on disk: the device called it durable there.
+ */
+function misdirectStates(
+  entries: readonly LogEntry[],
+  from: number,
+  n: number,
+  barrierStates: CrashState[],
+  options: { maxStates: number; seed: number; space: MisdirectSpace & { sectorSize: number } },
+): { states: CrashState[]; sampledFrom?: number } {
+  const { space } = options;
+  const random = mulberry32(options.seed);
+  const misdirected: CrashState[] = [];
+  let nextFlush = entries.length;
+  const barrierAfter: number[] = new Array<number>(entries.length);
+  for (let i = entries.length - 1; i >= 0; i--) {
+    barrierAfter[i] = entries[i]!.fua ? i + 1 : nextFlush;
+    if (entries[i]!.flush) nextFlush = i + 1;
+  }
+  for (const e of entries.slice(from)) {
+    if (!writesData(e) || e.discard) continue;
+    const targets = misdirectTargets(e, space, n, random);
+    const at = extendCut(entries, barrierAfter[e.index]!);
+    for (const sector of targets) {
+      const misdirect = { entry: e.index, sector };
+      misdirected.push({
+        id: stateId(at, [], undefined, misdirect),
+        at,
+        dropped: [],
+        misdirect,
+        boundary: 'misdirect',
+      });
+    }
+  }
+  const kept = seededKeep(misdirected, options.maxStates - barrierStates.length, options.seed);
+  return {
+    states: [...barrierStates, ...kept].sort(
+      (a, b) =>
+        a.at - b.at ||
+        (a.misdirect?.entry ?? -1) - (b.misdirect?.entry ?? -1) ||
+        (a.misdirect?.sector ?? -1) - (b.misdirect?.sector ?? -1),
+    ),
+    ...(kept.length < misdirected.length
+      ? { sampledFrom: barrierStates.length + misdirected.length }
+      : {}),
+  };
+}
+
+/**
+ * Up to n distinct log sectors a write may be misdirected to: where the same number of bytes
+ * starts at a page boundary of the store file, lies in one extent (contiguous on the device)
+ * and in the part of the file the engine uses,
+ * at a log-sector boundary, and does not overlap the write's own place. None for a write that
+ * is not wholly inside the store.
+ */
+export function misdirectTargets(
+  e: Pick<LogEntry, 'sector' | 'nrSectors'>,
+  space: MisdirectSpace & { sectorSize: number },
+  n: number,
+  random: () => number,
+): number[] {
+  const unit = 512;
+  const bytes = e.nrSectors * space.sectorSize;
+  const first = (e.sector * space.sectorSize) / unit;
+  const end = first + bytes / unit;
+  const inside = space.extents.reduce(
+    (sum, x) => sum + Math.max(0, Math.min(end, x.start + x.sectors) - Math.max(first, x.start)),
+    0,
+  );
+  if (bytes === 0 || inside !== end - first) return [];
+  // Every aligned start, extent by extent, as a count: drawn by index, not listed.
+  const runs: { start: number; count: number; step: number }[] = [];
+  const step = lcm(space.alignBytes, space.sectorSize) / unit;
+  for (const x of space.extents) {
+    const lo = Math.ceil(x.fileSector / step) * step;
+    // A step keeps the device offset's alignment: if the first place is off a log sector, all are.
+    if (((x.start + lo - x.fileSector) * unit) % space.sectorSize !== 0) continue;
+    const last = Math.min(x.fileSector + x.sectors, space.fileBytes / unit) - bytes / unit;
+    if (lo > last) continue;
+    runs.push({
+      start: x.start + lo - x.fileSector,
+      count: Math.floor((last - lo) / step) + 1,
+      step,
+    });
+  }
+  const total = runs.reduce((sum, r) => sum + r.count, 0);
+  const chosen = new Set<number>();
+  for (let tries = 0; chosen.size < n && tries < n * 20 && total > 0; tries++) {
+    let pick = Math.floor(random() * total);
+    const run = runs.find((r) => (pick -= r.count) < 0)!;
+    const start = run.start + (pick + run.count) * run.step;
+    if (start < end && first < start + bytes / unit) continue; // onto itself: not misdirected
+    chosen.add((start * unit) / space.sectorSize);
+  }
+  return [...chosen].sort((a, b) => a - b);
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
+
+/** At most `room` of `states`, a seeded sample when there are more. */
+function seededKeep(states: CrashState[], room: number, seed: number): CrashState[] {
+  if (states.length <= Math.max(0, room)) return states;
+  const random = mulberry32(seed);
+  const pool = [...states];
+  for (let i = 0; i < room; i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, Math.max(0, room));
 }
 
 /** How many non-empty subsets of at most `max` of `k` items there are. */

@@ -41,6 +41,7 @@ export async function screenStoreStates(
   let baseAt = 0;
   // Which entries write into the store, and the last such entry before each position: a state
   // is fixed by the store writes it applies, so a repeated set needs no image at all.
+  // (A misdirected write's entry is counted as touching: it is keyed apart below anyway.)
   const touches = config.entries.map((e) => writesData(e) && touchesStore(config, e));
   const lastTouchBefore: number[] = [];
   let last = -1;
@@ -61,14 +62,20 @@ export async function screenStoreStates(
     const applied: string[] = [String(lastTouchBefore[upTo])];
     for (let i = upTo; i < state.at; i++)
       if (touches[i] && !dropped.has(i))
-        applied.push(state.torn?.entry === i ? `${i}/${state.torn.sectors}` : String(i));
+        applied.push(
+          state.torn?.entry === i
+            ? `${i}/${state.torn.sectors}`
+            : state.misdirect?.entry === i
+              ? `${i}@${state.misdirect.sector}`
+              : String(i),
+        );
     const writes = applied.join(',');
     let found = byWrites.get(writes);
     if (!found) {
       applyToStore(config, base, baseAt, upTo);
       baseAt = upTo;
       const image = base.slice();
-      applyToStore(config, image, baseAt, state.at, dropped, state.torn);
+      applyToStore(config, image, baseAt, state.at, dropped, state);
       // Different write sets can still leave the same bytes: those are recovered once too,
       // and `distinct` counts images, not write sets.
       found = byImage.get(image);
@@ -97,16 +104,17 @@ export function applyToStore(
   from: number,
   to: number,
   skip: ReadonlySet<number> = new Set(),
-  torn?: { entry: number; sectors: number },
+  fate: Pick<StateRequest, 'torn' | 'misdirect'> = {},
 ): void {
   const unit = 512;
+  const { torn, misdirect } = fate;
   for (let i = from; i < to; i++) {
     const e = config.entries[i]!;
     if (!writesData(e) || skip.has(e.index)) continue;
     // Device and extents in 512-byte units; the log's sectors may be larger.
     const scale = config.sectorSize / unit;
     const sectors = torn?.entry === e.index ? Math.min(torn.sectors, e.nrSectors) : e.nrSectors;
-    const first = e.sector * scale;
+    const first = (misdirect?.entry === e.index ? misdirect.sector : e.sector) * scale;
     const end = first + sectors * scale;
     for (const x of config.extents) {
       const lo = Math.max(first, x.start);

@@ -79,10 +79,27 @@ test('a torn write is replayed in part: its first sectors new, the rest as they 
   const path = join(dir, 'torn-img');
   writeFileSync(path, Buffer.alloc(4 * 512, 0xee));
   const fd = openSync(path, 'r+');
-  applyEntries(fdReader(logFd), fd, entries, 512, new Set(), { entry: 0, sectors: 3 });
+  applyEntries(fdReader(logFd), fd, entries, 512, new Set(), { torn: { entry: 0, sectors: 3 } });
   closeSync(fd);
   closeSync(logFd);
   const image = readFileSync(path);
   t.true(image.subarray(0, 3 * 512).every((b) => b === 7));
   t.true(image.subarray(3 * 512).every((b) => b === 0xee));
+});
+
+test('a misdirected write is replayed at its target sector, its own place left as it was', (t) => {
+  const log = syntheticLog([{ write: 1, data: filled(7, 2 * 512) }]);
+  const { entries } = parseLog((o, n) => log.subarray(o, o + n), log.length);
+  const path = join(dir, 'misdirect-img');
+  writeFileSync(path, Buffer.alloc(6 * 512, 0xee));
+  const fd = openSync(path, 'r+');
+  applyEntries((o, n) => log.subarray(o, o + n), fd, entries, 512, new Set(), {
+    misdirect: { entry: 0, sector: 4 },
+  });
+  closeSync(fd);
+  const image = readFileSync(path);
+  t.deepEqual(
+    Array.from({ length: 6 }, (_, i) => image[i * 512]),
+    [0xee, 0xee, 0xee, 0xee, 7, 7],
+  );
 });

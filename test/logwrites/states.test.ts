@@ -8,7 +8,9 @@ import {
   parseStateId,
   stateId,
   unflushedGroups,
+  misdirectTargets,
 } from '../../src/logwrites/states.ts';
+import { mulberry32 } from '../../src/sim/prng.ts';
 import { filled, syntheticLog, type SyntheticEntry } from './synthetic-log.ts';
 
 const entriesOf = (spec: SyntheticEntry[]): LogEntry[] => {
@@ -172,5 +174,103 @@ test('tear:N states: a multi-sector write of an unflushed group persisted in par
   t.deepEqual(
     one.states.filter((s) => s.torn).map((s) => s.id),
     ['2^1:4', '5^4:4'],
+  );
+});
+
+// Writes into a store of 8 pages of 1 KiB (2 sectors each) at device sectors 100-115, an
+// acknowledged one and one after it that no flush covers; a write outside the store.
+const storeWrites = entriesOf([
+  { mark: 'powercut:start' }, // 0
+  { write: 102, data: filled(1, 1024) }, // 1: store page 1
+  { write: 7, data: filled(2, 512) }, // 2: outside the store
+  { flush: true }, // 3
+  { mark: 'ack:1' }, // 4
+  { write: 108, data: filled(3, 2048) }, // 5: store pages 4-5, never flushed
+  { mark: 'dm-log-writes-end' }, // 6
+]);
+const storeSpace = {
+  extents: [{ fileSector: 0, start: 100, sectors: 16 }],
+  fileBytes: 16 * 512,
+  alignBytes: 1024,
+  sectorSize: 512,
+};
+
+test('misdirect:N states: each store write at N other page-aligned places of the store, cut at the first flush after it', (t) => {
+  t.deepEqual(parseExploreMode('misdirect:2'), { kind: 'misdirect', n: 2 });
+  const explore = (seed: number) =>
+    exploreStates(
+      storeWrites,
+      { kind: 'misdirect', n: 2 },
+      { maxStates: 100, seed, from: 1, misdirect: storeSpace },
+    ).states;
+  const states = explore(1);
+  const misdirected = states.filter((s) => s.boundary === 'misdirect');
+  t.deepEqual(
+    misdirected.map((s) => s.misdirect!.entry),
+    [1, 1, 5, 5],
+    'two targets for each store write, none for the write outside the store',
+  );
+  for (const s of misdirected) {
+    const e = storeWrites[s.misdirect!.entry]!;
+    const { sector } = s.misdirect!;
+    t.true(sector >= 100 && sector + e.nrSectors <= 116, `${s.id}: inside the store`);
+    t.is((sector - 100) % 2, 0, `${s.id}: at a page boundary`);
+    t.true(
+      sector + e.nrSectors <= e.sector || e.sector + e.nrSectors <= sector,
+      `${s.id}: elsewhere`,
+    );
+    // Entry 1 is made durable by the flush at 3 (cut moved past the ack mark); entry 5 by none.
+    t.is(s.at, s.misdirect!.entry === 1 ? 5 : 7);
+    t.deepEqual(parseStateId(s.id), { at: s.at, dropped: [], misdirect: s.misdirect });
+  }
+  t.true(
+    states.some((s) => s.boundary === 'flush'),
+    'the flush states too',
+  );
+  t.deepEqual(explore(1), states, 'the same seed, the same targets');
+  t.throws(() =>
+    exploreStates(storeWrites, { kind: 'misdirect', n: 1 }, { maxStates: 9, seed: 1 }),
+  );
+});
+
+test('misdirect targets: in one extent, aligned in the file and on the device; none for a write leaving the store', (t) => {
+  const random = mulberry32(7);
+  // File pages of 4 KiB; the second extent holds a page and a half: room for one page.
+  const space = {
+    extents: [
+      { fileSector: 0, start: 1000, sectors: 16 },
+      { fileSector: 16, start: 40, sectors: 12 },
+    ],
+    fileBytes: 28 * 512,
+    alignBytes: 4096,
+    sectorSize: 512,
+  };
+  const seen = new Set<number>();
+  for (let i = 0; i < 50; i++)
+    for (const s of misdirectTargets({ sector: 1000, nrSectors: 8 }, space, 3, random)) seen.add(s);
+  t.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [40, 1008],
+    'file pages 2 (device 1008) and 3 (device 40)',
+  );
+  t.deepEqual(
+    misdirectTargets({ sector: 1012, nrSectors: 8 }, space, 3, random),
+    [],
+    'half outside',
+  );
+  t.deepEqual(
+    misdirectTargets(
+      { sector: 1000, nrSectors: 8 },
+      { ...space, extents: space.extents.slice(0, 1) },
+      5,
+      random,
+    ),
+    [1008],
+    'fewer targets where the store has fewer places',
+  );
+  t.deepEqual(
+    misdirectTargets({ sector: 1000, nrSectors: 8 }, { ...space, fileBytes: 16 * 512 }, 5, random),
+    [1008],
+    'none past the part of the file the engine uses',
   );
 });

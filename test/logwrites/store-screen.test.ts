@@ -52,6 +52,18 @@ test("a write lands at its file offset, only the part inside the store's extents
   t.deepEqual(sectorsOf(store), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2]);
 });
 
+test("a misdirected write lands at its target's file offset, its own blocks untouched", (t) => {
+  const log = recording([
+    { sector: 100, nrSectors: 2, fill: 5 }, // file 0-1
+    { sector: 102, nrSectors: 2, fill: 6 }, // file 2-3, misdirected to device 44 (file 12-13)
+  ]);
+  const store = new Uint8Array(16 * 512);
+  applyToStore({ ...log, extents }, store, 0, 2, new Set(), {
+    misdirect: { entry: 1, sector: 44 },
+  });
+  t.deepEqual(sectorsOf(store), [5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6, 0, 0]);
+});
+
 test('dropped entries are skipped, a torn one keeps its first sectors, a discard zeroes', (t) => {
   const log = recording([
     { sector: 100, nrSectors: 8, fill: 5 }, // file 0-7
@@ -61,7 +73,7 @@ test('dropped entries are skipped, a torn one keeps its first sectors, a discard
   ]);
   const store = new Uint8Array(16 * 512);
   const config = { ...log, extents };
-  applyToStore(config, store, 0, 4, new Set([1]), { entry: 2, sectors: 2 });
+  applyToStore(config, store, 0, 4, new Set([1]), { torn: { entry: 2, sectors: 2 } });
   t.deepEqual(sectorsOf(store), [5, 5, 7, 7, 5, 5, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
 });
 
