@@ -27,6 +27,12 @@ export type CheckOptions = {
   /** The read-only filesystem check after recovery (fs-corrupt when not clean). */
   fsck?: FsckOutcome;
   /**
+   * Pages whose loss the device caused, not the engine (a misdirected write's own page and the
+   * page it landed on): durability does not hold the engine to them. What the engine returns
+   * for them is still checked (a value from another page is a phantom).
+   */
+  excused?: ReadonlySet<number>;
+  /**
    * The history already indexed (it must be `history`'s): callers checking many crash states of
    * one run index it once instead of once per state.
    */
@@ -57,15 +63,15 @@ export function check(
   const recovered = recoveredByPage(dump);
   const honesty = checkErrorHonesty(index, recovered, options.transactional);
   const integrity = checkIntegrity(index, recovered, options.rawPages, options.decodeRaw);
-  const none = new Set<number>();
+  const excused = options.excused ?? new Set<number>();
   // Which logical pages share a physical one (slotted pages), from the dump.
   const physicalOf = new Map(
     dump.flatMap((e) => (e.physical !== undefined ? [[e.page, e.physical] as const] : [])),
   );
   const durability = (
     options.transactional
-      ? checkTxnDurability(index, recovered, none)
-      : checkDurability(index, recovered, none, physicalOf)
+      ? checkTxnDurability(index, recovered, excused)
+      : checkDurability(index, recovered, excused, physicalOf)
   ).filter((a) => !honesty.explained.has(a.ops[0]!));
   const anomalies: Anomaly[] = [
     ...durability,

@@ -18,7 +18,7 @@ import {
 export function checkTxnDurability(
   index: HistoryIndex,
   recovered: Map<number, Recovered>,
-  skip: Set<number>,
+  skip: ReadonlySet<number>,
 ): Anomaly[] {
   const K = lastProtectedCommit(index);
   if (K === 0) return [];

@@ -14,7 +14,7 @@ import { shown, type Recovered } from './recovered.ts';
 export function checkDurability(
   index: HistoryIndex,
   recovered: Map<number, Recovered>,
-  skip: Set<number>,
+  skip: ReadonlySet<number>,
   physicalOf: ReadonlyMap<number, number> = new Map(),
 ): Anomaly[] {
   const anomalies: Anomaly[] = [];

@@ -33,7 +33,16 @@ export function checkIntegrity(
           d.header.page === page &&
           decodeValue(d.payload) === r.value,
       );
-      if (!intact) {
+      // A verified copy of another page, returned as this one: a misdirected write the engine
+      // did not notice, which the phantom check names (with the write that made it).
+      const misplaced = decoded.some(
+        (d) =>
+          d.state === 'ok' &&
+          d.header.kind === PageKind.data &&
+          d.header.page !== page &&
+          decodeValue(d.payload) === r.value,
+      );
+      if (!intact && !misplaced) {
         const kind = kindFor();
         const bad = decoded.find((d) => d.state === 'corrupt');
         const why =

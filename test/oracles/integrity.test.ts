@@ -74,3 +74,34 @@ test('without raw pages: an unknown value under corruption is corrupt-undetected
     'the ack came while corruption was armed, so only the undetected corruption is reported',
   );
 });
+
+test("with raw pages: another page's verified copy returned as this page is a phantom (a misdirected write), not a torn write", (t) => {
+  // Page 0's write landed in one of page 1's slots, and an engine trusting headers returned it.
+  const history = h('w1:p0', 'w2:p1').ev('i1 o1 i2 o2');
+  const v = check(history, dump({ 0: 'v1', 1: 'v1' }), {
+    transactional: false,
+    rawPages: new Map([
+      [0, [page(0, 'v1'), new Uint8Array(4096)]],
+      [1, [page(1, 'v2'), page(0, 'v1')]],
+    ]),
+    excused: new Set([0, 1]),
+  });
+  t.deepEqual(
+    v.anomalies.map((a) => [a.kind, a.page]),
+    [['phantom', 1]],
+  );
+  t.regex(v.anomalies[0]!.message, /written by write 1 to page 0: a misdirected write/);
+});
+
+test('excused pages: durability does not hold the engine to them, every other page it does', (t) => {
+  const history = h('w1:p0', 'w2:p1').ev('i1 o1 i2 o2');
+  const lost = dump({ 0: null, 1: null });
+  t.deepEqual(
+    check(history, lost, { transactional: false, excused: new Set([0]) }).anomalies.map((a) => [
+      a.kind,
+      a.page,
+    ]),
+    [['lost-ack', 1]],
+  );
+  t.true(check(history, lost, { transactional: false, excused: new Set([0, 1]) }).valid);
+});
