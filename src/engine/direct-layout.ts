@@ -29,6 +29,10 @@ export const directStoreSize = (options: EngineOptions): number =>
 export const slotOffset = (page: number, slot: 0 | 1, pageSize: number): number =>
   (2 * page + slot) * pageSize;
 
+/** The logical page whose slot holds byte `offset` of the store (slotOffset's inverse). */
+export const pageAtOffset = (offset: number, pageSize: number): number =>
+  Math.floor(offset / pageSize / 2);
+
 /**
  * The bytes a direct-layout store starts with → each page's two on-disk slots, as views into
  * `bytes` (the checker only reads them; a copy of every slot per crash state cost more than

@@ -80,13 +80,14 @@ export const fault = z.strictObject({
   /**
    * `log-writes` only: which crash states of the recording to check: `flush` (every flush/FUA),
    * `marks` (every acknowledgement), `reorder:N` (flush states, plus up to N unflushed writes
-   * of a group lost).
+   * of a group lost), `tear:N` (a write persisted in part), `misdirect:N` (each store write at N
+   * other blocks of the store). See src/logwrites/states.ts.
    */
   explore: z
     .string()
     .regex(
-      /^(flush|marks|reorder:[1-9]\d?|tear:[1-9]\d?)$/,
-      'must be flush, marks, reorder:N or tear:N (N 1-99)',
+      /^(flush|marks|reorder:[1-9]\d?|tear:[1-9]\d?|misdirect:[1-9]\d?)$/,
+      'must be flush, marks, reorder:N, tear:N or misdirect:N (N 1-99)',
     )
     .optional(),
   /** `log-writes` only: check at most this many states (a seeded sample beyond it). */

@@ -128,24 +128,21 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
       });
   }
   if (s.fault.screen !== undefined) {
-    const filesystems = s.matrix?.fs ?? [s.filesystem.type];
-    const store = s.fault.screen === 'store';
-    const other = filesystems.find((fs) => (store ? fs === 'btrfs' : fs !== 'ext4'));
-    const modes = 'mode' in s.engine ? (s.matrix?.mode ?? [s.engine.mode]) : [];
-    const notDirect = modes.find((m) => !['plain', 'fsync', 'group-commit'].includes(m));
-    const journaled = /(^|,)\s*data=journal\s*(,|$)/.test(s.filesystem.mountOptions ?? '');
-    const message = !('mode' in s.engine)
-      ? 'screening on the host runs the engine in-process: only built-in engines (engine.mode)'
-      : store && notDirect !== undefined
-        ? `screen: store reads a store whose pages stay in place: plain, fsync or group-commit, not ${notDirect}`
-        : store && journaled
-          ? 'screen: store needs file data written in place: data=journal sends it through the journal'
-          : other
-            ? store
-              ? `screen: store maps the store's blocks to device sectors: ${other} reports logical addresses`
-              : `screening on the host replays ext4's journal with e2fsck: ${other} has no such replay outside the kernel`
+    const message =
+      s.fault.screen === 'store'
+        ? storeNotInPlace(s, 'screen: store')
+        : !('mode' in s.engine)
+          ? 'screening on the host runs the engine in-process: only built-in engines (engine.mode)'
+          : (s.matrix?.fs ?? [s.filesystem.type]).some((fs) => fs !== 'ext4')
+            ? `screening on the host replays ext4's journal with e2fsck: ${(s.matrix?.fs ?? [s.filesystem.type]).find((fs) => fs !== 'ext4')} has no such replay outside the kernel`
             : undefined;
-    if (message) ctx.addIssue({ code: 'custom', path: ['fault', 'screen'], message });
+    if (message) issue(['fault', 'screen'], message);
+  }
+  if (s.fault.explore?.startsWith('misdirect:')) {
+    // The excuse for what a misdirected write took needs to know which logical page a block
+    // holds, and where the store's blocks lie on the device.
+    const message = storeNotInPlace(s, 'misdirect:N');
+    if (message) issue(['fault', 'explore'], message);
   }
   for (const key of ['explore', 'maxStates', 'screen'] as const) {
     if (flakey && s.fault[key] !== undefined)
@@ -155,4 +152,23 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
         message: `${key} applies only to fault kind log-writes`,
       });
   }
+}
+
+/**
+ * Why a built-in engine's store pages may not sit at fixed device blocks in some run of `s`
+ * (what `screen: store` and `misdirect:N` both need), or undefined when they do: a
+ * direct-layout engine, ext4 or xfs (btrfs maps blocks itself), file data not journaled.
+ */
+function storeNotInPlace(s: Scenario, what: string): string | undefined {
+  if (!('mode' in s.engine))
+    return `${what} runs the engine's own layout in-process: only built-in engines (engine.mode)`;
+  const modes = s.matrix?.mode ?? [s.engine.mode];
+  const notDirect = modes.find((m) => !engineTraits[m].directLayout);
+  if (notDirect !== undefined)
+    return `${what} needs a store whose pages stay in place: plain, fsync or group-commit, not ${notDirect}`;
+  if (/(^|,)\s*data=journal\s*(,|$)/.test(s.filesystem.mountOptions ?? ''))
+    return `${what} needs file data written in place: data=journal sends it through the journal`;
+  if ((s.matrix?.fs ?? [s.filesystem.type]).includes('btrfs'))
+    return `${what} maps the store's blocks to device sectors: btrfs reports logical addresses`;
+  return undefined;
 }

@@ -148,7 +148,7 @@ test('log-writes takes explore, not arm; flakey faults take arm, not explore', (
   );
   t.regex(
     mode.message,
-    /fault\.explore: "all" is not valid: must be flush, marks, reorder:N or tear:N/,
+    /fault\.explore: "all" is not valid: must be flush, marks, reorder:N, tear:N or misdirect:N/,
   );
 });
 
@@ -206,6 +206,35 @@ test('screen: store only for a store whose pages stay in place: direct-layout en
     'j.yaml',
     `filesystem: { type: ext4, mountOptions: 'noatime,data=journal' }\nengine: { mode: fsync }\n${fault}\n`,
     /^j\.yaml:4:\d+: fault\.screen: .*data=journal sends it through the journal/,
+  );
+});
+
+test('misdirect:N only where a block is known to hold a page: direct-layout built-in engines on ext4 or xfs', (t) => {
+  const fault = 'workload: { ops: 5 }\nfault: { kind: log-writes, explore: misdirect:2 }';
+  t.notThrows(() =>
+    parseScenario(
+      'ok.yaml',
+      `engine: { mode: fsync }\nmatrix: { fs: [ext4, xfs], mode: [plain, fsync, group-commit] }\n${fault}\n`,
+    ),
+  );
+  const reject = (file: string, yaml: string, message: RegExp): void => {
+    const error = t.throws(() => parseScenario(file, yaml), { instanceOf: ScenarioError });
+    t.regex(error.message, message);
+  };
+  reject(
+    'c.yaml',
+    `engine: { mode: cow }\n${fault}\n`,
+    /^c\.yaml:3:\d+: fault\.explore: misdirect:N needs a store whose pages stay in place: .*not cow/,
+  );
+  reject(
+    'u.yaml',
+    `engine: { command: ./my-engine }\n${fault}\n`,
+    /^u\.yaml:3:\d+: fault\.explore: misdirect:N .*only built-in engines/,
+  );
+  reject(
+    'b.yaml',
+    `filesystem: { type: btrfs }\nengine: { mode: fsync }\n${fault}\n`,
+    /^b\.yaml:4:\d+: fault\.explore: .*btrfs reports logical addresses/,
   );
 });
 

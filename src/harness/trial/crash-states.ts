@@ -4,13 +4,20 @@ import type { DumpEntry, HistoryEvent } from '../../model/history.ts';
 import type { Verdict } from '../../model/verdict.ts';
 import { endMark, entryFlags, startMark, type LogEntry } from '../../logwrites/format.ts';
 import type { ExplorerConfig, StateReport } from '../../logwrites/explorer-protocol.ts';
-import { exploreStates, parseExploreMode, type CrashState } from '../../logwrites/states.ts';
+import {
+  exploreStates,
+  formatExploreMode,
+  parseExploreMode,
+  type CrashState,
+} from '../../logwrites/states.ts';
+import type { FileExtent } from '../fs/store-extents.ts';
+import { misdirectExcuse } from './misdirect-excuse.ts';
 import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
 import { withTimeout } from '../timeout.ts';
 import { stateJudge, type JudgedState } from './state-judge.ts';
 import type { Target } from '../target/target.ts';
-import { builtinOptions, engineCommand } from './engine-command.ts';
+import { builtinOptions, engineCommand, storeSize } from './engine-command.ts';
 import { guestExplorerCommand } from './guest-engine.ts';
 import { rawBytesNeeded } from './recovered-state.ts';
 import type { ExploredState, ScreenSummary, TrialResult } from '../../model/trial-result.ts';
@@ -77,6 +84,8 @@ export async function checkRecordedStates(
     mountPoint: string;
     workDir: string;
     timeoutMs: number;
+    /** Where the store lies on the device (`misdirect:N` puts writes at other blocks of it). */
+    storeExtents?: () => Promise<FileExtent[]>;
     /** Screens every state on the host and says which the kernel must confirm (host-screening.ts). */
     screen?: (input: ScreenInput) => Promise<ScreenOutcome>;
   },
@@ -109,6 +118,20 @@ export async function checkRecordedStates(
             dump: engineCommand(engine, 'dump', store, pages),
           },
     ...(directLayout ? { rawBytes: rawBytesNeeded(engine.pageSize, pages) } : {}),
+  };
+  // misdirect:N: where a store write may land instead, and which pages that excuses (the
+  // direct layout's slots); the engine and the store were checked against it by the scenario.
+  const misdirectSpace = async (sectorSize: number) => {
+    if (!directLayout || engine.kind !== 'builtin' || !o.storeExtents)
+      throw new HarnessError(
+        `fault.explore: ${formatExploreMode(o.mode)} needs a direct-layout built-in engine and its store file`,
+      );
+    return {
+      extents: await o.storeExtents(),
+      fileBytes: storeSize(engine, pages),
+      alignBytes: engine.pageSize,
+      sectorSize,
+    };
   };
   const explorer = await target.spawn(guestExplorerCommand);
   try {
@@ -149,10 +172,13 @@ export async function checkRecordedStates(
         `the recorded log does not end with ${endMark}: the log device filled up or logging failed`,
       );
     }
+    const misdirect =
+      o.mode.kind === 'misdirect' ? await misdirectSpace(index.sectorSize) : undefined;
     const chosen = exploreStates(entries, o.mode, {
       maxStates: plan.fault.maxStates ?? defaultMaxStates,
       seed: plan.seed,
       from: start + 1,
+      ...(misdirect ? { misdirect } : {}),
     });
     const judge = stateJudge({
       entries,
@@ -162,6 +188,9 @@ export async function checkRecordedStates(
       transactional: o.transactional,
       engine,
       pages,
+      ...(misdirect
+        ? { excusedIn: misdirectExcuse({ entries, ...misdirect, pageSize: misdirect.alignBytes }) }
+        : {}),
     });
     // Screening: every state on the host first; the kernel then checks the ones to confirm.
     const screened = o.screen

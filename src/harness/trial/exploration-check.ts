@@ -47,6 +47,7 @@ export class ExplorationChecker implements CrashChecker {
       mountPoint: device.names.stateMountPoint,
       workDir: device.names.backingDir,
       timeoutMs,
+      storeExtents: () => this.rig.requireStoreExtents(),
       ...(plan.fault.screen
         ? {
             screen: hostScreen(target, plan, {

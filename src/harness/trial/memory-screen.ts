@@ -7,6 +7,7 @@ import { exploreStates, parseExploreMode, type CrashState } from '../../logwrite
 import { screenStoreStates } from '../../logwrites/store-screen.ts';
 import { builtinOptions } from './engine-command.ts';
 import { rawBytesNeeded } from './recovered-state.ts';
+import { misdirectExcuse } from './misdirect-excuse.ts';
 import { stateJudge, type JudgedState } from './state-judge.ts';
 
 /**
@@ -28,10 +29,19 @@ export async function screenInMemory(o: {
   const options = builtinOptions(engine, pages);
   const { entries, readLog, history, storeBytes } = await recordBuiltin(mode, options, o.workload);
   const started = performance.now();
+  // The recording is of the store alone: its file offsets are the device's.
+  const extents = [{ fileSector: 0, start: 0, sectors: storeBytes / 512 }];
+  const misdirect = {
+    extents,
+    fileBytes: storeBytes,
+    alignBytes: engine.pageSize,
+    sectorSize: 512,
+  };
   const { states } = exploreStates(entries, parseExploreMode(o.explore)!, {
     maxStates: o.maxStates,
     seed: 1,
     from: entries.findIndex((e) => e.mark === startMark) + 1,
+    misdirect,
   });
   const judge = stateJudge({
     entries,
@@ -41,13 +51,14 @@ export async function screenInMemory(o: {
     transactional: mode.transactional,
     engine,
     pages,
+    excusedIn: misdirectExcuse({ entries, ...misdirect, pageSize: engine.pageSize }),
   });
   const { reports, distinct } = await screenStoreStates(
     {
       readLog,
       entries,
       sectorSize: 512,
-      extents: [{ fileSector: 0, start: 0, sectors: storeBytes / 512 }],
+      extents,
       storeBytes,
       engine: { mode: engine.mode, options },
       rawBytes: rawBytesNeeded(engine.pageSize, pages),

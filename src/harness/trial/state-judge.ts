@@ -32,12 +32,14 @@ export function stateJudge(o: {
   transactional: boolean;
   engine: TrialPlan['engine'];
   pages: number;
+  /** Pages a state's device fault took from the engine (misdirect-excuse.ts), if any. */
+  excusedIn?: (state: CrashState) => ReadonlySet<number> | undefined;
 }): (report: StateReport, checkedBy: 'kernel' | 'host') => JudgedState {
   const { engine, pages } = o;
   const byId = new Map(o.states.map((s) => [s.id, s]));
-  // Same dump, same number of acks before it (acks are marks in log order: the same acks):
-  // the same verdict.
-  const verdicts = new WeakMap<object, Map<number, Verdict>>();
+  // Same dump, same number of acks before it (acks are marks in log order: the same acks),
+  // same pages excused: the same verdict.
+  const verdicts = new WeakMap<object, Map<string, Verdict>>();
   const acksAt = acksBeforeEach(o.entries);
   const indexes = new Map<number, HistoryIndex>();
   const indexFor = (acked: ReadonlySet<number>): HistoryIndex => {
@@ -55,6 +57,7 @@ export function stateJudge(o: {
     report: StateReport,
     dump: DumpEntry[],
     acked: ReadonlySet<number>,
+    excused: ReadonlySet<number> | undefined,
   ): Verdict => {
     const index = indexFor(acked);
     const raw = report.rawBytes ?? (report.raw ? Buffer.from(report.raw, 'base64') : undefined);
@@ -66,6 +69,7 @@ export function stateJudge(o: {
       ...(rawPages ? { rawPages } : {}),
       ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
       fsck: report.fsck,
+      ...(excused ? { excused } : {}),
     });
   };
   return (report, checkedBy) => {
@@ -77,12 +81,14 @@ export function stateJudge(o: {
       (report.dumpStdout !== undefined
         ? parseDump(report.dumpStdout, pages)
         : parseDump('', pages));
-    const known = report.dump ? verdicts.get(report.dump)?.get(acked.size) : undefined;
-    const verdict = known ?? judgeAnew(report, dump, acked);
+    const excused = o.excusedIn?.(state);
+    const key = `${acked.size}${excused ? `/${[...excused].join(',')}` : ''}`;
+    const known = report.dump ? verdicts.get(report.dump)?.get(key) : undefined;
+    const verdict = known ?? judgeAnew(report, dump, acked, excused);
     if (report.dump && !known) {
-      const byAcks = verdicts.get(report.dump) ?? new Map<number, Verdict>();
-      byAcks.set(acked.size, verdict);
-      verdicts.set(report.dump, byAcks);
+      const byKey = verdicts.get(report.dump) ?? new Map<string, Verdict>();
+      byKey.set(key, verdict);
+      verdicts.set(report.dump, byKey);
     }
     return {
       verdict: { id: state.id, verdict, dump, fsck: report.fsck },

@@ -135,11 +135,13 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     return this.extents;
   }
 
-  /** The store's extents where nothing works without them (`screen: store`). */
+  /** The store's extents where nothing works without them (`screen: store`, `misdirect:N`). */
   async requireStoreExtents(): Promise<FileExtent[]> {
     const found = await this.storeExtents();
     if ('reason' in found)
-      throw new HarnessError(`fault.screen: store: the store's extents: ${found.reason}`);
+      throw new HarnessError(
+        `fault.${this.plan.fault.screen === 'store' ? 'screen: store' : `explore: ${this.plan.fault.explore}`}: the store's extents: ${found.reason}`,
+      );
     return found.extents;
   }
 

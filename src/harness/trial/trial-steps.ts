@@ -59,9 +59,13 @@ export async function runTrialSteps(
   const log = rig.log;
   return rig.use(async () => {
     const store = await rig.prepareStore(plan.engine, pages);
-    // screen: store reads the store file's blocks out of the recording: where they are is
-    // asked now, while the filesystem is mounted (the answer is kept for after the crash).
-    if (plan.fault.kind === 'log-writes' && plan.fault.screen === 'store')
+    // screen: store reads the store file's blocks out of the recording, and misdirect:N puts
+    // writes at other blocks of it: where they are is asked now, while the filesystem is
+    // mounted (the answer is kept for after the crash).
+    if (
+      plan.fault.kind === 'log-writes' &&
+      (plan.fault.screen === 'store' || plan.fault.explore?.startsWith('misdirect:'))
+    )
       await rig.requireStoreExtents();
     const nemesis = kind.nemesis(store);
     await nemesis.setup();

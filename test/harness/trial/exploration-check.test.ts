@@ -138,6 +138,62 @@ for (const fs of ['ext4', 'xfs']) {
   );
 }
 
+test.serial(
+  '[vm] misdirect:1: a correct fsync passes every state with a store write at another block (kernel); no-checksum returns the misplaced page as data (screened, confirmed, rebuilt)',
+  async (t) => {
+    const correct = await runTrial(
+      guest(),
+      plans(scenario('mode: fsync', 'misdirect:1', 'ops: 8, pages: 6'))[0]!,
+      {},
+    );
+    t.log(summary(correct));
+    const e = correct.exploration!;
+    t.true(e.replayMatchesDevice);
+    t.true((e.byBoundary.misdirect ?? 0) >= 8, 'a misdirected state for every page write');
+    t.true(e.states.every((s) => s.checkedBy === 'kernel'));
+    t.deepEqual(e.failing, []);
+
+    const bug = await runTrial(
+      guest(),
+      plans(
+        scenario(
+          'mode: fsync, bug: no-checksum',
+          'misdirect:1',
+          'ops: 8, pages: 6',
+          ', screen: store',
+        ),
+      )[0]!,
+      {},
+    );
+    const s = bug.exploration!.screen!;
+    assertScreened(t, bug, `${s.screened} states (${s.distinct} distinct store images)`);
+    const failing = bug.exploration!.failing;
+    t.true(failing.length > 0, 'the engine that trusts a page header is caught');
+    t.true(failing.every((f) => f.boundary === 'misdirect'));
+    t.true(
+      failing.every((f) =>
+        f.anomalies.some((a) => a.kind === 'phantom' && /misdirected write/.test(a.message)),
+      ),
+    );
+    // The failing state rebuilds on the host from the trial's recording and its id.
+    const log = bug.artifacts?.find((a) => a.name === logArtifact);
+    t.truthy(log);
+    const dir = mkdtempSync(join(tmpdir(), 'powercut-state-'));
+    try {
+      writeFileSync(join(dir, logArtifact), log!.data);
+      const built = await writeStateImage({
+        log: join(dir, logArtifact),
+        state: failing[0]!.id,
+        sizeBytes: 64 << 20,
+        out: join(dir, 'state.img'),
+      });
+      t.true(built.bytes > 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test.serial('[vm] marks catch an fsync engine that acknowledges before fdatasync', async (t) => {
   const r = await runTrial(
     guest(),
