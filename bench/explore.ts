@@ -24,30 +24,40 @@ export type ExploreRow = {
   kernelAgreed?: string;
 };
 
-type Path = 'kernel' | 'host' | 'store';
+type Path = 'kernel' | 'kernel-no-fsck' | 'host' | 'store';
 const label: Record<Path, string> = {
   kernel: 'kernel (guest explorer)',
+  'kernel-no-fsck': 'kernel (guest explorer), fsck: false',
   host: 'screen: host, kernel confirms',
   store: 'screen: store, kernel confirms',
 };
 
+const screenField: Record<Path, string> = {
+  kernel: '',
+  'kernel-no-fsck': ', fsck: false',
+  host: ', screen: host',
+  store: ', screen: store',
+};
+
 /**
  * log-writes recordings' crash states checked each way in one run, same seed (same states):
- * every state on the real kernel in the guest; `screen: host` (every state's image on the host,
+ * every state on the real kernel in the guest (with and without its fsck); `screen: host` (every state's image on the host,
  * e2fsck and debugfs); for a direct-layout engine also `screen: store` (the store file read out
  * of the recording, in-process). Failing states and a sample are confirmed by the kernel.
  */
 export async function benchExploration(target: Target): Promise<ExploreRow[]> {
   const rows: ExploreRow[] = [];
   const runs: [string, string, Path[], string][] = [
-    ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'host'], 'reorder:1'],
-    ['fsync', 'ops: 16, pages: 8', ['kernel', 'host', 'store'], 'reorder:1'],
+    ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'kernel-no-fsck', 'host'], 'reorder:1'],
+    ['fsync', 'ops: 16, pages: 8', ['kernel', 'kernel-no-fsck', 'host', 'store'], 'reorder:1'],
     // A recording with ~170 states, to time the host screen on more than its start.
     ['fsync', 'ops: 80, pages: 16', ['host'], 'reorder:1'],
     // A recording with hundreds of states, to time the store screen on more than a blink.
     ['fsync', 'ops: 60, pages: 16', ['store'], 'reorder:2'],
     // Hundreds of distinct store images (each 4 KiB write torn at 3 places): distinct states/s.
     ['fsync', 'ops: 240, pages: 16', ['store'], 'tear:3'],
+    // Each page write put at 4 other places of the store: the misdirect states' rate.
+    ['fsync', 'ops: 120, pages: 16', ['store'], 'misdirect:4'],
   ];
   for (const [engine, workload, paths, explore] of runs) {
     for (const path of paths) {
@@ -55,7 +65,7 @@ export async function benchExploration(target: Target): Promise<ExploreRow[]> {
       const plan = expandScenario(
         parseScenario(
           'bench-explore.yaml',
-          `device: { sizeMb: 64 }\nengine: { mode: ${engine} }\nworkload: { ${workload} }\nfault: { kind: log-writes, explore: '${explore}', maxStates: 5000${path === 'kernel' ? '' : `, screen: ${path}`} }\n`,
+          `device: { sizeMb: 64 }\nengine: { mode: ${engine} }\nworkload: { ${workload} }\nfault: { kind: log-writes, explore: '${explore}', maxStates: 5000${screenField[path]} }\n`,
         ),
         { baseSeed: 1 },
       )[0]!;

@@ -10,7 +10,7 @@ import {
   truncateSync,
 } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { fsckOutcome, fsckScript } from '../harness/fs/filesystem.ts';
+import { fsckNotAsked, fsckOutcome, fsckScript } from '../harness/fs/filesystem.ts';
 import * as native from '../native/index.ts';
 import { entryFlags, parseLog, type LogEntry } from './format.ts';
 import { applyEntries, fdReader } from './replay.ts';
@@ -215,7 +215,7 @@ class Explorer {
         type: 'state',
         id: state.id,
         ms: 0,
-        fsck: await this.fsck(device),
+        fsck: c.fsck === false ? fsckNotAsked : await this.fsck(device),
         ...recovered,
       };
       report.ms = Date.now() - start;

@@ -16,7 +16,7 @@ import {
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EngineOptions } from '../engine/engine.ts';
-import { fsckOutcome } from '../harness/fs/filesystem.ts';
+import { fsckNotAsked, fsckOutcome } from '../harness/fs/filesystem.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { applyEntries } from './replay.ts';
@@ -36,6 +36,8 @@ export type ScreenConfig = {
   storeName: string;
   engine: { mode: string; direct: boolean; options: EngineOptions };
   rawBytes?: number;
+  /** The read-only e2fsck of every state (absent: true); false skips it (the journal is still replayed). */
+  fsck?: boolean;
 };
 
 /**
@@ -78,7 +80,10 @@ export async function screenStates(
   // One more chain than cores: node's own share of a state (replay, copy, recovery) is done
   // on its one thread, while the e2fsprogs chains keep the cores busy (+10-50 % measured on 2).
   const parallel = Math.min(4, availableParallelism() + 1);
-  const chains = startScriptWorkers(stateScript, parallel, [e2fsckProgram()]);
+  const chains = startScriptWorkers(stateScript, parallel, [
+    e2fsckProgram(),
+    config.fsck === false ? 'no' : 'yes',
+  ]);
   // One buffer for every state's copy: a fresh 1 MiB one per state (zeroed, faulted in, then
   // collected) had cost ~10 ms of node's thread, twice the copy itself.
   const copyBuffer = Buffer.allocUnsafe(1 << 20);
@@ -131,17 +136,18 @@ function scratchRoot(): string {
 /**
  * The state's e2fsprogs steps, run by a long-lived shell per chain (script-workers.ts): a
  * process spawned from node cost 13-16 ms of its one thread, and node's thread was what bound
- * the screen. Arguments: the e2fsck to run, the state's image, its output prefix.
+ * the screen. Arguments: the e2fsck to run, whether to check (yes/no), the state's image, its
+ * output prefix.
  * -E journal_only replays the journal, nothing more (exit 0 or 1: replayed or nothing to do);
  * then a read-only e2fsck judges the filesystem. Where the store's blocks are is read in-process
  * afterwards (ext4-lookup.ts; debugfs only where that cannot say).
  */
 const stateScript = `
-e2fsck=$1 image=$2 out=$3
+e2fsck=$1 check=$2 image=$3 out=$4
 "$e2fsck" -E journal_only -y "$image" >"$out.journal" 2>&1
 rc=$?
 echo $rc >"$out.journal-rc"
-[ $rc -lt 4 ] || return 0
+[ $rc -lt 4 ] && [ "$check" = yes ] || return 0
 "$e2fsck" -fn "$image" >"$out.fsck" 2>&1
 echo $? >"$out.fsck-rc"
 `;
@@ -180,10 +186,13 @@ async function recoverState(
         fsck: { clean: false, output: fsck.output },
       };
     }
-    const fsck = fsckOutcome(
-      Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
-      readFileSync(`${out}.fsck`, 'utf8'),
-    );
+    const fsck =
+      config.fsck === false
+        ? fsckNotAsked
+        : fsckOutcome(
+            Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
+            readFileSync(`${out}.fsck`, 'utf8'),
+          );
     const file = await findExt4File(image, config.storeName);
     if (file.kind === 'missing')
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };

@@ -90,6 +90,17 @@ export const fault = z.strictObject({
       'must be flush, marks, reorder:N, tear:N or misdirect:N (N 1-99)',
     )
     .optional(),
+  /**
+   * `log-writes` only: the filesystem's read-only check (e2fsck -fn, xfs_repair -n, btrfs check)
+   * on every crash state, after the engine's recovery. `false` skips it: no `fs-corrupt`
+   * verdict, one process less per state.
+   */
+  fsck: z
+    .boolean()
+    .optional()
+    .describe(
+      "log-writes: run the filesystem's read-only check on every crash state (default true); false skips it (no fs-corrupt verdicts, faster).",
+    ),
   /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
   maxStates: z
     .number()

@@ -144,7 +144,7 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
     const message = storeNotInPlace(s, 'misdirect:N');
     if (message) issue(['fault', 'explore'], message);
   }
-  for (const key of ['explore', 'maxStates', 'screen'] as const) {
+  for (const key of ['explore', 'maxStates', 'screen', 'fsck'] as const) {
     if (flakey && s.fault[key] !== undefined)
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
+import { expandScenario } from '../../src/scenario/expand.ts';
 import { ScenarioError } from '../../src/scenario/scenario-error.ts';
 import { findScenarioFiles } from '../../src/scenario/find.ts';
 
@@ -178,6 +179,38 @@ test('screen: host only where the host can replay the journal: ext4 and a built-
     { instanceOf: ScenarioError },
   );
   t.regex(flakey.message, /fault\.screen: screen applies only to fault kind log-writes/);
+});
+
+test('fsck: a log-writes switch (default on); a boolean, and nothing for a dm-flakey fault', (t) => {
+  const [plan] = expandScenario(
+    parseScenario(
+      'ok.yaml',
+      'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: log-writes, fsck: false }\n',
+    ),
+    { baseSeed: 1 },
+  );
+  t.is(plan!.fault.fsck, false);
+  const flakey = t.throws(
+    () =>
+      parseScenario(
+        'f.yaml',
+        'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: drop_writes, fsck: false }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(
+    flakey.message,
+    /^f\.yaml:3:\d+: fault\.fsck: fsck applies only to fault kind log-writes/,
+  );
+  const text = t.throws(
+    () =>
+      parseScenario(
+        'b.yaml',
+        'engine: { mode: fsync }\nworkload: { ops: 5 }\nfault: { kind: log-writes, fsck: maybe }\n',
+      ),
+    { instanceOf: ScenarioError },
+  );
+  t.regex(text.message, /^b\.yaml:3:\d+: fault\.fsck: .*boolean.*"maybe"/);
 });
 
 test('screen: store only for a store whose pages stay in place: direct-layout engines on ext4 or xfs, data not journaled', (t) => {

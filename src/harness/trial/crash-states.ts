@@ -104,6 +104,7 @@ export async function checkRecordedStates(
     fs: plan.filesystem.type,
     ...(plan.filesystem.mountOptions ? { mountOptions: plan.filesystem.mountOptions } : {}),
     storeName: o.storeName,
+    ...(plan.fault.fsck === false ? { fsck: false } : {}),
     engine:
       engine.kind === 'builtin'
         ? {

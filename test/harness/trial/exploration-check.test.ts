@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { parseLog } from '../../../src/logwrites/format.ts';
 import { writeStateImage } from '../../../src/cli/state-image-command.ts';
 import { logArtifact } from '../../../src/harness/trial/exploration-check.ts';
+import { fsckNotAsked } from '../../../src/harness/fs/filesystem.ts';
 import { runTrial, type TrialResult } from '../../../src/harness/trial/run-trial.ts';
 import { guestEngineDir, guestNode } from '../../../src/harness/trial/guest-engine.ts';
 import { guestWithEngines, plans } from './vm-helpers.ts';
@@ -191,6 +192,31 @@ test.serial(
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  },
+);
+
+test.serial(
+  "[vm] fsck: false: no state is fsck'd, on the host screen or the kernel; the engine is still judged",
+  async (t) => {
+    const r = await runTrial(
+      guest(),
+      plans(
+        scenario(
+          'mode: fsync, bug: ack-before-sync',
+          'marks',
+          'ops: 6, pages: 6',
+          ', screen: host, fsck: false',
+        ),
+      )[0]!,
+      {},
+    );
+    const s = r.exploration!.screen!;
+    assertScreened(t, r, `${s.screened} states`);
+    t.true(
+      r.exploration!.states.every((e) => e.fsck.output === fsckNotAsked.output),
+      'every state, screened or confirmed, says it was not checked',
+    );
+    t.true(r.exploration!.failing.length > 0, 'the ack-before-sync engine is still caught');
   },
 );
 
