@@ -1,6 +1,7 @@
 import type { EngineOptions } from '../engine/engine.ts';
 import type { FilesystemType } from '../harness/fs/filesystem.ts';
 import type { DumpEntry } from '../model/history.ts';
+import type { DecodedPage } from '../engine/page-format.ts';
 
 /**
  * What the host and the guest explorer (guest-explorer.ts, in the target) say to each other,
@@ -50,5 +51,11 @@ export type StateReport = {
   raw?: string;
   /** The same bytes as `raw`, from a screen in this process (never on the wire: no base64). */
   rawBytes?: Uint8Array;
+  /**
+   * Each page's raw copies as a screen in this process keeps them, with their memoized decode
+   * (never on the wire): what `raw` gives the integrity check, without a copy of the store.
+   */
+  rawPages?: ReadonlyMap<number, readonly Uint8Array[]>;
+  decodeRaw?: (bytes: Uint8Array, page: number) => DecodedPage;
   error?: string;
 };

@@ -3,6 +3,10 @@ import { DistinctBytes } from '../model/distinct-bytes.ts';
 import type { EngineOptions } from '../engine/engine.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
 import { imageFile } from '../sim/image-file.ts';
+import { getEngineMode } from '../engine/registry.ts';
+import { rawPagesOf } from '../engine/direct-layout.ts';
+import type { PageImage } from '../engine/page-image.ts';
+import { InternedPages } from './interned-pages.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
 import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
@@ -50,9 +54,16 @@ export async function screenStoreStates(
     if (touches[i]) last = i;
   }
   const byWrites = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
-  // Images by CRC32C, each bucket compared byte for byte: exact, and a tenth of a sha256's cost
-  // (which had been the screen's largest part). The images are kept for the judge anyway.
-  const byImage = new DistinctBytes<Omit<StateReport, 'id' | 'ms'>>();
+  // Images by their interned pages (exact), each state's built in one scratch buffer: a copy
+  // of the store per state, kept for the judge, had cost more than everything else. Engines
+  // without an in-memory dump keep the copies (byBytes).
+  const mode = getEngineMode(config.engine.mode);
+  const { pageSize } = config.engine.options;
+  const paged = mode.dumpImage && config.storeBytes % pageSize === 0;
+  const pages = new InternedPages(pageSize);
+  const byPages = new Map<string, Omit<StateReport, 'id' | 'ms'>>();
+  const byBytes = new DistinctBytes<Omit<StateReport, 'id' | 'ms'>>();
+  const scratch = new Uint8Array(paged ? config.storeBytes : 0);
   const reports = new Map<string, StateReport>();
   const order = replayOrder(states);
   for (const state of order) {
@@ -74,20 +85,59 @@ export async function screenStoreStates(
     if (!found) {
       applyToStore(config, base, baseAt, upTo);
       baseAt = upTo;
-      const image = base.slice();
+      const image = paged ? scratch : base.slice();
+      if (paged) image.set(base);
       applyToStore(config, image, baseAt, state.at, dropped, state);
       // Different write sets can still leave the same bytes: those are recovered once too,
       // and `distinct` counts images, not write sets.
-      found = byImage.get(image);
-      if (!found) {
-        found = await recoverInMemory(config, image);
-        byImage.set(image, found);
+      if (paged) {
+        const interned = pages.intern(image);
+        found = byPages.get(interned.key);
+        if (!found) {
+          found = dumpInterned(config, interned.image);
+          byPages.set(interned.key, found);
+        }
+      } else {
+        found = byBytes.get(image);
+        if (!found) {
+          found = await recoverInMemory(config, image);
+          byBytes.set(image, found);
+        }
       }
       byWrites.set(writes, found);
     }
     reports.set(state.id, { ...found, id: state.id, ms: performance.now() - started });
   }
-  return { reports: order.map((s) => reports.get(s.id)!), distinct: byImage.size };
+  return {
+    reports: order.map((s) => reports.get(s.id)!),
+    distinct: paged ? byPages.size : byBytes.size,
+  };
+}
+
+/**
+ * A state's recover and dump computed on its interned pages (the engine's `dumpImage`, the
+ * simulated tier's path): what recover would throw is the recovery error; both raw copies of
+ * each page are the interned pages themselves, decoded once however many states share them.
+ */
+function dumpInterned(config: StoreScreenConfig, image: PageImage): Omit<StateReport, 'id' | 'ms'> {
+  const { mode, options } = config.engine;
+  let report: Pick<StateReport, 'recoverError' | 'dump'>;
+  try {
+    report = { dump: getEngineMode(mode).dumpImage!(image, options) };
+  } catch (error) {
+    report = { recoverError: (error as Error).message.split('\n')[0] || 'recover failed' };
+  }
+  return {
+    ...report,
+    ...(config.rawBytes
+      ? {
+          rawPages: rawPagesOf(image, options.pages),
+          decodeRaw: (b: Uint8Array) => image.decode(b),
+        }
+      : {}),
+    type: 'state',
+    fsck: storeScreenFsck,
+  };
 }
 
 function touchesStore(config: Pick<StoreScreenConfig, 'sectorSize' | 'extents'>, e: LogEntry) {

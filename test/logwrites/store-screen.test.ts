@@ -110,7 +110,15 @@ test('identical store images are recovered once and counted once, whatever write
   );
   t.is(distinct, 3);
   const byId = new Map(reports.map((r) => [r.id, r]));
-  t.is(byId.get('1')!.rawBytes, byId.get('2~0')!.rawBytes, 'one recovery for the two');
-  t.not(byId.get('1')!.rawBytes, byId.get('3~0.1')!.rawBytes);
-  t.is(byId.get('3~0.1')!.rawBytes![0], 8);
+  t.is(byId.get('1')!.rawPages, byId.get('2~0')!.rawPages, 'one recovery for the two');
+  t.not(byId.get('1')!.rawPages, byId.get('3~0.1')!.rawPages);
+  // Page 0's two slots: the first holds entry 2's bytes, the second is still zeros.
+  const [first, second] = byId.get('3~0.1')!.rawPages!.get(0)!;
+  t.true(first!.every((b) => b === 8) && second!.every((b) => b === 0));
+  t.true(
+    byId
+      .get('0')!
+      .rawPages!.get(0)!
+      .every((slot) => slot.every((b) => b === 0)),
+  );
 });

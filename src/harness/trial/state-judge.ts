@@ -62,11 +62,15 @@ export function stateJudge(o: {
     const index = indexFor(acked);
     const raw = report.rawBytes ?? (report.raw ? Buffer.from(report.raw, 'base64') : undefined);
     const rawPages =
-      raw && engine.kind === 'builtin' ? rawPagesFromBytes(raw, engine.pageSize, pages) : undefined;
+      report.rawPages ??
+      (raw && engine.kind === 'builtin'
+        ? rawPagesFromBytes(raw, engine.pageSize, pages)
+        : undefined);
     return check(index.history, dump, {
       index,
       transactional: o.transactional,
       ...(rawPages ? { rawPages } : {}),
+      ...(report.decodeRaw ? { decodeRaw: report.decodeRaw } : {}),
       ...(report.recoverError !== undefined ? { recoverError: report.recoverError } : {}),
       fsck: report.fsck,
       ...(excused ? { excused } : {}),
