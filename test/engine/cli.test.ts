@@ -112,3 +112,27 @@ test('protocol lines are validated', (t) => {
   });
   t.throws(() => parseInputLine('nope', 3), { message: 'stdin:3: line: not JSON' });
 });
+
+test('usage errors exit 2 naming the option and the value; --help prints the options', async (t) => {
+  const store = join(dir, 'usage.db');
+  writeFileSync(store, Buffer.alloc(1 << 16));
+  const bad = await engine(['fsync', 'dump', '--store', store, '--pages', 'x8']);
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /^--pages "x8": must be a non-negative integer\n/);
+  const unknown = await engine(['fsync', 'dump', '--store', store, '--nope']);
+  t.is(unknown.exitCode, 2);
+  t.regex(unknown.stderr, /--nope/);
+  const missing = await engine(['fsync', 'dump']);
+  t.is(missing.exitCode, 2);
+  t.regex(missing.stderr, /--store/);
+  const verb = await engine(['fsync', 'erase', '--store', store]);
+  t.is(verb.exitCode, 2);
+  t.regex(verb.stderr, /unknown verb "erase": use run, recover or dump/);
+  const help = await engine(['fsync', '--help']);
+  t.is(help.exitCode, 0);
+  t.regex(help.stdout, /^Usage: powercut-engine fsync run\|recover\|dump/);
+  t.regex(help.stdout, /--batch-window-us <us> +group-commit batch window \(default: 200\)/);
+  const eq = await engine(['fsync', 'dump', '--store', store, '--pages=2']);
+  t.is(eq.exitCode, 0, eq.stderr);
+  t.is(eq.stdout.trim().split('\n').length, 2, '--pages=2 as well as --pages 2');
+});
