@@ -24,32 +24,32 @@ export type ExploreRow = {
   kernelAgreed?: string;
 };
 
-type Path = 'kernel' | 'kernel-no-fsck' | 'host' | 'store';
+type Path = 'kernel' | 'kernel-fsck' | 'host' | 'store';
 const label: Record<Path, string> = {
   kernel: 'kernel (guest explorer)',
-  'kernel-no-fsck': 'kernel (guest explorer), fsck: false',
+  'kernel-fsck': 'kernel (guest explorer), fsck: true',
   host: 'screen: host, kernel confirms',
   store: 'screen: store, kernel confirms',
 };
 
 const screenField: Record<Path, string> = {
   kernel: '',
-  'kernel-no-fsck': ', fsck: false',
+  'kernel-fsck': ', fsck: true',
   host: ', screen: host',
   store: ', screen: store',
 };
 
 /**
  * log-writes recordings' crash states checked each way in one run, same seed (same states):
- * every state on the real kernel in the guest (with and without its fsck); `screen: host` (every state's image on the host,
+ * every state on the real kernel in the guest (without and with its fsck); `screen: host` (every state's image on the host,
  * e2fsck and debugfs); for a direct-layout engine also `screen: store` (the store file read out
  * of the recording, in-process). Failing states and a sample are confirmed by the kernel.
  */
 export async function benchExploration(target: Target): Promise<ExploreRow[]> {
   const rows: ExploreRow[] = [];
   const runs: [string, string, Path[], string][] = [
-    ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'kernel-no-fsck', 'host'], 'reorder:1'],
-    ['fsync', 'ops: 16, pages: 8', ['kernel', 'kernel-no-fsck', 'host', 'store'], 'reorder:1'],
+    ['cow', 'ops: 16, pages: 8, txnSize: 4', ['kernel', 'kernel-fsck', 'host'], 'reorder:1'],
+    ['fsync', 'ops: 16, pages: 8', ['kernel', 'kernel-fsck', 'host', 'store'], 'reorder:1'],
     // A recording with ~170 states, to time the host screen on more than its start.
     ['fsync', 'ops: 80, pages: 16', ['host'], 'reorder:1'],
     // A recording with hundreds of states, to time the store screen on more than a blink.

@@ -26,7 +26,7 @@ export type ExplorerConfig = {
   engine:
     | { kind: 'builtin'; mode: string; direct: boolean; options: EngineOptions }
     | { kind: 'external'; recover: string; dump: string };
-  /** The read-only filesystem check of every state (absent: true); false skips it. */
+  /** The read-only filesystem check of every state, where the scenario asks for it. */
   fsck?: boolean;
   /** Built-in direct-layout engines: both on-disk copies of each page, for the integrity checker. */
   rawBytes?: number;

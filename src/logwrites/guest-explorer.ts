@@ -26,7 +26,7 @@ export type { ExplorerConfig, StateReport, StateRequest } from './explorer-proto
  *
  *   current.img = the log replayed up to the state's first dropped entry (advanced in log order)
  *   dm snapshot (transient) over current.img → the rest of the state's entries written into it
- *   → mount → engine recover + dump → raw pages → umount → read-only fsck → snapshot removed
+ *   → mount → engine recover + dump → raw pages → umount → read-only fsck (fsck: true) → snapshot removed
  *
  * The snapshot takes every write of fsck/mount/recover, so current.img only ever moves forward.
  * JSON lines: stdin gets the config, then `{"states":[...]}`; stdout gets `index`, one `state`
@@ -215,7 +215,7 @@ class Explorer {
         type: 'state',
         id: state.id,
         ms: 0,
-        fsck: c.fsck === false ? fsckNotAsked : await this.fsck(device),
+        fsck: c.fsck ? await this.fsck(device) : fsckNotAsked,
         ...recovered,
       };
       report.ms = Date.now() - start;

@@ -36,7 +36,7 @@ export type ScreenConfig = {
   storeName: string;
   engine: { mode: string; direct: boolean; options: EngineOptions };
   rawBytes?: number;
-  /** The read-only e2fsck of every state (absent: true); false skips it (the journal is still replayed). */
+  /** The read-only e2fsck of every state, where the scenario asks for it (the journal is replayed either way). */
   fsck?: boolean;
 };
 
@@ -82,7 +82,7 @@ export async function screenStates(
   const parallel = Math.min(4, availableParallelism() + 1);
   const chains = startScriptWorkers(stateScript, parallel, [
     e2fsckProgram(),
-    config.fsck === false ? 'no' : 'yes',
+    config.fsck ? 'yes' : 'no',
   ]);
   // One buffer for every state's copy: a fresh 1 MiB one per state (zeroed, faulted in, then
   // collected) had cost ~10 ms of node's thread, twice the copy itself.
@@ -186,13 +186,12 @@ async function recoverState(
         fsck: { clean: false, output: fsck.output },
       };
     }
-    const fsck =
-      config.fsck === false
-        ? fsckNotAsked
-        : fsckOutcome(
-            Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
-            readFileSync(`${out}.fsck`, 'utf8'),
-          );
+    const fsck = config.fsck
+      ? fsckOutcome(
+          Number(readFileSync(`${out}.fsck-rc`, 'utf8')),
+          readFileSync(`${out}.fsck`, 'utf8'),
+        )
+      : fsckNotAsked;
     const file = await findExt4File(image, config.storeName);
     if (file.kind === 'missing')
       return { recoverError: `the store /${config.storeName} is not in the filesystem`, fsck };

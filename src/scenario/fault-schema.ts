@@ -91,15 +91,16 @@ export const fault = z.strictObject({
     )
     .optional(),
   /**
-   * `log-writes` only: the filesystem's read-only check (e2fsck -fn, xfs_repair -n, btrfs check)
-   * on every crash state, after the engine's recovery. `false` skips it: no `fs-corrupt`
-   * verdict, one process less per state.
+   * `log-writes` only: also run the filesystem's read-only check (e2fsck -fn, xfs_repair -n,
+   * btrfs check) on every crash state, after the engine's recovery, for `fs-corrupt` verdicts
+   * about the filesystem itself. Off unless asked: one process more per state, and a finding
+   * about the filesystem, not the engine. (A dm-flakey trial always checks its one state.)
    */
   fsck: z
     .boolean()
     .optional()
     .describe(
-      "log-writes: run the filesystem's read-only check on every crash state (default true); false skips it (no fs-corrupt verdicts, faster).",
+      "log-writes: also run the filesystem's read-only check on every crash state (fs-corrupt verdicts about the filesystem itself; default false: one process more per state).",
     ),
   /** `log-writes` only: check at most this many states (a seeded sample beyond it). */
   maxStates: z

@@ -181,7 +181,7 @@ test('screen: host only where the host can replay the journal: ext4 and a built-
   t.regex(flakey.message, /fault\.screen: screen applies only to fault kind log-writes/);
 });
 
-test('fsck: a log-writes switch (default on); a boolean, and nothing for a dm-flakey fault', (t) => {
+test('fsck: a log-writes switch (default off); a boolean, and nothing for a dm-flakey fault', (t) => {
   const [plan] = expandScenario(
     parseScenario(
       'ok.yaml',

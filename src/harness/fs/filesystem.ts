@@ -124,10 +124,10 @@ export function fsckOutcome(
   return { clean: code === 0, output: stdout.trim().split('\n').slice(-5).join('\n') };
 }
 
-/** What a crash state's report says where the scenario asked for no filesystem check. */
+/** What a crash state's report says where the scenario did not ask for a filesystem check. */
 export const fsckNotAsked = {
   clean: true,
-  output: 'not checked: the scenario says fsck: false',
+  output: 'not checked: the scenario does not ask for it (fault.fsck: true)',
 } as const;
 
 /** The exit code of a failed unmount before the check: no fsck (e2fsck, xfs_repair, btrfs

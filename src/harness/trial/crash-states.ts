@@ -104,7 +104,7 @@ export async function checkRecordedStates(
     fs: plan.filesystem.type,
     ...(plan.filesystem.mountOptions ? { mountOptions: plan.filesystem.mountOptions } : {}),
     storeName: o.storeName,
-    ...(plan.fault.fsck === false ? { fsck: false } : {}),
+    ...(plan.fault.fsck ? { fsck: true } : {}),
     engine:
       engine.kind === 'builtin'
         ? {

@@ -17,9 +17,10 @@ export const logArtifact = 'log-writes.img.gz';
 
 /**
  * The checker of a log-writes trial: every chosen crash state of the recording (mkfs included,
- * an `ack:<id>` mark after every acknowledgement) is rebuilt in the target, fsck'd, mounted,
- * recovered, dumped and checked by the same oracles, without a reboot. The trial fails if any
- * state fails; the recorded log is kept to rebuild a failing state.
+ * an `ack:<id>` mark after every acknowledgement) is rebuilt in the target, mounted, recovered,
+ * dumped and checked by the same oracles (fsck'd too where the scenario asks), without a
+ * reboot. The trial fails if any state fails; the recorded log is kept to rebuild a failing
+ * state.
  */
 export class ExplorationChecker implements CrashChecker {
   constructor(

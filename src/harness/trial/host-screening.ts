@@ -77,7 +77,7 @@ export function hostScreen(
           storeName: o.storeName,
           engine: { mode: engine.mode, direct: false, options },
           ...rawBytes,
-          ...(plan.fault.fsck === false ? { fsck: false } : {}),
+          ...(plan.fault.fsck ? { fsck: true } : {}),
         },
         states,
       );

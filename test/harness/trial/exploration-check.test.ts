@@ -52,13 +52,21 @@ function assertScreened(t: ExecutionContext, r: TrialResult, hostLine: string): 
 }
 
 test.serial(
-  '[vm] fsync passes every acknowledgement state; the replay equals the device',
+  '[vm] fsync passes every acknowledgement state, each filesystem checked (fsck: true); the replay equals the device',
   async (t) => {
-    const r = await runTrial(guest(), plans(scenario('mode: fsync', 'marks'))[0]!, {});
+    const r = await runTrial(
+      guest(),
+      plans(scenario('mode: fsync', 'marks', undefined, ', fsck: true'))[0]!,
+      {},
+    );
     t.log(summary(r));
     const e = r.exploration!;
     t.true(e.replayMatchesDevice);
     t.deepEqual(e.failing, []);
+    t.true(
+      e.states.every((s) => s.fsck.clean && s.fsck.output !== fsckNotAsked.output),
+      "every state fsck'd, and clean",
+    );
     t.deepEqual(r.verdict.anomalies, []);
     t.is(r.verdict.stats.acked, 12);
     // A state right after every ack (each ack's mark follows its own flush), plus the empty
@@ -77,7 +85,7 @@ test.serial(
     const screened = (engine: string, explore: string) =>
       runTrial(
         guest(),
-        plans(scenario(engine, explore, 'ops: 8, pages: 6', ', screen: host'))[0]!,
+        plans(scenario(engine, explore, 'ops: 8, pages: 6', ', screen: host, fsck: true'))[0]!,
         {},
       );
     const bug = await screened('mode: fsync, bug: ack-before-sync', 'marks');
@@ -88,6 +96,10 @@ test.serial(
     }
     t.true(bug.exploration!.failing.length > 0);
     t.true(bug.exploration!.failing.every((f) => f.anomalies.some((a) => a.kind === 'lost-ack')));
+    t.true(
+      correct.exploration!.states.every((s) => s.fsck.output !== fsckNotAsked.output),
+      'fsck: true: e2fsck on the host, the fsck in the guest',
+    );
     // The failing trial keeps the recording the screen brought over (not downloaded twice).
     const kept = bug.artifacts?.find((a) => a.name === logArtifact);
     t.truthy(kept, 'the recording is kept beside the failing trial');
@@ -196,7 +208,7 @@ test.serial(
 );
 
 test.serial(
-  "[vm] fsck: false: no state is fsck'd, on the host screen or the kernel; the engine is still judged",
+  "[vm] fsck only where the scenario asks: without fsck: true no state is fsck'd, on the host screen or the kernel; the engine is still judged",
   async (t) => {
     const r = await runTrial(
       guest(),
@@ -205,7 +217,7 @@ test.serial(
           'mode: fsync, bug: ack-before-sync',
           'marks',
           'ops: 6, pages: 6',
-          ', screen: host, fsck: false',
+          ', screen: host',
         ),
       )[0]!,
       {},
