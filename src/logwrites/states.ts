@@ -143,7 +143,7 @@ export function exploreStates(
     maxStates: number;
     seed: number;
     from?: number;
-    /** `misdirect:N` only: where the store lies (without it, no misdirect state). */
+    /** Where the store lies: `misdirect:N` needs it (and throws without it). */
     misdirect?: MisdirectSpace & { sectorSize: number };
   },
 ): { states: CrashState[]; sampledFrom?: number } {

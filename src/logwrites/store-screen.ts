@@ -45,7 +45,7 @@ export async function screenStoreStates(
   let baseAt = 0;
   // Which entries write into the store, and the last such entry before each position: a state
   // is fixed by the store writes it applies, so a repeated set needs no image at all.
-  // (A misdirected write's entry is counted as touching: it is keyed apart below anyway.)
+  // (A misdirected write is a store write: its entry is keyed with its target below.)
   const touches = config.entries.map((e) => writesData(e) && touchesStore(config, e));
   const lastTouchBefore: number[] = [];
   let last = -1;
