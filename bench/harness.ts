@@ -27,7 +27,10 @@ export type HarnessBench = {
   phaseSeconds: Record<TrialPhase, number>;
   /** Execs, spawns, engine-server and trial-agent requests a trial waits for. */
   roundTripsPerTrial: number;
+  /** The shell cycle's mean, timed once after each pair of trials (the machine's load drifts). */
   shellCycleSeconds: number;
+  /** Its fastest and slowest run. */
+  shellCycleRangeSeconds: [number, number];
   overheadRatio: number;
   /** The same trials run step by step from the host (no trial agent), in the same run. */
   stepByStep: StepByStep;
@@ -104,15 +107,12 @@ export const overheadPlan = (): TrialPlan =>
 
 /**
  * Trials timed, beside the same dm-flakey cycle as one shell script in the same guest: through
- * the trial agent (the default), and step by step from the host, alternating by trial.
+ * the trial agent (the default), and step by step from the host, alternating by trial, with the
+ * shell cycle timed after each pair (one sample of it had swung the ratio by half).
  */
 export async function trialOverhead(target: Target, plan: TrialPlan, trials: number) {
-  const [timed, steps] = await timeTrialsBothWays(target, plan, trials);
-  const shellStart = Date.now();
-  const own = resourceNames((await ownership(target)).newRunId());
-  await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
-  await sweepStale(target);
-  const shellCycleSeconds = (Date.now() - shellStart) / 1000;
+  const [timed, steps, shell] = await timeTrialsBothWays(target, plan, trials);
+  const shellCycleSeconds = shell.reduce((a, b) => a + b, 0) / shell.length;
   const ratio = (seconds: number) => Number((seconds / shellCycleSeconds).toFixed(2));
   return {
     trials,
@@ -120,6 +120,10 @@ export async function trialOverhead(target: Target, plan: TrialPlan, trials: num
     phaseSeconds: timed.phaseSeconds,
     roundTripsPerTrial: timed.roundTripsPerTrial,
     shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
+    shellCycleRangeSeconds: [
+      Number(Math.min(...shell).toFixed(2)),
+      Number(Math.max(...shell).toFixed(2)),
+    ] as [number, number],
     overheadRatio: ratio(timed.meanTrialSeconds),
     stepByStep: {
       meanTrialSeconds: Number(steps.meanTrialSeconds.toFixed(2)),
@@ -136,22 +140,37 @@ type Timed = {
   roundTripsPerTrial: number;
 };
 
-/** n trials through the agent and n step by step, alternating (this machine's load drifts). */
+/**
+ * n trials through the agent and n step by step, alternating, and the shell cycle after each
+ * pair (this machine's load drifts): the two means and the shell cycle's n times (seconds).
+ */
 async function timeTrialsBothWays(
   target: Target,
   plan: TrialPlan,
   n: number,
-): Promise<[Timed, Timed]> {
+): Promise<[Timed, Timed, number[]]> {
   // Unmeasured: the first of each starts the agent or the engine server.
   await runTrial(target, plan, { via: 'agent' });
   await runTrial(target, plan, { via: 'steps' });
   const agent: Timed[] = [];
   const steps: Timed[] = [];
+  const shell: number[] = [];
   for (let i = 0; i < n; i++) {
     agent.push(await timeTrials(target, plan, 1, 'agent', false));
     steps.push(await timeTrials(target, plan, 1, 'steps', false));
+    shell.push(await timeShellCycle(target));
   }
-  return [meanOf(agent), meanOf(steps)];
+  return [meanOf(agent), meanOf(steps), shell];
+}
+
+/** The dm-flakey cycle as one shell script in the target (seconds), its leftovers swept. */
+async function timeShellCycle(target: Target): Promise<number> {
+  const start = Date.now();
+  const own = resourceNames((await ownership(target)).newRunId());
+  await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
+  const seconds = (Date.now() - start) / 1000;
+  await sweepStale(target);
+  return seconds;
 }
 
 function meanOf(runs: Timed[]): Timed {
