@@ -18,6 +18,35 @@ export type PageImage = {
   readData(bytes: Uint8Array, page: number, verify: boolean): DataPage;
 };
 
+/** One page's bytes and, once asked, what they decode to and read as (the bytes never change). */
+export type PageMemo = {
+  bytes: Uint8Array;
+  decoded?: DecodedPage;
+  read?: { page: number; verify: boolean; as: DataPage };
+};
+
+/**
+ * `decode` and `readData` memoized on each buffer's memo (`memoOf`): a page shared by many
+ * images is decoded once. A buffer without a memo is read afresh.
+ */
+export function memoizedReads(
+  memoOf: (bytes: Uint8Array) => PageMemo | undefined,
+): Pick<PageImage, 'decode' | 'readData'> {
+  const decode = (bytes: Uint8Array): DecodedPage => {
+    const memo = memoOf(bytes);
+    return memo ? (memo.decoded ??= decodePage(bytes)) : decodePage(bytes);
+  };
+  const readData = (bytes: Uint8Array, page: number, verify: boolean): DataPage => {
+    const memo = memoOf(bytes);
+    if (!memo) return readDataPage(bytes, page, verify, decode);
+    if (memo.read?.page === page && memo.read.verify === verify) return memo.read.as;
+    const as = readDataPage(bytes, page, verify, decode);
+    memo.read = { page, verify, as };
+    return as;
+  };
+  return { decode, readData };
+}
+
 /** Views of `bytes` as pages, read without a memo. */
 export function pageImageOf(bytes: Uint8Array, pageSize: number): PageImage {
   const count = Math.floor(bytes.length / pageSize);

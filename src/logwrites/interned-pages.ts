@@ -1,20 +1,9 @@
 import { crc32c } from '../engine/crc32c.ts';
-import {
-  type DataPage,
-  type DecodedPage,
-  decodePage,
-  readDataPage,
-} from '../engine/page-format.ts';
-import type { PageImage } from '../engine/page-image.ts';
+import { memoizedReads, type PageImage, type PageMemo } from '../engine/page-image.ts';
 import { Slab } from '../sim/slab.ts';
 
-/** One distinct page: its bytes (a copy of its own), and once asked, what they decode to. */
-type Slot = {
-  id: number;
-  bytes: Uint8Array;
-  decoded?: DecodedPage;
-  read?: { page: number; verify: boolean; as: DataPage };
-};
+/** One distinct page: its number among the kept ones, its own copy, and its memo. */
+type Slot = PageMemo & { id: number };
 
 /**
  * Store images kept page by page, each distinct page once (exact: bucketed by CRC32C, told
@@ -27,6 +16,7 @@ type Slot = {
 export class InternedPages {
   private readonly buckets = new Map<number, Slot[]>();
   private readonly slotOf = new WeakMap<Uint8Array, Slot>();
+  private readonly reads = memoizedReads((bytes) => this.slotOf.get(bytes));
   private count = 0;
   /** The pages' own copies, carved out of 1 MiB slabs (an ArrayBuffer per page cost more). */
   private readonly copies = new Slab();
@@ -43,22 +33,10 @@ export class InternedPages {
     const slots: Slot[] = [];
     for (let i = 0; i < count; i++)
       slots.push(this.slot(bytes.subarray(i * pageSize, (i + 1) * pageSize)));
-    const decode = (b: Uint8Array): DecodedPage => {
-      const slot = this.slotOf.get(b);
-      return slot ? (slot.decoded ??= decodePage(b)) : decodePage(b);
-    };
     const image: PageImage = {
       count,
       page: (i) => (i < count ? slots[i]!.bytes : new Uint8Array(0)),
-      decode,
-      readData: (b, page, verify) => {
-        const slot = this.slotOf.get(b);
-        if (!slot) return readDataPage(b, page, verify, decode);
-        if (slot.read?.page === page && slot.read.verify === verify) return slot.read.as;
-        const as = readDataPage(b, page, verify, decode);
-        slot.read = { page, verify, as };
-        return as;
-      },
+      ...this.reads,
     };
     return { key: slots.map((s) => s.id).join(','), image };
   }

@@ -1,19 +1,6 @@
-import {
-  type DataPage,
-  type DecodedPage,
-  decodePage,
-  readDataPage,
-} from '../engine/page-format.ts';
-import type { PageImage } from '../engine/page-image.ts';
+import { memoizedReads, type PageImage, type PageMemo } from '../engine/page-image.ts';
 import type { PagedImage } from './paged-image.ts';
 import type { CrashPoint, DrawnState } from './sim-device.ts';
-
-/** One page's bytes and, once asked, what they decode to (the bytes never change). */
-type Slot = {
-  bytes: Uint8Array;
-  decoded?: DecodedPage;
-  read?: { page: number; verify: boolean; as: DataPage };
-};
 
 /**
  * The pages of crash states, read once: a page no pending write touched holds its cut's durable
@@ -22,11 +9,12 @@ type Slot = {
  * state (views of its overlay, no copy). One reader per run and page size.
  */
 export class PageReader {
-  private readonly byDurable = new WeakMap<PagedImage, Slot[]>();
+  private readonly byDurable = new WeakMap<PagedImage, PageMemo[]>();
   private readonly touchedBy = new WeakMap<CrashPoint, boolean[]>();
   /** Every slot handed out, by its buffer: how `decode` finds the memo of the bytes it is given. */
-  private readonly slotOf = new WeakMap<Uint8Array, Slot>();
-  private last: Slot[] | undefined;
+  private readonly slotOf = new WeakMap<Uint8Array, PageMemo>();
+  private readonly reads = memoizedReads((bytes) => this.slotOf.get(bytes));
+  private last: PageMemo[] | undefined;
   private readonly count: number;
 
   constructor(
@@ -53,27 +41,14 @@ export class PageReader {
       }
       return bytes;
     };
-    const decode = (bytes: Uint8Array): DecodedPage => {
-      const slot = this.slotOf.get(bytes);
-      if (!slot) return decodePage(bytes);
-      return (slot.decoded ??= decodePage(bytes));
-    };
-    const readData = (bytes: Uint8Array, p: number, verify: boolean): DataPage => {
-      const slot = this.slotOf.get(bytes);
-      if (!slot) return readDataPage(bytes, p, verify, decode);
-      if (slot.read?.page === p && slot.read.verify === verify) return slot.read.as;
-      const as = readDataPage(bytes, p, verify, decode);
-      slot.read = { page: p, verify, as };
-      return as;
-    };
-    return { count, page, decode, readData };
+    return { count, page, ...this.reads };
   }
 
   /**
-   * The durable image's pages; those equal to the previous image's are its Slot objects (a
+   * The durable image's pages; those equal to the previous image's are its memo objects (a
    * page a sync did not write is the very same buffer in the next version).
    */
-  private base(durable: PagedImage): Slot[] {
+  private base(durable: PagedImage): PageMemo[] {
     let base = this.byDurable.get(durable);
     if (base) return base;
     const { count, pageSize } = this;
