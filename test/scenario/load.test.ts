@@ -1,9 +1,15 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { loadScenarioFile, parseScenario } from '../../src/scenario/load.ts';
 import { expandScenario } from '../../src/scenario/expand.ts';
 import { ScenarioError } from '../../src/scenario/scenario-error.ts';
 import { findScenarioFiles } from '../../src/scenario/find.ts';
+
+/** The file is refused with a ScenarioError whose message matches. */
+function rejects(t: ExecutionContext, file: string, yaml: string, message: RegExp): void {
+  const error = t.throws(() => parseScenario(file, yaml), { instanceOf: ScenarioError });
+  t.regex(error.message, message);
+}
 
 const broken = 'test/fixtures/scenarios/broken';
 
@@ -221,21 +227,20 @@ test('screen: store only for a store whose pages stay in place: direct-layout en
       `engine: { mode: fsync }\nmatrix: { fs: [ext4, xfs], mode: [plain, fsync, group-commit] }\n${fault}\n`,
     ),
   );
-  const reject = (file: string, yaml: string, message: RegExp): void => {
-    const error = t.throws(() => parseScenario(file, yaml), { instanceOf: ScenarioError });
-    t.regex(error.message, message);
-  };
-  reject(
+  rejects(
+    t,
     'b.yaml',
     `engine: { mode: fsync }\nmatrix: { fs: [ext4, btrfs] }\n${fault}\n`,
     /^b\.yaml:4:\d+: fault\.screen: screen: store maps the store's blocks to device sectors: btrfs reports logical addresses/,
   );
-  reject(
+  rejects(
+    t,
     'c.yaml',
     `engine: { mode: fsync }\nmatrix: { mode: [fsync, cow] }\n${fault}\n`,
     /^c\.yaml:4:\d+: fault\.screen: .*plain, fsync or group-commit, not cow/,
   );
-  reject(
+  rejects(
+    t,
     'j.yaml',
     `filesystem: { type: ext4, mountOptions: 'noatime,data=journal' }\nengine: { mode: fsync }\n${fault}\n`,
     /^j\.yaml:4:\d+: fault\.screen: .*data=journal sends it through the journal/,
@@ -250,21 +255,20 @@ test('misdirect:N only where a block is known to hold a page: direct-layout buil
       `engine: { mode: fsync }\nmatrix: { fs: [ext4, xfs], mode: [plain, fsync, group-commit] }\n${fault}\n`,
     ),
   );
-  const reject = (file: string, yaml: string, message: RegExp): void => {
-    const error = t.throws(() => parseScenario(file, yaml), { instanceOf: ScenarioError });
-    t.regex(error.message, message);
-  };
-  reject(
+  rejects(
+    t,
     'c.yaml',
     `engine: { mode: cow }\n${fault}\n`,
     /^c\.yaml:3:\d+: fault\.explore: misdirect:N needs a store whose pages stay in place: .*not cow/,
   );
-  reject(
+  rejects(
+    t,
     'u.yaml',
     `engine: { command: ./my-engine }\n${fault}\n`,
     /^u\.yaml:3:\d+: fault\.explore: misdirect:N .*only built-in engines/,
   );
-  reject(
+  rejects(
+    t,
     'b.yaml',
     `filesystem: { type: btrfs }\nengine: { mode: fsync }\n${fault}\n`,
     /^b\.yaml:4:\d+: fault\.explore: .*btrfs reports logical addresses/,
