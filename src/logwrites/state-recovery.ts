@@ -54,6 +54,10 @@ export async function recoverBuiltin(
   }
 }
 
+/** What a state's report says of a failed recovery: the error's first line. */
+export const recoverErrorOf = (error: unknown): string =>
+  (error as Error).message.split('\n')[0] || 'recover failed';
+
 /**
  * A built-in engine's recover, then its dump if recovery worked, on a crash state's store
  * (a file, or memory); `raw` (both on-disk copies of each page, base64) is passed along.
@@ -68,7 +72,7 @@ export async function recoverAndDump(
   try {
     await mode.recover(ctx);
   } catch (error) {
-    recoverError = (error as Error).message.split('\n')[0] || 'recover failed';
+    recoverError = recoverErrorOf(error);
   }
   const dump = recoverError !== undefined ? undefined : await mode.dump(ctx);
   return {

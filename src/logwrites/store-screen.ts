@@ -1,6 +1,6 @@
 import { virtualClock } from '../engine/clock.ts';
 import { DistinctBytes } from '../model/distinct-bytes.ts';
-import type { EngineOptions } from '../engine/engine.ts';
+import type { EngineMode, EngineOptions } from '../engine/engine.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
 import { imageFile } from '../sim/image-file.ts';
 import { getEngineMode } from '../engine/registry.ts';
@@ -9,7 +9,7 @@ import type { PageImage } from '../engine/page-image.ts';
 import { InternedPages } from './interned-pages.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
 import { writesData, type LogEntry, type LogReader } from './format.ts';
-import { firstUnwhole, recoverAndDump, replayOrder } from './state-recovery.ts';
+import { firstUnwhole, recoverAndDump, recoverErrorOf, replayOrder } from './state-recovery.ts';
 
 export type StoreScreenConfig = {
   readLog: LogReader;
@@ -94,7 +94,7 @@ export async function screenStoreStates(
         const interned = pages.intern(image);
         found = byPages.get(interned.key);
         if (!found) {
-          found = dumpInterned(config, interned.image);
+          found = dumpInterned(config, mode, interned.image);
           byPages.set(interned.key, found);
         }
       } else {
@@ -119,13 +119,17 @@ export async function screenStoreStates(
  * simulated tier's path): what recover would throw is the recovery error; both raw copies of
  * each page are the interned pages themselves, decoded once however many states share them.
  */
-function dumpInterned(config: StoreScreenConfig, image: PageImage): Omit<StateReport, 'id' | 'ms'> {
-  const { mode, options } = config.engine;
+function dumpInterned(
+  config: StoreScreenConfig,
+  mode: EngineMode,
+  image: PageImage,
+): Omit<StateReport, 'id' | 'ms'> {
+  const { options } = config.engine;
   let report: Pick<StateReport, 'recoverError' | 'dump'>;
   try {
-    report = { dump: getEngineMode(mode).dumpImage!(image, options) };
+    report = { dump: mode.dumpImage!(image, options) };
   } catch (error) {
-    report = { recoverError: (error as Error).message.split('\n')[0] || 'recover failed' };
+    report = { recoverError: recoverErrorOf(error) };
   }
   return {
     ...report,
