@@ -128,13 +128,14 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
       });
   }
   if (s.fault.screen !== undefined) {
+    const notExt4 = (s.matrix?.fs ?? [s.filesystem.type]).find((fs) => fs !== 'ext4');
     const message =
       s.fault.screen === 'store'
         ? storeNotInPlace(s, 'screen: store')
         : !('mode' in s.engine)
           ? 'screening on the host runs the engine in-process: only built-in engines (engine.mode)'
-          : (s.matrix?.fs ?? [s.filesystem.type]).some((fs) => fs !== 'ext4')
-            ? `screening on the host replays ext4's journal with e2fsck: ${(s.matrix?.fs ?? [s.filesystem.type]).find((fs) => fs !== 'ext4')} has no such replay outside the kernel`
+          : notExt4 !== undefined
+            ? `screening on the host replays ext4's journal with e2fsck: ${notExt4} has no such replay outside the kernel`
             : undefined;
     if (message) issue(['fault', 'screen'], message);
   }
@@ -161,7 +162,7 @@ export function checkScenario(s: Scenario, ctx: z.RefinementCtx): void {
  */
 function storeNotInPlace(s: Scenario, what: string): string | undefined {
   if (!('mode' in s.engine))
-    return `${what} runs the engine's own layout in-process: only built-in engines (engine.mode)`;
+    return `${what} needs to know which page each store block holds: only built-in engines (engine.mode)`;
   const modes = s.matrix?.mode ?? [s.engine.mode];
   const notDirect = modes.find((m) => !engineTraits[m].directLayout);
   if (notDirect !== undefined)
