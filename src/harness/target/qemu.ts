@@ -74,6 +74,10 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
     String(options.memoryMb ?? 1536),
     '-smp',
     '1',
+    // TCG's default CPU (qemu64) has no SSE4.2: the addon's crc32 instruction path was off in
+    // the guest, and every page checksum (engine, server, explorer) ran in JavaScript.
+    '-cpu',
+    guestCpu,
     '-kernel',
     join(imageDir, 'vmlinuz'),
     '-initrd',
@@ -99,6 +103,12 @@ export async function startQemuTarget(options: QemuOptions = {}): Promise<SshTar
   }
   return launch(imageDir, accel, machine, statePath ? { saveTo: statePath } : {}, options);
 }
+
+/**
+ * qemu64 plus what TCG emulates and the engines use: SSE4.2's crc32 (and popcnt, SSSE3/4.1).
+ * The same model under KVM (any x86-64 host since 2008 has these), so a saved guest stays one.
+ */
+export const guestCpu = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt';
 
 async function launch(
   imageDir: string,

@@ -7,6 +7,7 @@ import { SshConnection } from '../../../src/harness/target/ssh-connection.ts';
 import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
 import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
+import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
 import {
   assertConcurrentExecsRunOnce,
   assertSpawnStreamsAndKills,
@@ -37,6 +38,17 @@ test.serial(
     t.regex(r.stdout, /util-linux/);
     t.regex(r.stdout, /mkfs\.ext4[\s\S]*mkfs\.xfs[\s\S]*mkfs\.btrfs/);
     t.true(r.stdout.includes(process.version));
+  },
+);
+
+test.serial(
+  '[vm] the guest CPU has the crc32 instruction, so the addon checksums pages natively there',
+  async (t) => {
+    await installGuestEngine(target);
+    const r = await target.exec(
+      `grep -m1 -ow sse4_2 /proc/cpuinfo; /opt/powercut/bin/node -e "process.stdout.write(typeof require('/opt/powercut/powercut_native.node').crc32c)"`,
+    );
+    t.is(r.stdout, 'sse4_2\nfunction');
   },
 );
 
