@@ -74,13 +74,17 @@ export class PingPongPages {
   static async open(ctx: EngineContext): Promise<PingPongPages> {
     let maxSeq = 0n;
     const newest = new Map<number, 0 | 1>();
-    for (let page = 0; page < ctx.options.pages; page++) {
-      const v = await readFromFile(newestReads(page, true), ctx.file, ctx.options.pageSize);
+    const versions = await readFromFile(
+      everyNewest(ctx.options.pages),
+      ctx.file,
+      ctx.options.pageSize,
+    );
+    versions.forEach((v, page) => {
       if (v && 'seq' in v) {
         newest.set(page, v.slot);
         if (v.seq > maxSeq) maxSeq = v.seq;
       }
-    }
+    });
     const pages = new PingPongPages(ctx, maxSeq);
     for (const [page, slot] of newest) pages.durableSlot.set(page, slot);
     return pages;
@@ -217,6 +221,13 @@ function newestOf(
     else if (!best || !('seq' in best) || v.seq > best.seq) best = v;
   }
   return best ?? damaged;
+}
+
+/** Every page's newest verified version, in page order (one walk of the store). */
+function* everyNewest(pages: number): PageReads<(Version | null)[]> {
+  const versions: (Version | null)[] = [];
+  for (let page = 0; page < pages; page++) versions.push(yield* newestReads(page, true));
+  return versions;
 }
 
 /** The newest version of a page, read from its two slots (pages 2p and 2p+1). */

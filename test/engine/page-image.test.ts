@@ -102,3 +102,48 @@ test('readFromFile and readFromImage answer the same page reads; beyond the end,
   t.deepEqual(readFromImage(reads(), pageImageOf(image, 512)), [3, 1, -1]);
   t.deepEqual(await readFromFile(reads(), imageFile(image), 512), [3, 1, -1]);
 });
+
+test('readFromFile reads a walk in order with few preads, growing to 64 pages; any order answers the same', async (t) => {
+  const pages = 100;
+  const image = new Uint8Array(pages * 512).map((_, i) => Math.floor(i / 512) % 251);
+  function* walk(order: number[]): PageReads<number[]> {
+    const firsts: number[] = [];
+    for (const p of order) {
+      const bytes = yield p;
+      t.is(bytes.length, p < pages ? 512 : 0, `page ${p}`);
+      firsts.push(bytes.length === 0 ? -1 : bytes[0]!);
+    }
+    return firsts;
+  }
+  const counted = () => {
+    const file = imageFile(image);
+    const lengths: number[] = [];
+    return {
+      lengths,
+      file: {
+        ...file,
+        pread: (length: number, offset: number) => (
+          lengths.push(length / 512),
+          file.pread(length, offset)
+        ),
+      },
+    };
+  };
+  const inOrder = Array.from({ length: pages + 2 }, (_, i) => i);
+  const sequential = counted();
+  t.deepEqual(
+    await readFromFile(walk(inOrder), sequential.file, 512),
+    readFromImage(walk(inOrder), pageImageOf(image, 512)),
+  );
+  // 1, 2, 4, ... pages: 7 reads reach page 100, then the two pages past the end read nothing.
+  t.deepEqual(sequential.lengths.slice(0, 7), [1, 2, 4, 8, 16, 32, 64]);
+  t.true(sequential.lengths.length <= 9, `${sequential.lengths.length} preads`);
+
+  const jumps = [5, 6, 7, 3, 99, 0, 1, 2, 3, 50, 51, 4, 200];
+  const jumping = counted();
+  t.deepEqual(
+    await readFromFile(walk(jumps), jumping.file, 512),
+    readFromImage(walk(jumps), pageImageOf(image, 512)),
+  );
+  t.is(Math.max(...jumping.lengths), 4, 'a jump starts again at one page');
+});
