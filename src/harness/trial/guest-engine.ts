@@ -18,8 +18,10 @@ const bundleFiles = [
   'powercut-explore.mjs',
   'powercut-agent.mjs',
   'powercut_native.node',
-  // The tracer every engine runs under (static: runs on any x86_64 Linux target).
+  // The tracer every engine runs under, and the table swap of every fault device (static: they
+  // run on any x86_64 Linux target).
   'powercut-stop',
+  'powercut-dm',
 ] as const;
 export const guestExplorerCommand = `${guestNode} ${guestEngineDir}/powercut-explore.mjs serve`;
 /** The trial agent (src/harness/agent/): runs whole trials inside the target. */

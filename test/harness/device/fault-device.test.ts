@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createFaultDevice } from '../../../src/harness/device/fault-device.ts';
+import { createFaultDevice, dmToolPath } from '../../../src/harness/device/fault-device.ts';
 import { ownerOfRun } from '../../../src/harness/device/names.ts';
 import { ownership } from '../../../src/harness/device/ownership.ts';
 import { FakeTarget, fakeLoopMachine } from '../fake-target.ts';
@@ -20,7 +20,8 @@ function assertOnlyOwn(t: import('ava').ExecutionContext, target: FakeTarget, ow
       /\b(rm|rmdir|umount|losetup -d)\b[^\n]*\*/,
       `no glob in removals: ${command}`,
     );
-    for (const m of command.matchAll(/powercut-([a-z0-9]+)/g))
+    // powercut's own tools in /opt/powercut are not run-named resources.
+    for (const m of command.replaceAll(dmToolPath, '').matchAll(/powercut-([a-z0-9]+)/g))
       t.is(ownerOfRun(m[1]!), owner, `table/mount ${m[0]} in: ${command}`);
     for (const m of command.matchAll(/\/var\/tmp\/powercut\/([a-z0-9]+)/g))
       t.true(m[1] === 'owners' || ownerOfRun(m[1]!) === owner, `path ${m[0]} in: ${command}`);
@@ -87,7 +88,7 @@ test('a device whose creation fails half-way removes what it created and says wh
 
 test('table reloads never overlap: an arm still in flight finishes before the plug pull starts', async (t) => {
   // Every reload takes 50 ms on this fake machine.
-  const slow = fakeMachine(undefined, (c) => (c.includes('dmsetup suspend') ? 50 : 0));
+  const slow = fakeMachine(undefined, (c) => (c.includes('powercut-dm reload') ? 50 : 0));
   const device = await createFaultDevice(slow, { sizeBytes: 64 << 20 });
   // An arm and the plug pull (an arm of drop_writes) asked for at once, then a disarm.
   await Promise.all([
@@ -95,7 +96,7 @@ test('table reloads never overlap: an arm still in flight finishes before the pl
     device.arm({ kind: 'drop_writes' }),
     device.disarm(),
   ]);
-  const reloads = slow.timeline.filter((e) => e.includes('dmsetup suspend'));
+  const reloads = slow.timeline.filter((e) => e.includes('powercut-dm reload'));
   t.is(reloads.length, 6);
   for (let i = 0; i < reloads.length; i += 2) {
     t.true(reloads[i]!.startsWith('start '), reloads.join('\n'));

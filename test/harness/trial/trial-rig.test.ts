@@ -91,7 +91,7 @@ test('the plug pull, the remount and the check are one round trip each, in the o
     t.is(pullExecs.length, 1, 'one exec');
     const order = (script: string, parts: RegExp[]) => parts.map((p) => script.search(p));
     // drop_writes first, then the tracer killed, then unmounted (never lazily).
-    const pullAt = order(pull!, [/dmsetup load/, /engine\.pid/, /umount /]);
+    const pullAt = order(pull!, [/powercut-dm reload/, /engine\.pid/, /umount /]);
     t.true(
       pullAt.every((at, i) => at >= 0 && (i === 0 || at > pullAt[i - 1]!)),
       pull,
@@ -104,7 +104,7 @@ test('the plug pull, the remount and the check are one round trip each, in the o
     // Not mounted (checked first), then linear, then caches dropped, then mounted.
     const remountAt = order(remount!, [
       /mountinfo/,
-      /dmsetup load/,
+      /powercut-dm reload/,
       /drop_caches/,
       /mount -t ext4/,
     ]);

@@ -1,0 +1,110 @@
+import test from 'ava';
+import { dmToolPath } from '../../../src/harness/device/fault-device.ts';
+import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
+import type { SshTarget } from '../../../src/harness/target/ssh.ts';
+import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
+
+// native/dm/powercut-dm.c on the guest's real device-mapper, beside dmsetup as the reference.
+let guest: SshTarget | undefined;
+const sh = (command: string, stdin?: string) =>
+  guest!.exec(command, { timeoutMs: 120_000, check: false, ...(stdin ? { stdin } : {}) });
+
+const table = 'powercut-dmtool';
+let loop = '';
+let sectors = 0;
+
+test.before(async () => {
+  guest = await startQemuTarget();
+  await installGuestEngine(guest);
+  const made = await sh(`set -e
+    truncate -s 64M /tmp/dmtool.img
+    L=$(losetup --find --show /tmp/dmtool.img)
+    echo "0 $(blockdev --getsz $L) linear $L 0" | dmsetup create ${table}
+    mkfs.ext4 -q /dev/mapper/${table}
+    echo "$L $(blockdev --getsz $L)"`);
+  if (made.code !== 0) throw new Error(made.stderr);
+  [loop, sectors] = made.stdout.trim().split(' ') as [string, number];
+  sectors = Number(sectors);
+});
+test.after.always(async () => {
+  if (!guest) return;
+  await sh(
+    `umount /mnt/dmtool 2>/dev/null; dmsetup remove ${table}; losetup -d ${loop}; rm -f /tmp/dmtool.img`,
+  );
+  await guest.teardown();
+});
+
+const linear = () => `0 ${sectors} linear ${loop} 0`;
+const dropping = () => `0 ${sectors} flakey ${loop} 0 0 1 1 drop_writes`;
+/** `dmsetup info` then `dmsetup table`: whether the device runs (not suspended), on what. */
+const state = async () => (await sh(`dmsetup info ${table}; dmsetup table ${table}`)).stdout;
+
+/**
+ * Mounts, writes one synced file and one that is only in the page cache, swaps to a dropping
+ * table with `suspend` (a script reading the table on stdin), syncs, and reads back what a
+ * remount on the linear table finds.
+ */
+async function afterSwap(suspend: string): Promise<string> {
+  const swap = (to: string) => sh(suspend, `${to}\n`);
+  const before = await sh(`set -e
+    mkdir -p /mnt/dmtool && mount /dev/mapper/${table} /mnt/dmtool
+    rm -f /mnt/dmtool/kept /mnt/dmtool/cached; echo kept > /mnt/dmtool/kept; sync
+    echo cached > /mnt/dmtool/cached`);
+  if (before.code !== 0) throw new Error(before.stderr);
+  const swapped = await swap(dropping());
+  if (swapped.code !== 0) throw new Error(swapped.stderr);
+  await sh('sync; umount /mnt/dmtool');
+  await swap(linear());
+  const read = await sh(`set -e
+    echo 3 > /proc/sys/vm/drop_caches; mount /dev/mapper/${table} /mnt/dmtool
+    ls /mnt/dmtool | grep -v lost+found | tr '\\n' ' '; umount /mnt/dmtool`);
+  return read.stdout.trim();
+}
+
+test.serial(
+  '[vm] reload swaps the table without freezing the filesystem: a write still cached is lost, as with dmsetup suspend --nolockfs',
+  async (t) => {
+    t.is(await afterSwap(`${dmToolPath} reload ${table}`), 'kept');
+    // The control: a suspend that freezes the filesystem flushes the cached write first.
+    const freezing = `dmsetup suspend ${table} && dmsetup load ${table} && dmsetup resume ${table}`;
+    t.is(await afterSwap(freezing), 'cached kept');
+    t.regex(await state(), /State:\s+ACTIVE[\s\S]*^0 \d+ linear /m);
+  },
+);
+
+test.serial('[vm] a table of several lines loads as dmsetup would read it', async (t) => {
+  const half = Math.floor(sectors / 2);
+  const two = `0 ${half} linear ${loop} 0\n${half} ${sectors - half} linear ${loop} ${half}\n`;
+  const r = await sh(`${dmToolPath} reload ${table}`, two);
+  t.is(r.code, 0, r.stderr);
+  const lines = (await sh(`dmsetup table ${table}`)).stdout.trim().split('\n');
+  t.is(lines.length, 2);
+  t.regex(lines[1]!, new RegExp(`^${half} ${sectors - half} linear \\S+ ${half}$`));
+  t.is((await sh(`${dmToolPath} reload ${table}`, `${linear()}\n`)).code, 0);
+});
+
+test.serial(
+  '[vm] a table the kernel refuses leaves the device running on its old table',
+  async (t) => {
+    const r = await sh(
+      `${dmToolPath} reload ${table}`,
+      `0 ${sectors} flakey ${loop} 0 0 1 1 no_such_feature\n`,
+    );
+    t.is(r.code, 1);
+    t.regex(r.stderr, /powercut-dm: load powercut-dmtool: Invalid argument/);
+    t.regex(await state(), /State:\s+ACTIVE[\s\S]*^0 \d+ linear /m, 'running, on the old table');
+  },
+);
+
+test.serial('[vm] a malformed table or a usage error changes nothing and exits 2', async (t) => {
+  for (const [args, stdin] of [
+    [`reload ${table}`, 'not a table\n'],
+    [`reload ${table}`, '\n'],
+    ['reload', `${linear()}\n`],
+    [`frobnicate ${table}`, `${linear()}\n`],
+  ] as const) {
+    const r = await sh(`${dmToolPath} ${args}`, stdin);
+    t.is(r.code, 2, `${args}: ${r.stderr}`);
+    t.regex(await state(), /State:\s+ACTIVE[\s\S]*^0 \d+ linear /m, args);
+  }
+});
