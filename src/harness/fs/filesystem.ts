@@ -130,28 +130,44 @@ export const fsckNotAsked = {
   output: 'not checked: the scenario does not ask for it (fault.fsck: true)',
 } as const;
 
-/** The exit code of a failed unmount before the check: no fsck (e2fsck, xfs_repair, btrfs
- * check) exits with it. */
+/** The exit codes of a failed unmount, or a failed `readFirst` script, before the check: no
+ * fsck (e2fsck, xfs_repair, btrfs check) exits with them. */
 const umountFailed = 97;
+const readFirstFailed = 96;
+/** Between what `readFirst` printed and the check's own output. */
+const checkBegins = '--- powercut: filesystem check ---';
 
 /**
- * A read-only filesystem check of the device; with `unmountFirst`, the mount point is unmounted
- * in the same round trip (a failed unmount is a harness error: nothing is checked).
+ * A read-only filesystem check of the device. With `unmountFirst`, the mount point is unmounted
+ * in the same round trip (a failed unmount is a harness error: nothing is checked); with
+ * `readFirst`, that script runs before it, still mounted, and its output is returned as `read`
+ * (one round trip fewer for a caller that reads the store before the check).
  */
 export async function fsck(
   target: Target,
   device: FaultDevice,
   fs: FilesystemType,
-  unmountFirst?: string,
-): Promise<{ clean: boolean; output: string }> {
-  const unmount = unmountFirst ? `${sh`umount ${unmountFirst}`} || exit ${umountFailed}\n` : '';
-  const result = await target.exec(`${unmount}${fsckScript(fs, device.path)}`, {
-    check: false,
-    timeoutMs: 180_000,
-  });
+  o: { unmountFirst?: string; readFirst?: string } = {},
+): Promise<{ clean: boolean; output: string; read?: string }> {
+  const { unmountFirst, readFirst } = o;
+  const script = [
+    ...(readFirst
+      ? [`(\n${readFirst}\n) || exit ${readFirstFailed}`, `echo; echo '${checkBegins}'`]
+      : []),
+    ...(unmountFirst ? [`${sh`umount ${unmountFirst}`} || exit ${umountFailed}`] : []),
+    fsckScript(fs, device.path),
+  ].join('\n');
+  const result = await target.exec(script, { check: false, timeoutMs: 180_000 });
+  const why = result.stderr.trim().split('\n').at(-1) ?? '';
+  if (readFirst && result.code === readFirstFailed)
+    throw new HarnessError(`\`${readFirst}\` failed before the filesystem check: ${why}`);
   if (unmountFirst && result.code === umountFailed)
-    throw new HarnessError(
-      `\`umount ${unmountFirst}\` failed before the filesystem check: ${result.stderr.trim().split('\n').at(-1) ?? ''}`,
-    );
-  return fsckOutcome(result.code, result.stdout);
+    throw new HarnessError(`\`umount ${unmountFirst}\` failed before the filesystem check: ${why}`);
+  if (!readFirst) return fsckOutcome(result.code, result.stdout);
+  const split = result.stdout.indexOf(`\n${checkBegins}\n`);
+  if (split < 0) throw new HarnessError(`the filesystem check printed no ${checkBegins} line`);
+  return {
+    ...fsckOutcome(result.code, result.stdout.slice(split + checkBegins.length + 2)),
+    read: result.stdout.slice(0, split),
+  };
 }

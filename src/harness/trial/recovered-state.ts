@@ -35,19 +35,23 @@ export function parseDump(stdout: string, pages: number): DumpEntry[] {
   return Array.from({ length: pages }, (_, page) => byPage.get(page) ?? { page, error: 'missing' });
 }
 
-/** Reads both ping-pong slots of every page as they are on disk (built-in direct layout). */
-export async function readRawPages(
-  target: Target,
+/**
+ * The script that prints both ping-pong slots of every page as they are on disk (built-in
+ * direct layout), base64 on one line: head + base64 (busybox), not node, whose start costs
+ * ~0.5 s under TCG. `parseRawPages` reads its output.
+ */
+export const rawPagesScript = (store: string, pageSize: number, pages: number): string =>
+  `head -c ${rawBytesNeeded(pageSize, pages)} ${quote(store)} | base64 -w 0`;
+
+/** rawPagesScript's output → each page's two slots. */
+export function parseRawPages(
+  stdout: string,
   store: string,
   pageSize: number,
   pages: number,
-): Promise<Map<number, Uint8Array[]>> {
+): Map<number, Uint8Array[]> {
   const bytesNeeded = rawBytesNeeded(pageSize, pages);
-  // head + base64 (busybox), not node: a node start costs ~0.5 s under TCG.
-  const result = await target.exec(`head -c ${bytesNeeded} ${quote(store)} | base64 -w 0`, {
-    timeoutMs: 60_000,
-  });
-  const bytes = Buffer.from(result.stdout.trim(), 'base64');
+  const bytes = Buffer.from(stdout.trim(), 'base64');
   if (bytes.length !== bytesNeeded) {
     throw new HarnessError(`read ${bytes.length} raw bytes of ${store}, expected ${bytesNeeded}`);
   }

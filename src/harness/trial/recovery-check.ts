@@ -10,7 +10,7 @@ import type { Target } from '../target/target.ts';
 import type { CrashChecker, Judgement, TrialContext } from './crash-checker.ts';
 import { engineCommand, recoverAndDumpArgv } from './engine-command.ts';
 import { engineRequests } from './engine-server.ts';
-import { parseDump, readRawPages } from './recovered-state.ts';
+import { parseDump, parseRawPages, rawPagesScript } from './recovered-state.ts';
 import type { TrialRig } from './trial-rig.ts';
 
 /** The checker of a dm-flakey trial: the one crash that happened, recovered and checked. */
@@ -65,7 +65,7 @@ type Recovered = {
   /** The filesystem did not mount after the crash (the engine's recover never ran). */
   mountFailed?: boolean;
   dump: DumpEntry[];
-  rawPages?: Awaited<ReturnType<typeof readRawPages>>;
+  rawPages?: ReturnType<typeof parseRawPages>;
   fsck: FsckOutcome;
   recoverStderr: string;
   dumpStderr: string;
@@ -127,11 +127,13 @@ export async function recoverAfterCrash(
       `engine dump failed (exit ${dumpResult.code}): ${dumpResult.stderr.trim().split('\n')[0] ?? ''}`,
     );
   }
-  const rawPages =
-    plan.engine.kind === 'builtin' && engineTraits[plan.engine.mode].directLayout
-      ? await readRawPages(target, store, plan.engine.pageSize, pages)
-      : undefined;
-  const fsck = await rig.checkFilesystem();
+  // The raw slots are read in the check's round trip, before its unmount.
+  const { pageSize } = plan.engine;
+  const readsRaw = plan.engine.kind === 'builtin' && engineTraits[plan.engine.mode].directLayout;
+  const { read, ...fsck } = await rig.checkFilesystem(
+    readsRaw ? rawPagesScript(store, pageSize, pages) : undefined,
+  );
+  const rawPages = readsRaw ? parseRawPages(read ?? '', store, pageSize, pages) : undefined;
   return {
     ...(recoverError !== undefined ? { recoverError } : {}),
     dump,

@@ -46,7 +46,19 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     private readonly plan: TrialPlan,
     private readonly device: Device,
     readonly mountPoint: string,
-  ) {}
+  ) {
+    this.store = storeIsDirectory(plan.engine)
+      ? `${mountPoint}/${directoryStoreName}`
+      : `${mountPoint}/${fileStoreName}`;
+    this.storeFile = storeIsDirectory(plan.engine) ? undefined : this.store;
+  }
+
+  /**
+   * The engine's store, made durable before any fault: a zero-filled, synced file (`store.db`,
+   * page stores), or an empty directory (`store/`) whose own entry is synced, for an engine
+   * that creates its own files (store: directory).
+   */
+  readonly store: string;
 
   /** A rig on a dm-flakey device (linear until armed). */
   static async create(target: Target, plan: TrialPlan): Promise<TrialRig> {
@@ -69,13 +81,16 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   ): Promise<TrialRig<D>> {
     const rig = new TrialRig(target, plan, device, device.mountPoint);
     try {
-      // One round trip: the loop checked ours, mkfs, mount.
+      // One round trip: the loop checked ours, mkfs, mount, the store.
       const format = mkfsScript(device, { fs: plan.filesystem.type });
       await target.exec(
-        `set -e\n${format}\n${mountScript(device, rig.mountPoint, rig.mountOptions)}`,
-        {
-          timeoutMs: 180_000,
-        },
+        [
+          'set -e',
+          format,
+          mountScript(device, rig.mountPoint, rig.mountOptions),
+          rig.storeScript(plan.engine, plan.workload.pages),
+        ].join('\n'),
+        { timeoutMs: 180_000 },
       );
     } catch (error) {
       const failures = await rig.destroy();
@@ -85,26 +100,11 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     return rig;
   }
 
-  /**
-   * Makes the engine's store durable before any fault and returns its path: a zero-filled,
-   * synced file (`store.db`, page stores), or an empty directory (`store/`) whose own entry is
-   * synced, for an engine that creates its own files (store: directory).
-   */
-  async prepareStore(engine: EngineSpec, pages: number): Promise<string> {
-    if (storeIsDirectory(engine)) {
-      const dir = `${this.mountPoint}/${directoryStoreName}`;
-      await this.target.exec(sh`mkdir ${dir} && sync -f ${dir}`, { timeoutMs: 120_000 });
-      return dir;
-    }
-    const store = `${this.mountPoint}/${fileStoreName}`;
+  private storeScript(engine: EngineSpec, pages: number): string {
+    if (storeIsDirectory(engine)) return sh`mkdir ${this.store} && sync -f ${this.store}`;
     const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
-    await this.target.exec(
-      // `sync -f`: this filesystem only (a plain `sync` would flush another slot's trial too).
-      sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync -f ${store}`,
-      { timeoutMs: 120_000 },
-    );
-    this.storeFile = store;
-    return store;
+    // `sync -f`: this filesystem only (a plain `sync` would flush another slot's trial too).
+    return sh`dd if=/dev/zero of=${this.store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync -f ${this.store}`;
   }
 
   /** The fault device (loop devices, names) for steps that work on it directly. */
@@ -120,7 +120,7 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     );
   }
 
-  private storeFile: string | undefined;
+  private readonly storeFile: string | undefined;
   private extents: ReturnType<typeof storeExtents> | undefined;
   private corruptRanges: Promise<SectorRange[] | undefined> | undefined;
 
@@ -205,10 +205,16 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
 
   /**
    * After recovery: unmount and check the filesystem read-only. Its journal was replayed by the
-   * mount, so the check sees what the kernel's own recovery left (fsck.ts: fs-corrupt).
+   * mount, so the check sees what the kernel's own recovery left (fsck.ts: fs-corrupt). A
+   * `readFirst` script runs before the unmount in the same round trip; its output is `read`.
    */
-  async checkFilesystem(): Promise<{ clean: boolean; output: string }> {
-    return fsck(this.target, this.device, this.plan.filesystem.type, this.mountPoint);
+  async checkFilesystem(
+    readFirst?: string,
+  ): Promise<{ clean: boolean; output: string; read?: string }> {
+    return fsck(this.target, this.device, this.plan.filesystem.type, {
+      unmountFirst: this.mountPoint,
+      ...(readFirst ? { readFirst } : {}),
+    });
   }
 
   /** The same check when the filesystem did not mount after the crash (nothing to unmount). */

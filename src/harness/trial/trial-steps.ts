@@ -58,7 +58,7 @@ export async function runTrialSteps(
   // The rig's log is the trial's log: what the device, the nemesis and the checker noticed.
   const log = rig.log;
   return rig.use(async () => {
-    const store = await rig.prepareStore(plan.engine, pages);
+    const store = rig.store;
     // screen: store reads the store file's blocks out of the recording, and misdirect:N puts
     // writes at other blocks of it: where they are is asked now, while the filesystem is
     // mounted (the answer is kept for after the crash).

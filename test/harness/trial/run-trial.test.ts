@@ -359,7 +359,7 @@ test.serial(
     const plan = plans(dropScenario('fsync', 'ext4'))[0]!;
     const rig = await TrialRig.create(guest(), plan);
     const recovered = await rig.use(async () => {
-      const store = await rig.prepareStore(plan.engine, plan.workload.pages);
+      const { store } = rig;
       await rig.pullPlug();
       // What a corrupting device can do to the filesystem's own metadata: its superblock gone.
       await rig.disarm();

@@ -27,7 +27,7 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
   const result = await rig.use(async (): Promise<Outcome> => ({ log: ['body ran'] }));
   t.deepEqual(result.log, ['body ran']);
   t.is(result.cleanupFailures, undefined);
-  // One script: the loop checked to be backed by our file, then mkfs, then mount.
+  // One script: the loop checked to be backed by our file, then mkfs, mount, the synced store.
   const format = target.commands.find((c) => /^mkfs\.ext4 /m.test(c))!;
   const verify = format.search(
     new RegExp(
@@ -36,7 +36,14 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
   );
   const mkfs = format.search(new RegExp(`^mkfs\\.ext4 .*${device.path}$`, 'm'));
   const mount = format.search(/\bmount -t ext4 /);
-  t.true(verify >= 0 && verify < mkfs && mkfs < mount, format);
+  const store = format.search(
+    new RegExp(
+      `^dd if=/dev/zero of='?${rig.store}'? .*conv=fsync.* && sync -f '?${rig.store}'?$`,
+      'm',
+    ),
+  );
+  t.true(verify >= 0 && verify < mkfs && mkfs < mount && mount < store, format);
+  t.is(rig.store, `${device.mountPoint}/store.db`);
   t.true(format.startsWith('set -e\n'), 'a failed check stops the script');
   // Removal, newest first: the mount, the dm table, the loop, the backing directory.
   const umount = at(target, /umount .*powercut-/);
