@@ -1,6 +1,5 @@
 import type { DumpEntry } from '../../model/history.ts';
 import { HarnessError } from '../errors.ts';
-import type { Target } from '../target/target.ts';
 import { quote } from './engine-command.ts';
 import { rawPagesFromBytes } from '../../engine/direct-layout.ts';
 
