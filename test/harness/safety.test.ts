@@ -77,7 +77,7 @@ async function waitForEngine(t: ExecutionContext, count = 1): Promise<void> {
   while (Date.now() < deadline) {
     const out = await target.exec(
       // An engine's `run` (not the engine server, which answers recover and dump).
-      "ps | grep -c '[n]ode /opt/powercut/powercut-engine.mjs [a-z-]* run ' || true",
+      "ps | grep -c '[n]ode /opt/powercut/powercut-engine.cjs [a-z-]* run ' || true",
     );
     if (Number(out.stdout.trim()) >= count) return;
     await new Promise((r) => setTimeout(r, 300));

@@ -94,7 +94,7 @@ test('npm pack ships what a user needs and no tests, sources or benchmarks', asy
     'dist/index.js',
     'dist/index.d.ts',
     'dist/bin/powercut.js',
-    'dist/guest/powercut-engine.mjs',
+    'dist/guest/powercut-engine.cjs',
     'dist/guest/powercut-stop',
     'bin/powercut.mjs',
     'native/binding.gyp',

@@ -11,10 +11,10 @@ import { uploadedPath } from '../../model/uploaded-path.ts';
 export const guestEngineDir = '/opt/powercut';
 /** The node the built-in engines run on in a target: its own, or the host's, uploaded. */
 export const guestNode = `${guestEngineDir}/bin/node`;
-export const guestEngineCommand = `${guestNode} ${guestEngineDir}/powercut-engine.mjs`;
+export const guestEngineCommand = `${guestNode} ${guestEngineDir}/powercut-engine.cjs`;
 
 const bundleFiles = [
-  'powercut-engine.mjs',
+  'powercut-engine.cjs',
   'powercut-explore.mjs',
   'powercut-agent.mjs',
   'powercut_native.node',
