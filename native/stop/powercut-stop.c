@@ -5,11 +5,13 @@
  * unlink, file creation, fsync of a directory. While it is stopped (every thread of every
  * process of the engine), the harness arms or disarms a fault; then the engine resumes.
  *
- * A seccomp filter returns SECCOMP_RET_TRACE only for those syscalls, so everything else runs at
- * full speed (strace's --seccomp-bpf). The engine runs under `/bin/sh -c COMMAND`, any language.
+ * A seccomp filter returns SECCOMP_RET_TRACE only for the syscalls some stop needs (stdout's
+ * writes for line stops and --mark-acks, syncs for sync stops, and so on), so everything else
+ * runs at full speed (strace's --seccomp-bpf). The engine runs under `/bin/sh -c COMMAND`, any
+ * language.
  *
  *   powercut-stop [--pidfile FILE] [--store PREFIX] [--mark-acks TABLE] [--stop SPEC]...
- *                 -- COMMAND
+ *                 [--stats] -- COMMAND
  *
  * stdin:  workload lines, forwarded to the engine's stdin; lines starting with "#powercut " are
  *         for the tracer: "#powercut resume LABEL" (end a stop), "#powercut stop LABEL" (stop
@@ -24,6 +26,7 @@
  *         rename unlink create dir-fsync (failed-sync: a sync call that returned an error, after)
  * --mark-acks TABLE: after each ok line, with the engine stopped, puts `mark ack:<id>` into the
  *         dm-log-writes table TABLE (a DM_TARGET_MSG ioctl: no process, no round trip).
+ * --stats: at exit, the number of syscall stops taken, on stderr (what the filter cost).
  * --pidfile: where to write "PID STARTTIME" of this process (killing it kills the engine:
  *         PTRACE_O_EXITKILL). --store: a write counts as a store write only under PREFIX.
  *
@@ -532,6 +535,14 @@ static void count(Thread *t, int k) {
   t->counts[k] = ++class_count[k];
 }
 
+/* Whether a line still matters: a line trigger not yet fired, or acks to mark. */
+static int lines_pending(void) {
+  if (mark_table) return 1;
+  for (int i = 0; i < ntriggers; i++)
+    if (triggers[i].kind != T_SYSCALL && !triggers[i].fired) return 1;
+  return 0;
+}
+
 /* A traced syscall is about to run (seccomp stop). */
 static void on_entry(Thread *t, const struct __ptrace_syscall_info *info) {
   long nr = (long)info->seccomp.nr;
@@ -551,8 +562,9 @@ static void on_entry(Thread *t, const struct __ptrace_syscall_info *info) {
     char link[256];
     fd_path(t->tid, (long)a[0], link, sizeof link);
     if (strcmp(link, stdout_pipe_link) == 0) {
-      t->stdout_write = 1;
-      t->want_exit = 1;
+      /* Its exit is where a line stop is exact; with no line stop left to make (and no acks to
+         mark), the write goes on without a second stop and its line is relayed from the pipe. */
+      t->stdout_write = t->want_exit = lines_pending();
       break;
     }
     /* A path (not pipe:[..], socket:[..], anon_inode:..) under the store: a store write. */
@@ -647,6 +659,9 @@ static void on_exit_stop(Thread *t, const struct __ptrace_syscall_info *info) {
   resume(t);
 }
 
+/* Syscall stops taken (entries and exits), for --stats. */
+static long syscall_stops;
+
 static void handle_status(pid_t tid, int status) {
   if (WIFEXITED(status) || WIFSIGNALED(status)) {
     if (tid == child) child_status = status;
@@ -665,10 +680,12 @@ static void handle_status(pid_t tid, int status) {
   }
   int sig = WSTOPSIG(status), event = status >> 16;
   if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP) {
+    syscall_stops++;
     struct __ptrace_syscall_info info;
     if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) < 0) die("get syscall info");
     on_entry(t, &info);
   } else if (sig == (SIGTRAP | 0x80)) {
+    syscall_stops++;
     struct __ptrace_syscall_info info;
     if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info) < 0) die("get syscall info");
     if (info.op == PTRACE_SYSCALL_INFO_EXIT) on_exit_stop(t, &info);
@@ -697,35 +714,61 @@ static void handle_status(pid_t tid, int status) {
 #define ON(nr, c) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), TRACE(c)
 #define ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8 * (i))
 
+/*
+ * Which syscalls the filter traps: only those some stop needs. Each trap is a ptrace stop (two
+ * context switches, more under TCG), and an engine makes a write and a sync per op.
+ */
+static int trap_lines, trap_store_writes, trap_syncs, trap_renames, trap_unlinks, trap_creates;
+
+static void choose_traps(void) {
+  trap_lines = mark_table != NULL;
+  for (int k = 0; k < ntriggers; k++) {
+    const Trigger *tr = &triggers[k];
+    if (tr->kind != T_SYSCALL) {
+      trap_lines = 1;
+      continue;
+    }
+    trap_store_writes |= tr->cls == K_STORE_WRITE;
+    trap_syncs |= tr->cls == K_FSYNC || tr->cls == K_FDATASYNC || tr->cls == K_SYNC ||
+                  tr->cls == K_FAILED_SYNC || tr->cls == K_DIR_FSYNC;
+    trap_renames |= tr->cls == K_RENAME;
+    trap_unlinks |= tr->cls == K_UNLINK;
+    trap_creates |= tr->cls == K_CREATE;
+  }
+}
+
 static void install_filter(void) {
-  struct sock_filter f[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-      ALLOW,
-      LD_NR,
-      ON(SYS_write, C_WRITE), ON(SYS_writev, C_WRITE), ON(SYS_pwrite64, C_WRITE),
-      ON(SYS_pwritev, C_WRITE), ON(SYS_pwritev2, C_WRITE),
-      ON(SYS_fsync, C_FSYNC), ON(SYS_fdatasync, C_FDATASYNC),
-      ON(SYS_sync_file_range, C_OTHER_SYNC), ON(SYS_msync, C_OTHER_SYNC),
-      ON(SYS_syncfs, C_OTHER_SYNC), ON(SYS_sync, C_OTHER_SYNC),
-      ON(SYS_rename, C_RENAME), ON(SYS_renameat, C_RENAME), ON(SYS_renameat2, C_RENAME),
-      ON(SYS_unlink, C_UNLINK), ON(SYS_unlinkat, C_UNLINK),
-      ON(SYS_creat, C_CREATE), ON(SYS_openat2, C_CREATE),
-      /* open(path, flags): only with O_CREAT */
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 0, 4),
-      ARG_LO(1),
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_CREAT, 0, 1),
-      TRACE(C_CREATE),
-      ALLOW,
-      /* openat(dirfd, path, flags): only with O_CREAT */
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 4),
-      ARG_LO(2),
-      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_CREAT, 0, 1),
-      TRACE(C_CREATE),
-      ALLOW,
-      ALLOW,
-  };
-  struct sock_fprog prog = {.len = sizeof f / sizeof *f, .filter = f};
+  struct sock_filter f[64];
+  size_t n = 0;
+#define EMIT(...)                                                                                  \
+  do {                                                                                             \
+    const struct sock_filter part[] = {__VA_ARGS__};                                               \
+    memcpy(f + n, part, sizeof part);                                                              \
+    n += sizeof part / sizeof *part;                                                               \
+  } while (0)
+  EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0), ALLOW, LD_NR);
+  /* stdout's lines come by write/writev (a pipe refuses pwrite); a store write by any of them */
+  if (trap_lines || trap_store_writes) EMIT(ON(SYS_write, C_WRITE), ON(SYS_writev, C_WRITE));
+  if (trap_store_writes)
+    EMIT(ON(SYS_pwrite64, C_WRITE), ON(SYS_pwritev, C_WRITE), ON(SYS_pwritev2, C_WRITE));
+  if (trap_syncs)
+    EMIT(ON(SYS_fsync, C_FSYNC), ON(SYS_fdatasync, C_FDATASYNC),
+         ON(SYS_sync_file_range, C_OTHER_SYNC), ON(SYS_msync, C_OTHER_SYNC),
+         ON(SYS_syncfs, C_OTHER_SYNC), ON(SYS_sync, C_OTHER_SYNC));
+  if (trap_renames) EMIT(ON(SYS_rename, C_RENAME), ON(SYS_renameat, C_RENAME), ON(SYS_renameat2, C_RENAME));
+  if (trap_unlinks) EMIT(ON(SYS_unlink, C_UNLINK), ON(SYS_unlinkat, C_UNLINK));
+  if (trap_creates)
+    EMIT(ON(SYS_creat, C_CREATE), ON(SYS_openat2, C_CREATE),
+         /* open(path, flags): only with O_CREAT */
+         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 0, 4), ARG_LO(1),
+         BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_CREAT, 0, 1), TRACE(C_CREATE), ALLOW,
+         /* openat(dirfd, path, flags): only with O_CREAT */
+         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 4), ARG_LO(2),
+         BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, O_CREAT, 0, 1), TRACE(C_CREATE), ALLOW);
+  EMIT(ALLOW);
+#undef EMIT
+  struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
     if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
@@ -836,15 +879,17 @@ static void write_pidfile(const char *path) {
 
 static void usage(void) {
   fprintf(stderr, "usage: powercut-stop [--pidfile FILE] [--store PREFIX] [--mark-acks TABLE] "
-                  "[--stop SPEC]... -- COMMAND\n");
+                  "[--stop SPEC]... [--stats] -- COMMAND\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *pidfile = NULL;
+  int stats = 0;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (strcmp(argv[i], "--stats") == 0) { stats = 1; continue; }
     if (i + 1 >= argc) usage();
     if (strcmp(argv[i], "--pidfile") == 0) pidfile = argv[++i];
     else if (strcmp(argv[i], "--store") == 0) store_prefix = argv[++i];
@@ -863,6 +908,7 @@ int main(int argc, char **argv) {
     needs_dir_fsync |= triggers[k].cls == K_DIR_FSYNC;
     needs_failed_sync |= triggers[k].cls == K_FAILED_SYNC;
   }
+  choose_traps();
   const char *command = argv[i];
   signal(SIGPIPE, SIG_IGN);
   if (pidfile) write_pidfile(pidfile);
@@ -943,6 +989,7 @@ int main(int argc, char **argv) {
     if (ep >= 0 && p[ep].revents) flush_to_engine();
     flush_to_engine();
   }
+  if (stats) fprintf(stderr, "powercut-stop: %ld syscall stops\n", syscall_stops);
   if (child_status < 0) return 125;
   if (WIFSIGNALED(child_status)) return 128 + WTERMSIG(child_status);
   return WEXITSTATUS(child_status);

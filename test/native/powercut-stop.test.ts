@@ -228,6 +228,32 @@ test('killing the tracer kills the engine (PTRACE_O_EXITKILL); the pid file name
   t.true(state === 'gone' || state === 'Z', `the engine died with its tracer (state ${state})`);
 });
 
+test('the filter traps only what some stop needs: nothing without stops, syncs for a sync stop, lines until the last line stop', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'powercut-stop-'));
+  const { script } = shellEngine(dir);
+  /** Runs six ops under `stops` (each resumed as it comes); the syscall stops the tracer took. */
+  const stopsTaken = async (stops: string[]): Promise<number> => {
+    const p = await run(['--stats', ...stops.flatMap((s) => ['--stop', s]), '--', `sh ${script}`]);
+    p.child.stdin.write('1\n2\n3\n4\n5\n6\n');
+    for (const label of stops.map((s) => s.split(':')[0]!)) {
+      await p.next(new RegExp(`"type":"stop","label":"${label}"`));
+      p.child.stdin.write(`#powercut resume ${label}\n`);
+    }
+    p.child.stdin.end();
+    t.is(await p.exit, 0, p.stderr());
+    return Number(/powercut-stop: (\d+) syscall stops/.exec(p.stderr())?.[1]);
+  };
+  t.is(await stopsTaken([]), 0);
+  // Six `sync FILE` calls, each stopped at its entry and (for an after-stop) its exit; the
+  // engine's 18 writes are not trapped.
+  t.is(await stopsTaken(['s:fsync:6:after']), 12);
+  // Every write is trapped (a stdout line or the append), no sync; a line's exit is stopped
+  // only until the answers stop fired: at most 4 lines × 2 + 14 writes, not 12 × 2 + 6 + 12.
+  const lines = await stopsTaken(['cut:answers:1-2']);
+  t.log(`${lines} syscall stops for the answers stop`);
+  t.true(lines >= 18 && lines <= 22, `${lines} stops`);
+});
+
 test('a bad stop spec is refused with exit 2', async (t) => {
   const p = await run(['--stop', 'x:acks:0', '--', 'true']);
   t.is(await p.exit, 2);
