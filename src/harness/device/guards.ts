@@ -77,11 +77,15 @@ export function unmountAfterCrashScript(mountPoint: string, seconds = 10): strin
   ]);
 }
 
-/** Removes one of our dm tables by name, if it exists. */
+/**
+ * Removes one of our dm tables by name, if it exists. Whether it exists is read from sysfs
+ * (each dm device's dm/name) where there is one: a `dmsetup info` start cost ~100 ms under TCG.
+ */
 export function removeOwnTableScript(table: string): string {
   mustBe(runOfTable(table) !== undefined, 'dm table', table);
   return subshell([
-    sh`dmsetup info ${table} >/dev/null 2>&1 || exit 0`,
+    sh`if [ -d /sys/block ]; then cat /sys/block/dm-*/dm/name 2>/dev/null | grep -qxF ${table} || exit 0`,
+    sh`elif ! dmsetup info ${table} >/dev/null 2>&1; then exit 0; fi`,
     sh`dmsetup remove --retry ${table} 2>/dev/null || dmsetup remove --force ${table}`,
   ]);
 }

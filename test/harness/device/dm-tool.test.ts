@@ -1,5 +1,8 @@
 import test from 'ava';
 import { dmToolPath } from '../../../src/harness/device/fault-device.ts';
+import { removeOwnTableScript } from '../../../src/harness/device/guards.ts';
+import { resourceNames } from '../../../src/harness/device/names.ts';
+import { ownership } from '../../../src/harness/device/ownership.ts';
 import { startQemuTarget } from '../../../src/harness/target/qemu.ts';
 import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
@@ -108,3 +111,18 @@ test.serial('[vm] a malformed table or a usage error changes nothing and exits 2
     t.regex(await state(), /State:\s+ACTIVE[\s\S]*^0 \d+ linear /m, args);
   }
 });
+
+test.serial(
+  '[vm] removeOwnTableScript: a table that exists is removed (found in sysfs), one that does not is left alone',
+  async (t) => {
+    const own = resourceNames((await ownership(guest!)).newRunId());
+    const made = await sh(`echo "0 ${sectors} linear ${loop} 0" | dmsetup create ${own.table}`);
+    t.is(made.code, 0, made.stderr);
+    const removed = await sh(removeOwnTableScript(own.table));
+    t.is(removed.code, 0, removed.stderr);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1, 'gone');
+    const again = await sh(removeOwnTableScript(own.table));
+    t.is(again.code, 0, 'absent: nothing to do');
+    t.regex(await state(), /State:\s+ACTIVE/, 'another table untouched');
+  },
+);
