@@ -715,8 +715,9 @@ static void handle_status(pid_t tid, int status) {
 #define ARG_LO(i) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args) + 8 * (i))
 
 /*
- * Which syscalls the filter traps: only those some stop needs. Each trap is a ptrace stop (two
- * context switches, more under TCG), and an engine makes a write and a sync per op.
+ * Which syscalls the filter traps, and what is looked at in them: only what some stop needs.
+ * Each trap is a ptrace stop (two context switches, more under TCG), and an engine makes a
+ * write and a sync per op.
  */
 static int trap_lines, trap_store_writes, trap_syncs, trap_renames, trap_unlinks, trap_creates;
 
@@ -734,6 +735,8 @@ static void choose_traps(void) {
     trap_renames |= tr->cls == K_RENAME;
     trap_unlinks |= tr->cls == K_UNLINK;
     trap_creates |= tr->cls == K_CREATE;
+    needs_dir_fsync |= tr->cls == K_DIR_FSYNC;
+    needs_failed_sync |= tr->cls == K_FAILED_SYNC;
   }
 }
 
@@ -903,11 +906,6 @@ int main(int argc, char **argv) {
     } else usage();
   }
   if (i != argc - 1) usage();
-  for (int k = 0; k < ntriggers; k++) {
-    if (triggers[k].kind != T_SYSCALL) continue;
-    needs_dir_fsync |= triggers[k].cls == K_DIR_FSYNC;
-    needs_failed_sync |= triggers[k].cls == K_FAILED_SYNC;
-  }
   choose_traps();
   const char *command = argv[i];
   signal(SIGPIPE, SIG_IGN);
