@@ -105,12 +105,111 @@ test.serial('[vm] a malformed table or a usage error changes nothing and exits 2
     [`reload ${table}`, '\n'],
     ['reload', `${linear()}\n`],
     [`frobnicate ${table}`, `${linear()}\n`],
+    [`create ${table}`, 'not a table\n'],
+    ['reload vg0-root', `${linear()}\n`],
+    ['remove vg0-root', ''],
+    ['remove powercut-', ''],
   ] as const) {
     const r = await sh(`${dmToolPath} ${args}`, stdin);
     t.is(r.code, 2, `${args}: ${r.stderr}`);
     t.regex(await state(), /State:\s+ACTIVE[\s\S]*^0 \d+ linear /m, args);
   }
 });
+
+/** What is at /dev/mapper/NAME: `block MAJOR:MINOR`, `link TARGET`, `file`, or `none`. */
+const node = async (name: string) =>
+  (
+    await sh(
+      `p=/dev/mapper/${name}; if [ -L $p ]; then echo "link $(readlink $p)"; elif [ -b $p ]; then echo "block $(stat -c '%t:%T' $p)"; elif [ -e $p ]; then echo file; else echo none; fi`,
+    )
+  ).stdout.trim();
+/** A dm device's MAJOR:MINOR in hex (stat's %t:%T), from dmsetup. */
+const devOf = async (name: string) => {
+  const m = /\((\d+):(\d+)\)/.exec(
+    (await sh(`dmsetup info -c --noheadings -o name,devno ${name}; dmsetup ls`)).stdout
+      .split('\n')
+      .find((l) => l.startsWith(`${name}\t`)) ?? '',
+  );
+  return m ? `${Number(m[1]).toString(16)}:${Number(m[2]).toString(16)}` : 'none';
+};
+
+test.serial(
+  '[vm] create makes a live table and its /dev/mapper node; remove takes both away',
+  async (t) => {
+    const own = resourceNames((await ownership(guest!)).newRunId());
+    const made = await sh(`${dmToolPath} create ${own.table}`, `${linear()}\n`);
+    t.is(made.code, 0, made.stderr);
+    t.regex((await sh(`dmsetup info ${own.table}`)).stdout, /State:\s+ACTIVE/);
+    t.regex((await sh(`dmsetup table ${own.table}`)).stdout, /^0 \d+ linear /);
+    const dev = await devOf(own.table);
+    t.not(dev, 'none');
+    t.is(await node(own.table), `block ${dev}`, 'the node is the new device');
+    // It is a usable device: a filesystem made through the node mounts.
+    const used = await sh(
+      `set -e; mkfs.ext4 -q /dev/mapper/${own.table}; mkdir -p /mnt/dmtool2; mount /dev/mapper/${own.table} /mnt/dmtool2; umount /mnt/dmtool2; rmdir /mnt/dmtool2`,
+    );
+    t.is(used.code, 0, used.stderr);
+    const removed = await sh(`${dmToolPath} remove ${own.table}`);
+    t.is(removed.code, 0, removed.stderr);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1, 'the table is gone');
+    t.is(await node(own.table), 'none', 'and its node');
+    const again = await sh(`${dmToolPath} remove ${own.table}`);
+    t.is(again.code, 1, 'an absent table is an error');
+    t.regex(again.stderr, /powercut-dm: status powercut-\w+: No such device or address/);
+    t.regex(await state(), /State:\s+ACTIVE/, 'another table untouched');
+  },
+);
+
+test.serial(
+  '[vm] create with a table the kernel refuses, or over a node that is not its own, leaves nothing behind',
+  async (t) => {
+    const own = resourceNames((await ownership(guest!)).newRunId());
+    const refused = await sh(
+      `${dmToolPath} create ${own.table}`,
+      `0 ${sectors} flakey ${loop} 0 0 1 1 no_such_feature\n`,
+    );
+    t.is(refused.code, 1);
+    t.regex(refused.stderr, /powercut-dm: load powercut-\w+: Invalid argument/);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1, 'no device left');
+    t.is(await node(own.table), 'none');
+    // Something not made for the new device already at its /dev/mapper path is never used.
+    await sh(`echo not-a-device > /dev/mapper/${own.table}`);
+    const squatted = await sh(`${dmToolPath} create ${own.table}`, `${linear()}\n`);
+    t.is(squatted.code, 1);
+    t.regex(squatted.stderr, /exists and is not the new device/);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1, 'the new device was removed again');
+    t.is(await node(own.table), 'file', 'and the file left alone');
+    await sh(`rm -f /dev/mapper/${own.table}`);
+  },
+);
+
+test.serial(
+  '[vm] remove waits out a busy device, then fails and keeps it; a node that is not its own stays',
+  async (t) => {
+    const own = resourceNames((await ownership(guest!)).newRunId());
+    t.is((await sh(`${dmToolPath} create ${own.table}`, `${linear()}\n`)).code, 0);
+    // Held open for 2 s: remove retries through it and succeeds.
+    const waited = await sh(
+      `sleep 2 < /dev/mapper/${own.table} & sleep 0.2; ${dmToolPath} remove ${own.table}; echo "rc=$?"; wait`,
+    );
+    t.regex(waited.stdout, /rc=0/, waited.stderr);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1, 'removed once free');
+    // Held open for longer than its ~5 s of retries: it gives up, the device stays.
+    t.is((await sh(`${dmToolPath} create ${own.table}`, `${linear()}\n`)).code, 0);
+    const held = await sh(
+      `sleep 8 < /dev/mapper/${own.table} & h=$!; sleep 0.2; ${dmToolPath} remove ${own.table}; echo "rc=$?"; kill $h; wait`,
+    );
+    t.regex(held.stdout, /rc=1/);
+    t.regex(held.stderr, /remove powercut-\w+: Device or resource busy/);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 0, 'still there');
+    // Its node replaced by a file: the device goes, the file stays.
+    await sh(`rm /dev/mapper/${own.table}; echo not-a-device > /dev/mapper/${own.table}`);
+    t.is((await sh(`${dmToolPath} remove ${own.table}`)).code, 0);
+    t.is((await sh(`dmsetup info ${own.table}`)).code, 1);
+    t.is(await node(own.table), 'file');
+    await sh(`rm -f /dev/mapper/${own.table}`);
+  },
+);
 
 test.serial(
   '[vm] removeOwnTableScript: a table that exists is removed (found in sysfs), one that does not is left alone',
