@@ -1,3 +1,4 @@
+import { loopListScript } from '../../src/harness/device/guards.ts';
 import { PassThrough } from 'node:stream';
 import type {
   ExecOptions,
@@ -94,6 +95,8 @@ export function fakeLoopMachine(
   takes: (command: string) => number = () => 0,
 ): FakeTarget {
   let loops: { name: string; 'back-file': string }[] = [];
+  // loopListScript's lines: DEVICE BACKING-FILE.
+  const listing = () => loops.map((l) => `${l.name} ${l['back-file']}\n`).join('');
   return new FakeTarget(
     [
       (c) => (fail(c) ? { code: 1 } : undefined),
@@ -105,12 +108,9 @@ export function fakeLoopMachine(
         if (!c.includes('losetup --find --show')) return undefined;
         const files = [...c.matchAll(/losetup --find --show ([^\s)]+)/g)].map((m) => m[1]!);
         loops = files.map((f, i) => ({ name: `/dev/loop${7 + i}`, 'back-file': f }));
-        return {
-          stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${JSON.stringify({ loopdevices: loops })}`,
-        };
+        return { stdout: `${loops.map((l) => l.name).join('\n')}\n---\n${listing()}---\n` };
       },
-      (c) =>
-        c === 'losetup -J -l' ? { stdout: JSON.stringify({ loopdevices: loops }) } : undefined,
+      (c) => (c === loopListScript() ? { stdout: listing() } : undefined),
     ],
     takes,
   );

@@ -8,22 +8,18 @@ import {
   detachLoopIfBackedByScript,
   detachOwnLoopsScript,
   killFromPidFileScript,
+  loopListScript,
   removeOwnDirScript,
   removeOwnTableScript,
   requireOwnLoopScript,
   unmountOwnScript,
 } from './guards.ts';
-import { parseLoopList } from './loop-check.ts';
+import { parseLoopLines } from './loop-check.ts';
 import { resourceNames, type ResourceNames } from './names.ts';
 import { ownership } from './ownership.ts';
-import { guestEngineDir } from '../trial/guest-engine.ts';
+import { dmToolPath } from './dm-tool.ts';
 
-/**
- * The table swap (native/dm/powercut-dm.c, installed with the guest engine): suspend without a
- * filesystem freeze, load, resume, in one static process. Three dmsetup starts cost ~0.3 s
- * under TCG, and a trial swaps its table three times.
- */
-export const dmToolPath = `${guestEngineDir}/powercut-dm`;
+export { dmToolPath };
 
 /**
  * backing file → loop device → dm table `powercut-<runId>` (linear until armed). Lifecycle in
@@ -66,6 +62,12 @@ type FaultDeviceOptions = {
   sectorSize?: number;
   /** Record every write with dm-log-writes (to a second loop device) instead of a linear table. */
   logWrites?: boolean;
+  /**
+   * Shell run in the same exec once the table is up (mkfs, mount, the store: one round trip
+   * for the whole set-up). It may mount on the device's mount point and start nothing else:
+   * a failure undoes the mount, the table and the loop devices.
+   */
+  then?: (device: { path: string; names: ResourceNames }) => string;
 };
 
 /**
@@ -106,9 +108,16 @@ export async function createFaultDevice(
       ? logWritesTable(sectors, '$L', '$LL')
       : linearTable(sectors, '$L');
     step('dm table', removeOwnTableScript(names.table));
+    // Guarded no-ops until `then` mounts or a trial starts its engine.
+    step('mount', unmountOwnScript(names.mountPoint));
+    // Whatever of ours still runs on the mount (an interrupted engine, by its recorded pid and
+    // start time) goes first, or the unmount would find the filesystem busy.
+    step('engine process', killFromPidFileScript(names.pidFile));
     // One round trip: files, loop devices (the log's sparse, twice the device: room for mkfs
-    // and the run), each checked ours in the same script before the dm table goes over them,
-    // and the loop listing to verify them again by.
+    // and the run), each checked ours in the same script before the dm table goes over them
+    // (powercut-dm's create where it is installed, else dmsetup's), the loop listing to verify
+    // them again by, then `then`.
+    const then = options.then?.({ path: names.mapperPath, names });
     const created = await target.exec(
       [
         'set -e',
@@ -117,16 +126,20 @@ export async function createFaultDevice(
         ...(options.logWrites ? [`truncate -s ${2 * options.sizeBytes} ${names.logFile}`] : []),
         ...files.map((f, i) => `${vars[i]!.slice(1)}=$(losetup --find --show${sectorArg} ${f})`),
         ...files.map((f, i) => requireOwnLoopScript(vars[i]!, f)),
-        `dmsetup create ${names.table} --table "${initialTable}"`,
+        `if [ -x ${dmToolPath} ]; then printf '%s\\n' "${initialTable}" | ${dmToolPath} create ${names.table}`,
+        `else dmsetup create ${names.table} --table "${initialTable}"; fi`,
         `mkdir -p ${names.mountPoint}`,
         ...vars.map((v) => `echo "${v}"`),
         'echo ---',
-        'losetup -J -l',
+        loopListScript(),
+        'echo ---',
+        ...(then ? [then] : []),
       ].join('\n'),
+      then ? { timeoutMs: 180_000 } : {},
     );
     const [devices = '', listing = ''] = created.stdout.split('---\n');
     const loops = devices.trim().split('\n');
-    const owners = parseLoopList(listing);
+    const owners = parseLoopLines(listing);
     for (const [i, device] of loops.entries()) {
       if (!/^\/dev\/loop\d+$/.test(device))
         throw new HarnessError(`losetup gave ${JSON.stringify(device)}, not a loop device`);
@@ -137,10 +150,6 @@ export async function createFaultDevice(
     }
     const loop = loops[0]!;
     const logLoop = options.logWrites ? loops[1] : undefined;
-    step('mount', unmountOwnScript(names.mountPoint));
-    // Whatever of ours still runs on the mount (an interrupted engine, by its recorded pid and
-    // start time) goes first, or the unmount would find the filesystem busy.
-    step('engine process', killFromPidFileScript(names.pidFile));
 
     if (logLoop) {
       const own = new Set([loop, logLoop]);
@@ -150,7 +159,7 @@ export async function createFaultDevice(
           `${unmountOwnScript(names.stateMountPoint)}\n${removeOwnTableScript(names.stateTable)}`,
           { timeoutMs: 120_000 },
         );
-        const loops = parseLoopList((await target.exec('losetup -J -l')).stdout);
+        const loops = parseLoopLines((await target.exec(loopListScript())).stdout);
         const extra = [...loops]
           .filter(
             ([device, backing]) => backing.startsWith(`${names.backingDir}/`) && !own.has(device),

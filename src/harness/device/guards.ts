@@ -1,5 +1,6 @@
 import { HarnessError } from '../errors.ts';
 import { raw, sh } from '../target/shell.ts';
+import { dmToolPath } from './dm-tool.ts';
 import { isOurBackingFile, runOfMountPoint, runOfTable, runOfBackingFile } from './names.ts';
 
 /**
@@ -80,44 +81,72 @@ export function unmountAfterCrashScript(mountPoint: string, seconds = 10): strin
 /**
  * Removes one of our dm tables by name, if it exists. Whether it exists is read from sysfs
  * (each dm device's dm/name) where there is one: a `dmsetup info` start cost ~100 ms under TCG.
+ * The removal is powercut-dm's (retried while busy) where it is installed, else dmsetup's.
  */
 export function removeOwnTableScript(table: string): string {
   mustBe(runOfTable(table) !== undefined, 'dm table', table);
   return subshell([
     sh`if [ -d /sys/block ]; then cat /sys/block/dm-*/dm/name 2>/dev/null | grep -qxF ${table} || exit 0`,
     sh`elif ! dmsetup info ${table} >/dev/null 2>&1; then exit 0; fi`,
+    sh`if [ -x ${dmToolPath} ] && ${dmToolPath} remove ${table}; then exit 0; fi`,
     sh`dmsetup remove --retry ${table} 2>/dev/null || dmsetup remove --force ${table}`,
   ]);
 }
 
+/**
+ * Lists the bound loop devices, one `DEVICE BACKING-FILE` line each (" (deleted)" cut): from
+ * sysfs with shell builtins only (a losetup start costs ~50 ms under TCG), or losetup's listing
+ * where there is no /sys/block. `sys` is for tests of the fallback.
+ */
+export function loopListScript(sys = '/sys'): string {
+  return [
+    sh`if [ -d ${sys}/block ]; then for s in ${raw(`${sys}/block`)}/loop*/loop/backing_file; do`,
+    '  [ -r "$s" ] && read -r b < "$s" || continue',
+    sh`  l=\${s#${sys}/block/}; echo "/dev/\${l%%/*} \${b% (deleted)}"`,
+    "done; else losetup --raw --noheadings --output NAME,BACK-FILE --list | sed 's/ (deleted)$//'; fi",
+  ].join('\n');
+}
+
 /** Detaches the loop devices backed by our files (by backing file, never by device number). */
-export function detachOwnLoopsScript(files: readonly string[]): string {
+export function detachOwnLoopsScript(files: readonly string[], sys = '/sys'): string {
   for (const f of files) mustBe(isOurBackingFile(f), 'backing file', f);
-  return subshell(
-    files.map(
-      (f) => sh`for l in $(losetup -j ${f} | cut -d: -f1); do losetup -d $l || exit 1; done`,
-    ),
-  );
+  const ours = files.map((f) => sh`[ "$b" = ${f} ]`).join(' || ');
+  return subshell([
+    `${loopListScript(sys)} | while read -r d b; do`,
+    `  if ${ours}; then losetup -d "$d" || exit 1; fi`,
+    'done',
+  ]);
 }
 
 /**
- * Exits 1 (and says why) unless `device` is a loop device backed by `file`, one of ours: the
- * guard in front of anything that writes to a device (dmsetup create, mkfs), in the same script
- * so nothing can change in between. `device` is a loop device's path or the shell variable
- * `$L`/`$LL` a script set from `losetup --find --show`.
+ * Shell that sets `b` to the file behind the loop device in `$d`, " (deleted)" cut, empty when
+ * it is no bound loop device: from sysfs with a builtin read (a losetup start costs ~50 ms
+ * under TCG), from losetup where sysfs has no entry for it.
  */
-export function requireOwnLoopScript(device: string, file: string): string {
+const backingFileScript = (sys: string): string =>
+  sh`f=${sys}/block/\${d#/dev/}/loop/backing_file; if [ -r "$f" ]; then read -r b < "$f"; else b=$(losetup -n -O BACK-FILE "$d" 2>/dev/null); fi; b=\${b% (deleted)}`;
+
+/**
+ * Exits 1 (and says why) unless `device` is a loop device backed by `file`, one of ours: the
+ * guard in front of anything that writes to a device (dm table create, mkfs), in the same
+ * script so nothing can change in between. `device` is a loop device's path or the shell
+ * variable `$L`/`$LL` a script set from `losetup --find --show`. `sys` is for tests.
+ */
+export function requireOwnLoopScript(device: string, file: string, sys = '/sys'): string {
   const use = 'write to';
   mustBe(/^(\/dev\/loop\d+|\$LL?)$/.test(device), 'loop device', device, use);
   mustBe(isOurBackingFile(file), 'backing file', file, use);
-  return `b=$(losetup -n -O BACK-FILE "${device}" 2>/dev/null | sed 's/ (deleted)$//'); [ "$b" = ${file} ] || { echo "refusing ${device}: a loop device powercut did not create (backed by \${b:-nothing})" >&2; exit 1; }`;
+  return `d="${device}"; ${backingFileScript(sys)}; [ "$b" = ${file} ] || { echo "refusing ${device}: a loop device powercut did not create (backed by \${b:-nothing})" >&2; exit 1; }`;
 }
 
 /** Detaches one loop device, only while it is still backed by `file` (one of ours). */
-export function detachLoopIfBackedByScript(device: string, file: string): string {
+export function detachLoopIfBackedByScript(device: string, file: string, sys = '/sys'): string {
   mustBe(/^\/dev\/loop\d+$/.test(device), 'loop device', device);
   mustBe(isOurBackingFile(file), 'backing file', file);
-  return sh`[ "$(losetup -n -O BACK-FILE ${device} 2>/dev/null | sed 's/ (deleted)$//')" = ${file} ] && losetup -d ${device}; true`;
+  return subshell([
+    `d=${device}; ${backingFileScript(sys)}`,
+    sh`[ "$b" = ${file} ] && losetup -d ${device}; true`,
+  ]);
 }
 
 /** Removes one trial's backing directory (`/var/tmp/powercut/<run id>`), nothing above it. */

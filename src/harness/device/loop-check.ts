@@ -10,3 +10,13 @@ export function parseLoopList(json: string): Map<string, string> {
     ]),
   );
 }
+
+/** loopListScript's `DEVICE BACKING-FILE` lines → loop device → backing file. */
+export function parseLoopLines(text: string): Map<string, string> {
+  const loops = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const at = line.indexOf(' ');
+    if (at > 0) loops.set(line.slice(0, at), line.slice(at + 1).replace(/ \(deleted\)$/, ''));
+  }
+  return loops;
+}

@@ -37,16 +37,24 @@ export async function mkfs(
 export type MkfsOptions = { fs: FilesystemType; eagerInit?: boolean };
 
 export function mkfsScript(device: FaultDevice, options: MkfsOptions): string {
+  return [
+    requireOwnLoopScript(device.loopDevice, device.names.backingFile),
+    formatScript(device.path, options),
+  ].join('\n');
+}
+
+/**
+ * mkfs alone, for a script that made the fault device itself and checked its loop device in
+ * the same script (createFaultDevice's `then`).
+ */
+export function formatScript(path: string, options: MkfsOptions): string {
   // ext4 zeroes its inode tables lazily, in the background after mount: writes no engine made
   // (eagerInit does it at mkfs time, for measurements).
   const eager =
     options.eagerInit && options.fs === 'ext4'
       ? ['-E', 'lazy_itable_init=0,lazy_journal_init=0']
       : [];
-  return [
-    requireOwnLoopScript(device.loopDevice, device.names.backingFile),
-    sh`${mkfsCommand[options.fs]} ${eager} ${device.path}`,
-  ].join('\n');
+  return sh`${mkfsCommand[options.fs]} ${eager} ${path}`;
 }
 
 export async function mount(
@@ -64,7 +72,7 @@ export type MountOptions = { fs: FilesystemType; mountOptions?: string };
 
 /** The shell of `mount` (its mount point created first); run it, then throwIfMountFailed. */
 export function mountScript(
-  device: FaultDevice,
+  device: { path: string },
   mountPoint: string,
   options: MountOptions,
 ): string {

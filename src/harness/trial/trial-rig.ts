@@ -8,8 +8,8 @@ import {
 } from '../device/fault-device.ts';
 import {
   dropCachesScript,
+  formatScript,
   fsck,
-  mkfsScript,
   mountScript,
   throwIfMountFailed,
   type MountOptions,
@@ -34,6 +34,41 @@ const sizeOf = (plan: TrialPlan) => ({
 export const fileStoreName = 'store.db';
 export const directoryStoreName = 'store';
 
+const storePath = (engine: EngineSpec, mountPoint: string): string =>
+  `${mountPoint}/${storeIsDirectory(engine) ? directoryStoreName : fileStoreName}`;
+
+const mountOptionsOf = (plan: TrialPlan): MountOptions => {
+  const { type, mountOptions } = plan.filesystem;
+  return { fs: type, ...(mountOptions ? { mountOptions } : {}) };
+};
+
+/**
+ * The rig's set-up, run in the exec that makes the device (one round trip, the device's loop
+ * checked ours in it): mkfs, mount, the store.
+ */
+const setUp =
+  (plan: TrialPlan) =>
+  (device: { path: string; names: { mountPoint: string } }): string => {
+    const { mountPoint } = device.names;
+    return [
+      formatScript(device.path, { fs: plan.filesystem.type }),
+      mountScript(device, mountPoint, mountOptionsOf(plan)),
+      storeScript(plan.engine, storePath(plan.engine, mountPoint), plan.workload.pages),
+    ].join('\n');
+  };
+
+/**
+ * The engine's store, made durable before any fault: a zero-filled, synced file (`store.db`,
+ * page stores), or an empty directory (`store/`) whose own entry is synced, for an engine
+ * that creates its own files (store: directory).
+ */
+function storeScript(engine: EngineSpec, store: string, pages: number): string {
+  if (storeIsDirectory(engine)) return sh`mkdir ${store} && sync -f ${store}`;
+  const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
+  // `sync -f`: this filesystem only (a plain `sync` would flush another slot's trial too).
+  return sh`dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync -f ${store}`;
+}
+
 /**
  * The per-trial rig inside the target: fault device (loop + dm table), filesystem, mount point.
  * Everything it creates it destroys, also when the trial fails half-way.
@@ -47,22 +82,17 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     private readonly device: Device,
     readonly mountPoint: string,
   ) {
-    this.store = storeIsDirectory(plan.engine)
-      ? `${mountPoint}/${directoryStoreName}`
-      : `${mountPoint}/${fileStoreName}`;
+    this.store = storePath(plan.engine, mountPoint);
     this.storeFile = storeIsDirectory(plan.engine) ? undefined : this.store;
   }
 
-  /**
-   * The engine's store, made durable before any fault: a zero-filled, synced file (`store.db`,
-   * page stores), or an empty directory (`store/`) whose own entry is synced, for an engine
-   * that creates its own files (store: directory).
-   */
+  /** The engine's store, made in the device's set-up (storeScript). */
   readonly store: string;
 
   /** A rig on a dm-flakey device (linear until armed). */
   static async create(target: Target, plan: TrialPlan): Promise<TrialRig> {
-    return TrialRig.around(target, plan, await createFaultDevice(target, sizeOf(plan)));
+    const device = await createFaultDevice(target, { ...sizeOf(plan), then: setUp(plan) });
+    return new TrialRig(target, plan, device, device.mountPoint);
   }
 
   /** A rig on a device that records every write with dm-log-writes (it has marks). */
@@ -70,41 +100,12 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
     target: Target,
     plan: TrialPlan,
   ): Promise<TrialRig<LogWritesDevice>> {
-    const device = await createFaultDevice(target, { ...sizeOf(plan), logWrites: true });
-    return TrialRig.around(target, plan, device);
-  }
-
-  private static async around<D extends FaultDevice>(
-    target: Target,
-    plan: TrialPlan,
-    device: D,
-  ): Promise<TrialRig<D>> {
-    const rig = new TrialRig(target, plan, device, device.mountPoint);
-    try {
-      // One round trip: the loop checked ours, mkfs, mount, the store.
-      const format = mkfsScript(device, { fs: plan.filesystem.type });
-      await target.exec(
-        [
-          'set -e',
-          format,
-          mountScript(device, rig.mountPoint, rig.mountOptions),
-          rig.storeScript(plan.engine, plan.workload.pages),
-        ].join('\n'),
-        { timeoutMs: 180_000 },
-      );
-    } catch (error) {
-      const failures = await rig.destroy();
-      if (failures.length > 0) rig.log.push(...failures.map((f) => `cleanup failed: ${f}`));
-      throw error;
-    }
-    return rig;
-  }
-
-  private storeScript(engine: EngineSpec, pages: number): string {
-    if (storeIsDirectory(engine)) return sh`mkdir ${this.store} && sync -f ${this.store}`;
-    const mb = Math.ceil(storeSize(engine, pages) / (1024 * 1024));
-    // `sync -f`: this filesystem only (a plain `sync` would flush another slot's trial too).
-    return sh`dd if=/dev/zero of=${this.store} bs=1M count=${mb} conv=fsync 2>/dev/null && sync -f ${this.store}`;
+    const device = await createFaultDevice(target, {
+      ...sizeOf(plan),
+      logWrites: true,
+      then: setUp(plan),
+    });
+    return new TrialRig(target, plan, device, device.mountPoint);
   }
 
   /** The fault device (loop devices, names) for steps that work on it directly. */
@@ -253,7 +254,6 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
   }
 
   private get mountOptions(): MountOptions {
-    const { type, mountOptions } = this.plan.filesystem;
-    return { fs: type, ...(mountOptions ? { mountOptions } : {}) };
+    return mountOptionsOf(this.plan);
   }
 }

@@ -70,7 +70,7 @@ test('undo steps run newest first, once, and every failure is reported while the
   // engine process → mount → dm table → loops and files: the reverse of creation.
   t.true(at('engine.pid') < at('umount'));
   t.true(at('umount') < at('dmsetup info'));
-  t.true(at('dmsetup info') < at('losetup -j'), 'the loop devices were still detached');
+  t.true(at('dmsetup info') < at('losetup -d'), 'the loop devices were still detached');
   t.deepEqual(await device.destroy(), failures, 'a second destroy reports the same, runs nothing');
   t.is(target.commands.length, before + undone.length);
 });
@@ -80,7 +80,7 @@ test('a device whose creation fails half-way removes what it created and says wh
   const error = await t.throwsAsync(createFaultDevice(target, { sizeBytes: 64 << 20 }));
   t.regex(error!.message, /and its cleanup failed: dm table/);
   t.true(
-    target.commands.some((c) => c.includes('losetup -j')),
+    target.commands.some((c) => c.includes('losetup -d')),
     'loop devices detached',
   );
   assertOnlyOwn(t, target, (await ownership(target)).ownerId);

@@ -6,15 +6,19 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  detachLoopIfBackedByScript,
+  detachOwnLoopsScript,
   isMountedScript,
   killFromPidFileScript,
   killIfStartedAtScript,
+  loopListScript,
   removeOwnDirScript,
   removeOwnTableScript,
   requireOwnLoopScript,
   unmountAfterCrashScript,
   unmountOwnScript,
 } from '../../../src/harness/device/guards.ts';
+import { parseLoopLines } from '../../../src/harness/device/loop-check.ts';
 import { resourceNames } from '../../../src/harness/device/names.ts';
 import { alive } from '../../process-alive.ts';
 
@@ -140,7 +144,71 @@ test('the crash unmount never detaches lazily: busy is an error naming the holde
   });
 });
 
-test('the loop guard passes a loop device backed by our file and stops the script at any other', async (t) => {
+for (const [how, sys] of [
+  ['sysfs', '/sys'],
+  ['losetup, where there is no sysfs', '/nonexistent'],
+] as const) {
+  test.serial(
+    `the loop guard passes a loop device backed by our file and stops the script at any other (${how})`,
+    async (t) => {
+      await withLoops(async ({ ours, foreign, backingFile, foreignFile }) => {
+        const pass = await dash(`${requireOwnLoopScript(ours, backingFile, sys)}\necho went on`);
+        t.is(pass.exitCode, 0, pass.stderr);
+        t.is(pass.stdout.trim(), 'went on');
+        const viaVariable = await dash(
+          `L=${ours}\n${requireOwnLoopScript('$L', backingFile, sys)}\necho went on`,
+        );
+        t.is(viaVariable.stdout.trim(), 'went on', viaVariable.stderr);
+        const stop = await dash(`${requireOwnLoopScript(foreign, backingFile, sys)}\necho went on`);
+        t.is(stop.exitCode, 1);
+        t.is(stop.stdout, '', 'nothing after the guard ran');
+        t.is(
+          stop.stderr.trim(),
+          `refusing ${foreign}: a loop device powercut did not create (backed by ${foreignFile})`,
+        );
+        const unbound = await dash(
+          `${requireOwnLoopScript('/dev/loop250', backingFile, sys)}\necho went on`,
+        );
+        t.is(unbound.exitCode, 1, 'no such loop device: refused');
+        t.regex(unbound.stderr, /backed by nothing/);
+        t.throws(() => requireOwnLoopScript('/dev/sda', backingFile), {
+          message: `refusing to write to loop device "/dev/sda": not powercut's`,
+        });
+        t.throws(() => requireOwnLoopScript(ours, foreignFile), {
+          message: /refusing to write to backing file/,
+        });
+      });
+    },
+  );
+
+  test.serial(
+    `loop devices are listed, and only ours detached, by backing file (${how})`,
+    async (t) => {
+      await withLoops(async ({ ours, foreign, backingFile, foreignFile }) => {
+        const listed = parseLoopLines((await dash(loopListScript(sys))).stdout);
+        t.is(listed.get(ours), backingFile);
+        t.is(listed.get(foreign), foreignFile);
+        const kept = await dash(detachLoopIfBackedByScript(foreign, backingFile, sys));
+        t.is(kept.exitCode, 0);
+        const detached = await dash(detachOwnLoopsScript([backingFile], sys));
+        t.is(detached.exitCode, 0, detached.stderr);
+        const after = parseLoopLines((await dash(loopListScript(sys))).stdout);
+        t.false(after.has(ours), 'ours detached');
+        t.is(after.get(foreign), foreignFile, 'the foreign one left alone');
+      });
+    },
+  );
+}
+
+/** A loop device over one of our backing files and one over a file that is not ours. */
+async function withLoops(
+  body: (loops: {
+    ours: string;
+    foreign: string;
+    backingFile: string;
+    foreignFile: string;
+  }) => Promise<void>,
+): Promise<void> {
   const { backingDir, backingFile } = names();
   mkdirSync(backingDir, { recursive: true });
   writeFileSync(backingFile, Buffer.alloc(1 << 20));
@@ -151,30 +219,11 @@ test('the loop guard passes a loop device backed by our file and stops the scrip
   const ours = await attach(backingFile);
   const foreign = await attach(foreignFile);
   try {
-    const pass = await dash(`${requireOwnLoopScript(ours, backingFile)}\necho went on`);
-    t.is(pass.exitCode, 0, pass.stderr);
-    t.is(pass.stdout.trim(), 'went on');
-    const viaVariable = await dash(
-      `L=$(losetup -j ${backingFile} | cut -d: -f1)\n${requireOwnLoopScript('$L', backingFile)}\necho went on`,
-    );
-    t.is(viaVariable.stdout.trim(), 'went on', viaVariable.stderr);
-    const stop = await dash(`${requireOwnLoopScript(foreign, backingFile)}\necho went on`);
-    t.is(stop.exitCode, 1);
-    t.is(stop.stdout, '', 'nothing after the guard ran');
-    t.is(
-      stop.stderr.trim(),
-      `refusing ${foreign}: a loop device powercut did not create (backed by ${foreignFile})`,
-    );
-    t.throws(() => requireOwnLoopScript('/dev/sda', backingFile), {
-      message: `refusing to write to loop device "/dev/sda": not powercut's`,
-    });
-    t.throws(() => requireOwnLoopScript(ours, foreignFile), {
-      message: /refusing to write to backing file/,
-    });
+    await body({ ours, foreign, backingFile, foreignFile });
   } finally {
     await execa('losetup', ['-d', ours], { reject: false });
     await execa('losetup', ['-d', foreign], { reject: false });
     rmSync(backingDir, { recursive: true, force: true });
     rmSync(foreignFile, { force: true });
   }
-});
+}

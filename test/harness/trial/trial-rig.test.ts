@@ -27,13 +27,17 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
   const result = await rig.use(async (): Promise<Outcome> => ({ log: ['body ran'] }));
   t.deepEqual(result.log, ['body ran']);
   t.is(result.cleanupFailures, undefined);
-  // One script: the loop checked to be backed by our file, then mkfs, mount, the synced store.
+  // One script: the loop device made, checked to be backed by our file, the dm table over it,
+  // then mkfs, mount, the synced store.
   const format = target.commands.find((c) => /^mkfs\.ext4 /m.test(c))!;
+  const loop = format.search(/^L=\$\(losetup --find --show /m);
   const verify = format.search(
     new RegExp(
-      `losetup -n -O BACK-FILE "${device.loopDevice}"[^\n]*= ${device.names.backingFile} \\] \\|\\| .*exit 1`,
+      `^d="\\$L"; f=/sys/block/.*losetup -n -O BACK-FILE "\\$d".*; \\[ "\\$b" = ${device.names.backingFile} \\] \\|\\| .*exit 1`,
+      'm',
     ),
   );
+  const table = format.search(/powercut-dm create powercut-/);
   const mkfs = format.search(new RegExp(`^mkfs\\.ext4 .*${device.path}$`, 'm'));
   const mount = format.search(/\bmount -t ext4 /);
   const store = format.search(
@@ -42,15 +46,18 @@ test('mkfs only on a loop device verified as ours, then mount; use() removes it 
       'm',
     ),
   );
-  t.true(verify >= 0 && verify < mkfs && mkfs < mount && mount < store, format);
+  t.true(
+    loop >= 0 && loop < verify && verify < table && table < mkfs && mkfs < mount && mount < store,
+    format,
+  );
   t.is(rig.store, `${device.mountPoint}/store.db`);
   t.true(format.startsWith('set -e\n'), 'a failed check stops the script');
   // Removal, newest first: the mount, the dm table, the loop, the backing directory.
   const umount = at(target, /umount .*powercut-/);
-  const table = at(target, /dmsetup remove --retry powercut-/);
-  const loop = at(target, /losetup -d \$l/);
+  const removeTable = at(target, /powercut-dm remove powercut-/);
+  const detach = at(target, /losetup -d "\$d"/);
   const dir = at(target, /^rm -rf \/var\/tmp\/powercut\/[a-z0-9]+$/m);
-  t.true(mount < umount && umount < table && table < loop && loop < dir);
+  t.true(umount < removeTable && removeTable < detach && detach < dir);
 });
 
 test('a failed mkfs leaves nothing behind, and its error is the one thrown', async (t) => {
@@ -60,8 +67,8 @@ test('a failed mkfs leaves nothing behind, and its error is the one thrown', asy
     target.commands.some((c) => /^mount -t/m.test(c) && !/^mkfs\./m.test(c)),
     'no mount of its own after the failed mkfs',
   );
-  at(target, /dmsetup remove --retry powercut-/);
-  at(target, /losetup -d \$l/);
+  at(target, /powercut-dm remove powercut-/);
+  at(target, /losetup -d "\$d"/);
   at(target, /^rm -rf \/var\/tmp\/powercut\//m);
 });
 
@@ -74,7 +81,7 @@ test('a trial body that throws still removes the rig, and the body’s error is 
     }),
     { message: 'engine exploded' },
   );
-  at(target, /dmsetup remove --retry powercut-/);
+  at(target, /powercut-dm remove powercut-/);
   at(target, /^rm -rf \/var\/tmp\/powercut\//m);
 });
 
