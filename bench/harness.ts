@@ -18,6 +18,8 @@ import { resourceNames } from '../src/harness/device/names.ts';
 import { sweepStale } from '../src/harness/device/sweep.ts';
 import { parseScenario } from '../src/scenario/load.ts';
 import { expandScenario } from '../src/scenario/expand.ts';
+import { engineCommand, storeSize } from '../src/harness/trial/engine-command.ts';
+import { generateWorkload } from '../src/harness/trial/workload-gen.ts';
 
 export type HarnessBench = {
   bootSeconds: number;
@@ -32,6 +34,14 @@ export type HarnessBench = {
   /** Its fastest and slowest run. */
   shellCycleRangeSeconds: [number, number];
   overheadRatio: number;
+  /**
+   * The same cycle by hand with the trial's own engine and ops in place of dd (the engine fed
+   * from a fifo, the fault armed once it acknowledged the 20th write): what the harness adds
+   * apart from what the engine itself costs. Timed after each pair, like the shell cycle.
+   */
+  engineCycleSeconds: number;
+  engineCycleRangeSeconds: [number, number];
+  overheadToEngineCycle: number;
   /** The same trials run step by step from the host (no trial agent), in the same run. */
   stepByStep: StepByStep;
   /** Engines inside the guest on the dm device. */
@@ -48,6 +58,7 @@ export type StepByStep = {
   phaseSeconds: Record<TrialPhase, number>;
   roundTripsPerTrial: number;
   overheadRatio: number;
+  overheadToEngineCycle: number;
 };
 
 export type VagrantBench = {
@@ -111,25 +122,31 @@ export const overheadPlan = (): TrialPlan =>
  * shell cycle timed after each pair (one sample of it had swung the ratio by half).
  */
 export async function trialOverhead(target: Target, plan: TrialPlan, trials: number) {
-  const [timed, steps, shell] = await timeTrialsBothWays(target, plan, trials);
-  const shellCycleSeconds = shell.reduce((a, b) => a + b, 0) / shell.length;
+  const [timed, steps, shell, engineShell] = await timeTrialsBothWays(target, plan, trials);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const range = (xs: number[]) =>
+    [Number(Math.min(...xs).toFixed(2)), Number(Math.max(...xs).toFixed(2))] as [number, number];
+  const shellCycleSeconds = mean(shell);
+  const engineCycleSeconds = mean(engineShell);
   const ratio = (seconds: number) => Number((seconds / shellCycleSeconds).toFixed(2));
+  const toEngineCycle = (seconds: number) => Number((seconds / engineCycleSeconds).toFixed(2));
   return {
     trials,
     meanTrialSeconds: Number(timed.meanTrialSeconds.toFixed(2)),
     phaseSeconds: timed.phaseSeconds,
     roundTripsPerTrial: timed.roundTripsPerTrial,
     shellCycleSeconds: Number(shellCycleSeconds.toFixed(2)),
-    shellCycleRangeSeconds: [
-      Number(Math.min(...shell).toFixed(2)),
-      Number(Math.max(...shell).toFixed(2)),
-    ] as [number, number],
+    shellCycleRangeSeconds: range(shell),
     overheadRatio: ratio(timed.meanTrialSeconds),
+    engineCycleSeconds: Number(engineCycleSeconds.toFixed(2)),
+    engineCycleRangeSeconds: range(engineShell),
+    overheadToEngineCycle: toEngineCycle(timed.meanTrialSeconds),
     stepByStep: {
       meanTrialSeconds: Number(steps.meanTrialSeconds.toFixed(2)),
       phaseSeconds: steps.phaseSeconds,
       roundTripsPerTrial: steps.roundTripsPerTrial,
       overheadRatio: ratio(steps.meanTrialSeconds),
+      overheadToEngineCycle: toEngineCycle(steps.meanTrialSeconds),
     },
   };
 }
@@ -141,33 +158,47 @@ type Timed = {
 };
 
 /**
- * n trials through the agent and n step by step, alternating, and the shell cycle after each
- * pair (this machine's load drifts): the two means and the shell cycle's n times (seconds).
+ * n trials through the agent and n step by step, alternating, and both shell cycles after each
+ * pair (this machine's load drifts): the two means and the shell cycles' n times (seconds).
  */
 async function timeTrialsBothWays(
   target: Target,
   plan: TrialPlan,
   n: number,
-): Promise<[Timed, Timed, number[]]> {
+): Promise<[Timed, Timed, number[], number[]]> {
   // Unmeasured: the first of each starts the agent or the engine server.
   await runTrial(target, plan, { via: 'agent' });
   await runTrial(target, plan, { via: 'steps' });
   const agent: Timed[] = [];
   const steps: Timed[] = [];
   const shell: number[] = [];
+  const engineShell: number[] = [];
+  await timeShellCycle(target, plan, 'engine'); // unmeasured: the first reads node from disk
   for (let i = 0; i < n; i++) {
     agent.push(await timeTrials(target, plan, 1, 'agent', false));
     steps.push(await timeTrials(target, plan, 1, 'steps', false));
-    shell.push(await timeShellCycle(target));
+    shell.push(await timeShellCycle(target, plan, 'dd'));
+    engineShell.push(await timeShellCycle(target, plan, 'engine'));
   }
-  return [meanOf(agent), meanOf(steps), shell];
+  return [meanOf(agent), meanOf(steps), shell, engineShell];
 }
 
-/** The dm-flakey cycle as one shell script in the target (seconds), its leftovers swept. */
-async function timeShellCycle(target: Target): Promise<number> {
+/**
+ * The dm-flakey cycle as one shell script in the target (seconds), its leftovers swept: with
+ * dd's writes, or with the plan's engine and ops.
+ */
+async function timeShellCycle(
+  target: Target,
+  plan: TrialPlan,
+  writer: 'dd' | 'engine',
+): Promise<number> {
   const start = Date.now();
   const own = resourceNames((await ownership(target)).newRunId());
-  await target.exec(shellCycle(own.backingDir, own.table), { timeoutMs: 120_000 });
+  const script =
+    writer === 'dd'
+      ? shellCycle(own.backingDir, own.table)
+      : engineShellCycle(own.backingDir, own.table, plan);
+  await target.exec(script, { timeoutMs: 120_000 });
   const seconds = (Date.now() - start) / 1000;
   await sweepStale(target);
   return seconds;
@@ -278,6 +309,51 @@ async function benchVagrant(
   } finally {
     await target.teardown();
   }
+}
+
+/**
+ * The same cycle by hand with the trial's engine and ops: the engine reads and writes fifos;
+ * the first `afterOp` ops go in, the script reads the engine's lines (a blocking read, no
+ * polling) until it acknowledged that many writes, arms drop_writes, feeds the rest, drains
+ * the output and waits for the engine to exit. No tracer, no history, no recovery or check:
+ * what a user would script around the same engine.
+ */
+export function engineShellCycle(D: string, T: string, plan: TrialPlan): string {
+  const arm = plan.fault.arm;
+  const cut = arm && 'afterOp' in arm ? arm.afterOp : undefined;
+  if (plan.engine.kind !== 'builtin' || plan.filesystem.type !== 'ext4' || cut === undefined)
+    throw new Error('the engine cycle is written for a built-in engine on ext4, armed after an op');
+  const ops = generateWorkload(plan).map((op) => JSON.stringify(op));
+  const writesBefore = generateWorkload(plan)
+    .slice(0, cut)
+    .filter((op) => op.op === 'write').length;
+  const store = `/mnt/${T}/store.db`;
+  const run = engineCommand(plan.engine, 'run', store, plan.workload.pages);
+  const mb = Math.ceil(storeSize(plan.engine, plan.workload.pages) / (1024 * 1024));
+  return `set -e
+D=${D}; T=${T}; mkdir -p $D; truncate -s ${plan.device.sizeMb}M $D/b.img
+L=$(losetup --find --show $D/b.img); S=$(blockdev --getsz $L)
+dmsetup create $T --table "0 $S linear $L 0"
+mkfs.ext4 -F -q /dev/mapper/$T; mkdir -p /mnt/$T; mount /dev/mapper/$T /mnt/$T
+dd if=/dev/zero of=${store} bs=1M count=${mb} conv=fsync 2>/dev/null
+cat > $D/first <<'OPS'
+${ops.slice(0, cut).join('\n')}
+OPS
+cat > $D/rest <<'OPS'
+${ops.slice(cut).join('\n')}
+OPS
+mkfifo $D/in $D/out
+${run} < $D/in > $D/out &
+exec 3> $D/in 4< $D/out
+cat $D/first >&3
+n=0; while [ $n -lt ${writesBefore} ] && read -r line <&4; do case $line in *'"type":"ok"'*) n=$((n+1)) ;; esac; done
+dmsetup suspend --nolockfs $T; dmsetup load $T --table "0 $S flakey $L 0 0 1 1 drop_writes"; dmsetup resume $T
+cat $D/rest >&3; exec 3>&-; cat <&4 > /dev/null; exec 4<&-; wait
+umount /mnt/$T
+dmsetup suspend $T; dmsetup load $T --table "0 $S linear $L 0"; dmsetup resume $T
+echo 3 > /proc/sys/vm/drop_caches; mount /dev/mapper/$T /mnt/$T
+cat ${store} > /dev/null; umount /mnt/$T
+dmsetup remove $T; losetup -d $L; rm -rf $D; rmdir /mnt/$T`;
 }
 
 // The same cycle by hand: loop + linear table + mkfs + mount + 20 synced writes + arm drop +
