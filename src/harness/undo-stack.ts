@@ -43,6 +43,52 @@ export class UndoStack {
     this.steps.push(step);
   }
 
+  /**
+   * Runs `lead`, a script in `target`, and then every step, in one exec: when every step is a
+   * script in `target` (a trial's last check and its teardown, one round trip). Returns what
+   * `lead` printed and exited with; the steps' failures are what run() returns from then on.
+   * Returns undefined, running nothing, when the steps cannot go with it (or already ran).
+   */
+  async runAfter(
+    target: Target,
+    lead: string,
+    leadTimeoutMs: number,
+  ): Promise<{ code: number | null; stdout: string; stderr: string } | undefined> {
+    const order = [...this.steps].reverse();
+    if (this.ran || !order.every((s) => 'script' in s && s.script.target === target))
+      return undefined;
+    const batch = order as ScriptStep[];
+    let led: { code: number | null; stdout: string; stderr: string } | undefined;
+    let failed: unknown;
+    this.ran = (async () => {
+      const script = `(\n${lead}\n)\nlead_rc=$?; echo; echo "${leadEnds} $lead_rc"\n${batchScript(batch.map((s) => s.script.text))}`;
+      let failures: string[];
+      try {
+        const result = await target.exec(script, {
+          timeoutMs: leadTimeoutMs + scriptTimeoutMs * batch.length,
+          check: false,
+        });
+        const end = result.stdout.lastIndexOf(`\n${leadEnds} `);
+        const code = /^\d+/.exec(result.stdout.slice(end + leadEnds.length + 2))?.[0];
+        led = {
+          code: end < 0 || code === undefined ? null : Number(code),
+          stdout: end < 0 ? result.stdout : result.stdout.slice(0, end),
+          stderr: result.stderr,
+        };
+        failures = batchFailures(batch, end < 0 ? '' : result.stdout.slice(end));
+      } catch (error) {
+        // The steps' answer too: each failed with the exec.
+        failed = error;
+        failures = batch.map((step) => `${step.label}: ${(error as Error).message}`);
+      }
+      this.unregister();
+      return failures;
+    })();
+    await this.ran;
+    if (failed !== undefined) throw failed;
+    return led;
+  }
+
   /** Runs every step once, newest first; a later call gets the first call's failures. */
   run(): Promise<string[]> {
     this.ran ??= (async () => {
@@ -98,6 +144,14 @@ async function runBatch(batch: readonly ScriptStep[]): Promise<string[]> {
   } catch (error) {
     return batch.map((step) => `${step.label}: ${(error as Error).message}`);
   }
+  return batchFailures(batch, stdout);
+}
+
+/** The line after which a lead script's output ends and its steps' begins (runAfter). */
+const leadEnds = '__powercut_lead_end';
+
+/** The failures of a batch's steps, from what the batch printed. */
+function batchFailures(batch: readonly ScriptStep[], stdout: string): string[] {
   const outcomes = parseBatchOutput(stdout);
   return batch.flatMap((step, i) => {
     const done = outcomes.get(i);
@@ -123,6 +177,14 @@ export function batchParts(script: string): string[] | undefined {
     ...script.matchAll(/e=\$\( \(\n([\s\S]*?)\n\) 2>&1 >\/dev\/null \); rc=\$\?; printf '__undo /g),
   ].map((m) => m[1]!);
   return parts.length > 0 ? parts : undefined;
+}
+
+/** The lead script of a runAfter exec, if it has one (for a fake target). */
+export function batchLead(script: string): string | undefined {
+  const m = /^\(\n([\s\S]*?)\n\)\nlead_rc=\$\?; echo; echo "__powercut_lead_end \$lead_rc"\n/.exec(
+    script,
+  );
+  return m?.[1];
 }
 
 /** Each part's exit code and stderr, by index. */

@@ -6,10 +6,10 @@ import type {
   RemoteProcess,
   Target,
 } from '../../src/harness/target/target.ts';
-import { batchParts } from '../../src/harness/undo-stack.ts';
+import { batchLead, batchParts } from '../../src/harness/undo-stack.ts';
 
-type Answer = { stdout?: string; code?: number } | undefined;
-type Responder = (command: string) => Answer;
+type Answer = { stdout?: string; stderr?: string; code?: number } | undefined;
+export type Responder = (command: string) => Answer;
 
 /**
  * A Target that runs nothing: it records every command and answers from a list of responders
@@ -34,12 +34,15 @@ export class FakeTarget implements Target {
     // A batch of undo steps (undo-stack.ts): each part answered alone, as the shell would.
     const parts = batchParts(command);
     if (parts) {
-      const outcomes: string[] = [];
+      // A lead script before the batch (UndoStack.runAfter) runs first, its output apart.
+      const lead = batchLead(command);
+      const led = lead === undefined ? undefined : await this.exec(lead, { check: false });
+      const outcomes: string[] = led ? [`${led.stdout}\n__powercut_lead_end ${led.code ?? 1}`] : [];
       for (const [i, part] of parts.entries()) {
         const r = await this.exec(part, { check: false });
         outcomes.push(`__undo ${i} ${r.code ?? 1} `);
       }
-      return { command, code: 0, stdout: `${outcomes.join('\n')}\n`, stderr: '' };
+      return { command, code: 0, stdout: `${outcomes.join('\n')}\n`, stderr: led?.stderr ?? '' };
     }
     this.commands.push(command);
     // What the command reads on stdin is part of it (a dm table goes to dmsetup that way).
@@ -50,7 +53,12 @@ export class FakeTarget implements Target {
     if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
     this.timeline.push(`end ${seen}`);
     const answer = this.responders.map((r) => r(command)).find((a) => a !== undefined) ?? {};
-    const result = { command, code: answer.code ?? 0, stdout: answer.stdout ?? '', stderr: '' };
+    const result = {
+      command,
+      code: answer.code ?? 0,
+      stdout: answer.stdout ?? '',
+      stderr: answer.stderr ?? '',
+    };
     if ((options.check ?? true) && result.code !== 0)
       throw new Error(`\`${command}\` exited ${result.code}`);
     return result;
@@ -93,12 +101,15 @@ export class FakeTarget implements Target {
 export function fakeLoopMachine(
   fail: (command: string) => boolean = () => false,
   takes: (command: string) => number = () => 0,
+  /** Answers asked before any other (a script's own output, say). */
+  first: Responder[] = [],
 ): FakeTarget {
   let loops: { name: string; 'back-file': string }[] = [];
   // loopListScript's lines: DEVICE BACKING-FILE.
   const listing = () => loops.map((l) => `${l.name} ${l['back-file']}\n`).join('');
   return new FakeTarget(
     [
+      ...first,
       (c) => (fail(c) ? { code: 1 } : undefined),
       (c) =>
         c.includes(' flakey $L ')

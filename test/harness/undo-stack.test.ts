@@ -57,3 +57,52 @@ test('a batch whose exec fails reports every one of its steps', async (t) => {
   undo.pushScript('b', target, 'true');
   t.deepEqual(await undo.run(), ['b: connection lost', 'a: connection lost']);
 });
+
+test('runAfter: a lead script and then every step in one exec; the lead’s output and exit code apart, the steps’ failures are what run() reports', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'undo-'));
+  const local = new LocalTarget();
+  const execs: string[] = [];
+  const target = Object.assign(Object.create(local) as Target, {
+    exec: (command: string, options?: object) => (
+      execs.push(command),
+      local.exec(command, options)
+    ),
+  });
+  const undo = new UndoStack('test');
+  undo.pushScript('first', target, `echo first >> ${dir}/order`);
+  undo.pushScript('broken', target, `echo broken >> ${dir}/order; echo 'busy' >&2; exit 4`);
+  try {
+    const led = await undo.runAfter(
+      target,
+      `echo checked >> ${dir}/order; printf 'fsck says\\nclean'; echo lead-err >&2; exit 8`,
+      10_000,
+    );
+    t.deepEqual(led, { code: 8, stdout: 'fsck says\nclean', stderr: 'lead-err\n' });
+    const { stdout } = await local.exec(`cat ${dir}/order`);
+    t.deepEqual(stdout.trim().split('\n'), ['checked', 'broken', 'first']);
+    t.is(execs.length, 1, 'one exec');
+    t.deepEqual(await undo.run(), ['broken: exited 4: busy'], 'run() reports, runs nothing');
+    t.is(execs.length, 1);
+    t.is(await undo.runAfter(target, 'true', 1000), undefined, 'ran already: nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runAfter runs nothing when a step is not a script in that target; a lost exec fails lead and steps', async (t) => {
+  const local = new LocalTarget();
+  const mixed = new UndoStack('test');
+  mixed.pushScript('a', local, 'true');
+  mixed.push('plain', async () => undefined);
+  t.is(await mixed.runAfter(local, 'echo never', 1000), undefined);
+  t.deepEqual(await mixed.run(), [], 'run() still runs them');
+  const lost = Object.assign(Object.create(local) as Target, {
+    exec: async () => {
+      throw new Error('connection lost');
+    },
+  });
+  const undo = new UndoStack('test');
+  undo.pushScript('a', lost, 'true');
+  await t.throwsAsync(undo.runAfter(lost, 'true', 1000), { message: 'connection lost' });
+  t.deepEqual(await undo.run(), ['a: connection lost']);
+});

@@ -38,8 +38,23 @@ export interface FaultDevice {
    * `after` exits with is returned (its output too).
    */
   reload(to: FlakeyFault | 'linear', around: AroundReload): Promise<ExecResult>;
+  /**
+   * Shell that swaps the table back to linear (exits reloadExit.reloadFailed when it cannot),
+   * for a reload's `after` that goes on to a second change in the same exec (the plug pull
+   * followed by the remount).
+   */
+  linearReloadScript(): string;
   /** Removes everything the device created, newest first; returns what could not be undone. */
   destroy(): Promise<string[]>;
+  /**
+   * Runs `script` and then destroy()'s removal in the same exec (a trial's last check and its
+   * teardown, one round trip); returns what the script printed and exited with. Undefined,
+   * running nothing, when the removal cannot go in one exec (destroy() as usual then).
+   */
+  destroyAfter(
+    script: string,
+    timeoutMs: number,
+  ): Promise<Pick<ExecResult, 'code' | 'stdout' | 'stderr'> | undefined>;
 }
 
 /**
@@ -222,7 +237,10 @@ export async function createFaultDevice(
         }),
       disarm: () => serially(async () => void (await reload(await tableOf('linear')))),
       reload: (to, around) => serially(async () => reload(await tableOf(to), around)),
+      linearReloadScript: () =>
+        `printf '%s\\n' '${linearTable(sectors, loop)}' | ${dmToolPath} reload ${names.table} || exit ${reloadExit.reloadFailed}`,
       destroy: () => undo.run(),
+      destroyAfter: (script, timeoutMs) => undo.runAfter(target, script, timeoutMs),
     };
     if (!logLoop) return device;
     const recording: LogWritesDevice = {

@@ -155,7 +155,15 @@ export async function fsck(
   target: Target,
   device: FaultDevice,
   fs: FilesystemType,
-  o: { unmountFirst?: string; readFirst?: string } = {},
+  o: {
+    unmountFirst?: string;
+    readFirst?: string;
+    /** Runs the check's script (default: an exec of its own; the rig's last one, its teardown). */
+    run?: (
+      script: string,
+      timeoutMs: number,
+    ) => Promise<Pick<ExecResult, 'code' | 'stdout' | 'stderr'>>;
+  } = {},
 ): Promise<{ clean: boolean; output: string; read?: string }> {
   const { unmountFirst, readFirst } = o;
   const script = [
@@ -165,7 +173,9 @@ export async function fsck(
     ...(unmountFirst ? [`${sh`umount ${unmountFirst}`} || exit ${umountFailed}`] : []),
     fsckScript(fs, device.path),
   ].join('\n');
-  const result = await target.exec(script, { check: false, timeoutMs: 180_000 });
+  const result = o.run
+    ? await o.run(script, 180_000)
+    : await target.exec(script, { check: false, timeoutMs: 180_000 });
   const why = result.stderr.trim().split('\n').at(-1) ?? '';
   if (readFirst && result.code === readFirstFailed)
     throw new HarnessError(`\`${readFirst}\` failed before the filesystem check: ${why}`);

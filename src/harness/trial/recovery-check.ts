@@ -130,8 +130,10 @@ export async function recoverAfterCrash(
   // The raw slots are read in the check's round trip, before its unmount.
   const { pageSize } = plan.engine;
   const readsRaw = plan.engine.kind === 'builtin' && engineTraits[plan.engine.mode].directLayout;
+  // The trial's last step on the device: its teardown goes in the same round trip.
   const { read, ...fsck } = await rig.checkFilesystem(
     readsRaw ? rawPagesScript(store, pageSize, pages) : undefined,
+    { last: true },
   );
   const rawPages = readsRaw ? parseRawPages(read ?? '', store, pageSize, pages) : undefined;
   return {

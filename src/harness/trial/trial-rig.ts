@@ -1,6 +1,6 @@
 import type { TrialPlan } from '../../model/trial-plan.ts';
 import type { FlakeyFault, SectorRange } from '../device/dm-table.ts';
-import type { Target } from '../target/target.ts';
+import type { ExecResult, Target } from '../target/target.ts';
 import {
   createFaultDevice,
   type FaultDevice,
@@ -32,6 +32,9 @@ const sizeOf = (plan: TrialPlan) => ({
 
 /** The store's name under the mount point, for either kind of store. */
 export const fileStoreName = 'store.db';
+
+/** The line (stdout and stderr) between a plug pull's output and its remount's. */
+const remountBegins = '--- powercut: remount ---';
 export const directoryStoreName = 'store';
 
 const storePath = (engine: EngineSpec, mountPoint: string): string =>
@@ -177,24 +180,61 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
    * it still lives) is killed, then the filesystem is unmounted. A filesystem that will not
    * unmount is a harness error: its cached pages are writes made after the cut, and they would
    * be read back (or written back once the table is linear) as if they had survived it.
+   * `thenRemount`: remountAfterCrash's work follows in the same exec, once the unmount
+   * succeeded (one round trip less); remountAfterCrash then only reports how it went.
    */
-  async pullPlug(): Promise<void> {
+  async pullPlug(o: { thenRemount?: boolean } = {}): Promise<void> {
     const { pidFile } = this.device.names;
-    const result = await this.device.reload(
-      { kind: 'drop_writes' },
-      { after: `${killFromPidFileScript(pidFile)}\n${unmountAfterCrashScript(this.mountPoint)}` },
-    );
-    if (result.code !== 0)
+    const crash = `${killFromPidFileScript(pidFile)}\n${unmountAfterCrashScript(this.mountPoint)}`;
+    const mountCommand = mountScript(this.device, this.mountPoint, this.mountOptions);
+    const after = o.thenRemount
+      ? [
+          `(\n${crash}\n) || exit $?`,
+          `echo '${remountBegins}'; echo '${remountBegins}' >&2`,
+          this.device.linearReloadScript(),
+          dropCachesScript,
+          mountCommand,
+        ].join('\n')
+      : crash;
+    const result = await this.device.reload({ kind: 'drop_writes' }, { after });
+    const at = {
+      out: result.stdout.indexOf(remountBegins),
+      err: result.stderr.indexOf(remountBegins),
+    };
+    if (o.thenRemount ? at.out < 0 : result.code !== 0) {
+      const why = (at.err < 0 ? result.stderr : result.stderr.slice(0, at.err)).trim();
       throw new HarnessError(
-        `the plug was pulled but the filesystem did not unmount (${result.stderr.trim() || `exit ${result.code ?? result.signal}`}): what survived the crash cannot be read`,
+        `the plug was pulled but the filesystem did not unmount (${why || `exit ${result.code ?? result.signal}`}): what survived the crash cannot be read`,
       );
+    }
+    if (o.thenRemount) {
+      const tail = (text: string, i: number) => text.slice(i + remountBegins.length + 1);
+      this.remountedAtPull = {
+        result: {
+          ...result,
+          stdout: tail(result.stdout, at.out),
+          stderr: tail(result.stderr, at.err),
+        },
+        mountCommand,
+      };
+    }
   }
+
+  /** The remount the plug pull already did (pullPlug's thenRemount), until it is reported. */
+  private remountedAtPull: { result: ExecResult; mountCommand: string } | undefined;
 
   /**
    * In one round trip: back to the linear table (never under a mounted filesystem: its dirty
    * pages would reach the disk), caches dropped, mounted again (which replays the journal).
+   * After a plug pull that remounted already, it only reports that mount (MountFailed).
    */
   async remountAfterCrash(): Promise<void> {
+    const done = this.remountedAtPull;
+    if (done) {
+      this.remountedAtPull = undefined;
+      throwIfMountFailed(done.result, done.mountCommand);
+      return;
+    }
     const stillMounted = sh`echo ${this.mountPoint}" is still mounted after the crash" >&2`;
     const mountCommand = mountScript(this.device, this.mountPoint, this.mountOptions);
     const result = await this.device.reload('linear', {
@@ -208,13 +248,20 @@ export class TrialRig<Device extends FaultDevice = FaultDevice> {
    * After recovery: unmount and check the filesystem read-only. Its journal was replayed by the
    * mount, so the check sees what the kernel's own recovery left (fsck.ts: fs-corrupt). A
    * `readFirst` script runs before the unmount in the same round trip; its output is `read`.
+   * `last`: nothing else will use the rig, so its removal goes in the same round trip too
+   * (use() then reports that removal's failures; it runs nothing more).
    */
   async checkFilesystem(
     readFirst?: string,
+    o: { last?: boolean } = {},
   ): Promise<{ clean: boolean; output: string; read?: string }> {
+    const run = async (script: string, timeoutMs: number) =>
+      (await this.device.destroyAfter(script, timeoutMs)) ??
+      (await this.target.exec(script, { check: false, timeoutMs }));
     return fsck(this.target, this.device, this.plan.filesystem.type, {
       unmountFirst: this.mountPoint,
       ...(readFirst ? { readFirst } : {}),
+      ...(o.last ? { run } : {}),
     });
   }
 

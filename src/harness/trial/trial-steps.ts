@@ -108,7 +108,8 @@ export async function runTrialSteps(
     clock.enter('fault');
     await session.kill();
     session.nemesis('crash');
-    await rig.pullPlug();
+    // A dm-flakey trial's checker remounts first: in the plug pull's own round trip.
+    await rig.pullPlug({ thenRemount: plan.fault.kind !== 'log-writes' });
 
     clock.enter('recover');
     const history = { ops, events: session.history };

@@ -137,6 +137,106 @@ test('the plug pull, the remount and the check are one round trip each, in the o
   });
 });
 
+/** A fake machine whose pull-and-remount script prints `script` (what its shell would have). */
+const pullingMachine = (script: { code?: number; stdout?: string; stderr?: string }) =>
+  fakeLoopMachine(undefined, undefined, [
+    (c) => (c.includes(`echo '${remountLine}'`) ? script : undefined),
+  ]);
+const remountLine = '--- powercut: remount ---';
+
+test('pulled with thenRemount: the plug pull and the remount are one exec, the remount only after the unmount, in the same order', async (t) => {
+  const target = pullingMachine({ stdout: `${remountLine}\n`, stderr: `${remountLine}\n` });
+  const rig = await TrialRig.create(target, plan);
+  await rig.use(async (): Promise<Outcome> => {
+    const before = target.commands.length;
+    await rig.pullPlug({ thenRemount: true });
+    await rig.remountAfterCrash();
+    const execs = target.commands.slice(before).filter((c) => !c.includes(' flakey $L '));
+    t.is(execs.length, 1, 'one exec for both');
+    const script = execs[0]!;
+    const order = [
+      /powercut-dm reload/,
+      /engine\.pid/,
+      /umount /,
+      /\) \|\| exit \$\?/, // the remount only once the unmount succeeded
+      new RegExp(remountLine),
+      /linear \/dev\/loop7 0' \| \/opt\/powercut\/powercut-dm reload powercut-\w+ \|\| exit 92/,
+      /drop_caches/,
+      /mount -t ext4/,
+    ].map((p) => script.search(p));
+    t.true(
+      order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)),
+      script,
+    );
+    t.false(/umount -l/.test(script));
+    return { log: [] };
+  });
+});
+
+test("pulled with thenRemount: a mount that fails is the remount's outcome (MountFailed), an unmount that fails the pull's error", async (t) => {
+  const failedMount = pullingMachine({
+    code: 32,
+    stdout: `${remountLine}\n`,
+    stderr: `${remountLine}\nmount: /mnt/x: wrong fs type\n`,
+  });
+  const rig = await TrialRig.create(failedMount, plan);
+  await rig.use(async (): Promise<Outcome> => {
+    await rig.pullPlug({ thenRemount: true });
+    const error = await t.throwsAsync(rig.remountAfterCrash());
+    t.is(error!.constructor.name, 'MountFailed');
+    t.regex(error!.message, /wrong fs type/);
+    t.notRegex(error!.message, /powercut: remount/);
+    return { log: [] };
+  });
+  const busy = pullingMachine({ code: 3, stderr: 'umount /mnt/x: target is busy; held by: 42\n' });
+  const stuck = await TrialRig.create(busy, plan);
+  await stuck.use(async (): Promise<Outcome> => {
+    await t.throwsAsync(stuck.pullPlug({ thenRemount: true }), {
+      message:
+        /the plug was pulled but the filesystem did not unmount \(umount \/mnt\/x: target is busy; held by: 42\)/,
+    });
+    return { log: [] };
+  });
+});
+
+test('the last check and the teardown are one exec: the check first, then the removal, newest first; use() runs nothing more', async (t) => {
+  const target = fakeLoopMachine((c) => /^rm -rf \/var\/tmp\/powercut\/[a-z0-9]+$/m.test(c));
+  const rig = await TrialRig.create(target, plan);
+  let before = 0;
+  let execCalls = 0;
+  const exec = target.exec.bind(target);
+  let inside = false; // the fake answers a batch's parts through exec again: not counted
+  target.exec = async (...a) => {
+    if (inside) return exec(...a);
+    execCalls++;
+    inside = true;
+    try {
+      return await exec(...a);
+    } finally {
+      inside = false;
+    }
+  };
+  const result = await rig.use(async (): Promise<Outcome> => {
+    before = target.commands.length;
+    const checked = await rig.checkFilesystem(undefined, { last: true });
+    t.true(checked.clean);
+    return { log: [] };
+  });
+  t.is(execCalls, 1, 'one exec: the check and the whole teardown');
+  const execs = target.commands.slice(before);
+  // The fake answers the lead and each removal step alone; the real exec is one script.
+  const [check, ...steps] = execs;
+  t.regex(check!, /umount \/mnt\/powercut-\w+ \|\| exit 97\ne2fsck -fn /);
+  const order = [/engine\.pid/, /umount .*powercut-/, /powercut-dm remove/, /losetup -d/].map((p) =>
+    steps.findIndex((c) => p.test(c)),
+  );
+  t.true(
+    order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)),
+    steps.join('\n---\n'),
+  );
+  t.deepEqual(result.cleanupFailures, ['backing files and loop devices: exited 1']);
+});
+
 test('a filesystem that will not unmount after the plug pull fails the trial (a harness error)', async (t) => {
   const target = fakeLoopMachine((c) => c.includes('held by')); // the unmount's exit 3
   const rig = await TrialRig.create(target, plan);
