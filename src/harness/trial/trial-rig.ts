@@ -32,10 +32,10 @@ const sizeOf = (plan: TrialPlan) => ({
 
 /** The store's name under the mount point, for either kind of store. */
 export const fileStoreName = 'store.db';
+export const directoryStoreName = 'store';
 
 /** The line (stdout and stderr) between a plug pull's output and its remount's. */
 const remountBegins = '--- powercut: remount ---';
-export const directoryStoreName = 'store';
 
 const storePath = (engine: EngineSpec, mountPoint: string): string =>
   `${mountPoint}/${storeIsDirectory(engine) ? directoryStoreName : fileStoreName}`;
