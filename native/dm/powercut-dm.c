@@ -53,9 +53,8 @@ static union {
 static int control = -1;
 static const char *name;
 
-/* One ioctl on NAME with `payload` (size bytes) after the header. */
-static int call(unsigned long request, const char *what, uint32_t flags, const char *payload, size_t size,
-                uint32_t targets) {
+/* One ioctl on NAME with `payload` (size bytes) after the header; errno set when it fails. */
+static int try_call(unsigned long request, uint32_t flags, const char *payload, size_t size, uint32_t targets) {
   memset(&u, 0, sizeof u);
   u.io.version[0] = DM_VERSION_MAJOR;
   u.io.data_size = (uint32_t)sizeof u.buf;
@@ -64,7 +63,13 @@ static int call(unsigned long request, const char *what, uint32_t flags, const c
   u.io.flags = flags;
   snprintf(u.io.name, sizeof u.io.name, "%s", name);
   if (size > 0) memcpy(u.buf + sizeof(struct dm_ioctl), payload, size);
-  if (ioctl(control, request, &u) == 0) return 0;
+  return ioctl(control, request, &u);
+}
+
+/* try_call, saying on stderr which step (`what`) failed and why. */
+static int call(unsigned long request, const char *what, uint32_t flags, const char *payload, size_t size,
+                uint32_t targets) {
+  if (try_call(request, flags, payload, size, targets) == 0) return 0;
   fprintf(stderr, "powercut-dm: %s %s: %s\n", what, name, strerror(errno));
   return -1;
 }
@@ -227,12 +232,7 @@ static int remove_device(void) {
   if (call(DM_DEV_STATUS, "status", 0, NULL, 0, 0) != 0) return 1;
   dev_t dev = (dev_t)u.io.dev;
   for (int attempt = 1;; attempt++) {
-    memset(&u, 0, sizeof u);
-    u.io.version[0] = DM_VERSION_MAJOR;
-    u.io.data_size = (uint32_t)sizeof u.buf;
-    u.io.data_start = sizeof(struct dm_ioctl);
-    snprintf(u.io.name, sizeof u.io.name, "%s", name);
-    if (ioctl(control, DM_DEV_REMOVE, &u) == 0) break;
+    if (try_call(DM_DEV_REMOVE, 0, NULL, 0, 0) == 0) break;
     if (errno != EBUSY || attempt == 50) {
       fprintf(stderr, "powercut-dm: remove %s: %s\n", name, strerror(errno));
       return 1;
