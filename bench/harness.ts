@@ -327,10 +327,9 @@ export function engineShellCycle(D: string, T: string, plan: TrialPlan): string 
   const cut = arm && 'afterOp' in arm ? arm.afterOp : undefined;
   if (plan.engine.kind !== 'builtin' || plan.filesystem.type !== 'ext4' || cut === undefined)
     throw new Error('the engine cycle is written for a built-in engine on ext4, armed after an op');
-  const ops = generateWorkload(plan).map((op) => JSON.stringify(op));
-  const writesBefore = generateWorkload(plan)
-    .slice(0, cut)
-    .filter((op) => op.op === 'write').length;
+  const workload = generateWorkload(plan);
+  const ops = workload.map((op) => JSON.stringify(op));
+  const writesBefore = workload.slice(0, cut).filter((op) => op.op === 'write').length;
   const store = `/mnt/${T}/store.db`;
   const run = engineCommand(plan.engine, 'run', store, plan.workload.pages);
   const mb = Math.ceil(storeSize(plan.engine, plan.workload.pages) / (1024 * 1024));
