@@ -9,8 +9,8 @@ import type { Target } from '../../src/harness/target/target.ts';
 // Script steps on one target share one exec, on this host's real sh: still newest first, each
 // step runs whatever the others did, and each failure is its own, with its own stderr.
 
-test('script steps on one target run in one exec, newest first, each failing alone', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'undo-'));
+/** This host as a target, every exec's command recorded in `execs`. */
+function countingLocalTarget(): { local: LocalTarget; execs: string[]; target: Target } {
   const local = new LocalTarget();
   const execs: string[] = [];
   const target = Object.assign(Object.create(local) as Target, {
@@ -19,6 +19,12 @@ test('script steps on one target run in one exec, newest first, each failing alo
       local.exec(command, options)
     ),
   });
+  return { local, execs, target };
+}
+
+test('script steps on one target run in one exec, newest first, each failing alone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'undo-'));
+  const { local, execs, target } = countingLocalTarget();
   const order: string[] = [];
   const undo = new UndoStack('test');
   undo.pushScript('first', target, `echo first >> ${dir}/order`);
@@ -60,14 +66,7 @@ test('a batch whose exec fails reports every one of its steps', async (t) => {
 
 test('runAfter: a lead script and then every step in one exec; the lead’s output and exit code apart, the steps’ failures are what run() reports', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'undo-'));
-  const local = new LocalTarget();
-  const execs: string[] = [];
-  const target = Object.assign(Object.create(local) as Target, {
-    exec: (command: string, options?: object) => (
-      execs.push(command),
-      local.exec(command, options)
-    ),
-  });
+  const { local, execs, target } = countingLocalTarget();
   const undo = new UndoStack('test');
   undo.pushScript('first', target, `echo first >> ${dir}/order`);
   undo.pushScript('broken', target, `echo broken >> ${dir}/order; echo 'busy' >&2; exit 4`);
