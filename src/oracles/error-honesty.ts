@@ -1,10 +1,12 @@
 import type { Anomaly } from '../model/verdict.ts';
+import type { WriteOp } from '../model/workload.ts';
 import type { HistoryIndex } from './history-index.ts';
 import type { Recovered } from './recovered.ts';
 
 /**
  * ack-after-eio. (1) An ack while error_writes was armed: no write could be durable then, so
- * the engine ignored or lost an error. (2) The fsyncgate pattern: an op started inside the
+ * the engine ignored or lost an error (unless the write was invoked before the fault and its
+ * value survived: its sync ran before the fault and returned after it). (2) The fsyncgate pattern: an op started inside the
  * error window, acknowledged after it closed (a retried fsync that "succeeded"), whose value
  * did not survive. Returns the anomalies and the op ids it explained (not lost-ack again).
  */
@@ -22,7 +24,16 @@ export function checkErrorHonesty(
     const t = index.times.get(op.id);
     if (t?.ok === undefined) continue;
     const during = errorWindows.find((w) => t.ok! > w.from && t.ok! < w.to);
-    if (during) {
+    // A write invoked before the window may have been synced before it too (a pipelined
+    // engine's fdatasync can return just after the fault is armed): its ack is honest if the
+    // value survived. One invoked inside the window cannot be durable, whatever survived.
+    const syncedBefore =
+      during !== undefined &&
+      op.op === 'write' &&
+      t.invoke !== undefined &&
+      t.invoke < during.from &&
+      survived(op, index, recovered);
+    if (during && !syncedBefore) {
       anomalies.push({
         kind: 'ack-after-eio',
         ops: [op.id],
@@ -37,14 +48,8 @@ export function checkErrorHonesty(
         ? errorWindows.find((w) => t.invoke! > w.from && t.invoke! < w.to)
         : undefined;
     if (startedIn && op.op === 'write') {
-      const r = recovered.get(op.page);
-      const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
-      // Survived, or replaced by a write that does not precede it: not lost.
-      const survived =
-        !!source &&
-        source.page === op.page &&
-        (source.id === op.id || !index.precedes(source.id, op.id));
-      if (!survived) {
+      if (!survived(op, index, recovered)) {
+        const r = recovered.get(op.page);
         anomalies.push({
           kind: 'ack-after-eio',
           page: op.page,
@@ -58,6 +63,17 @@ export function checkErrorHonesty(
     }
   }
   return { anomalies, explained };
+}
+
+/** The write's value was recovered, or replaced by a write that does not precede it: not lost. */
+function survived(op: WriteOp, index: HistoryIndex, recovered: Map<number, Recovered>): boolean {
+  const r = recovered.get(op.page);
+  const source = r?.kind === 'value' ? index.writeByValue.get(r.value) : undefined;
+  return (
+    !!source &&
+    source.page === op.page &&
+    (source.id === op.id || !index.precedes(source.id, op.id))
+  );
 }
 
 const pageOf = (op: { op: string; page?: number }): { page?: number } =>
