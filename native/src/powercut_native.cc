@@ -205,6 +205,31 @@ uint32_t Crc32cHw(uint32_t, const uint8_t *, size_t) { return 0; }
 bool HasHwCrc32c() { return false; }
 #endif
 
+// fillXorshift(out, from, seed): the page format's fill (src/engine/page-format.ts, whose JS
+// loop is the reference and the fallback): from `from` to the end, xorshift32 steps from `seed`,
+// each written as a little-endian u32, the last partial word as that step's low bytes. ~4 µs a
+// 4 KiB page in JS, a fifth of a group-commit write's time on the event loop.
+Napi::Value FillXorshift(const Napi::CallbackInfo &info) {
+  auto buf = info[0].As<Napi::Uint8Array>();
+  size_t i = static_cast<size_t>(ToInt64(info[1]));
+  uint32_t x = info[2].As<Napi::Number>().Uint32Value();
+  uint8_t *out = buf.Data();
+  size_t end = buf.ByteLength();
+  for (; i < end; i += 4) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    if (i + 4 > end) break;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(out + i, &x, 4);  // one store
+#else
+    for (int k = 0; k < 4; k++) out[i + k] = static_cast<uint8_t>(x >> (8 * k));
+#endif
+  }
+  for (int k = 0; i < end; i++, k += 8) out[i] = static_cast<uint8_t>(x >> k);
+  return info.Env().Undefined();
+}
+
 // crc32c(bytes, crc): continues from a previous CRC (0 to start), like SheetJS crc-32's buf().
 Napi::Value Crc32c(const Napi::CallbackInfo &info) {
   auto buf = info[0].As<Napi::Uint8Array>();
@@ -448,6 +473,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pwriteBatchAsync", Napi::Function::New(env, PwriteBatchAsync));
   exports.Set("preadAsync", Napi::Function::New(env, PreadAsync));
   exports.Set("fdatasyncAsync", Napi::Function::New(env, FdatasyncAsync));
+  exports.Set("fillXorshift", Napi::Function::New(env, FillXorshift));
   if (HasHwCrc32c()) {
     exports.Set("crc32c", Napi::Function::New(env, Crc32c));
     exports.Set("crc32cZeroingField", Napi::Function::New(env, Crc32cZeroingField));

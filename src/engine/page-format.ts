@@ -1,3 +1,4 @@
+import { tryLoadNative } from '../native/loader.ts';
 import { crc32c, crc32cZeroingField } from './crc32c.ts';
 import { isAllZero } from './zero-bytes.ts';
 
@@ -109,9 +110,29 @@ export function readHeaderUnchecked(
 
 function fill(out: Uint8Array, from: number, header: PageHeader, payload: Uint8Array): void {
   // xorshift32 seeded by the header and payload checksum: cheap, deterministic, differs per write.
-  // Each step fills four bytes (one step per byte cost ~10 µs a page, more than its checksum).
-  let x =
+  const seed =
     (crc32c(payload) ^ Number(header.seq & 0xffffffffn) ^ (header.page * 0x9e3779b1)) >>> 0 || 1;
+  const native = nativeFill();
+  if (native) native(out, from, seed);
+  else fillXorshiftJs(out, from, seed);
+}
+
+type Fill = (out: Uint8Array, from: number, seed: number) => void;
+let nativeFillFound: Fill | null | undefined;
+/** The addon's loop (a fifth of the time), looked up at the first page, not at start-up. */
+function nativeFill(): Fill | null {
+  if (nativeFillFound === undefined) nativeFillFound = tryLoadNative()?.fillXorshift ?? null;
+  return nativeFillFound;
+}
+
+/**
+ * The fill's reference loop (and the fallback where the addon is missing; a test holds the
+ * addon's equal to it): from `from` to the end, xorshift32 steps from `seed`, each written as a
+ * little-endian u32, the last partial word as that step's low bytes. Each step fills four bytes
+ * (one step per byte cost ~10 µs a page, more than its checksum).
+ */
+export function fillXorshiftJs(out: Uint8Array, from: number, seed: number): void {
+  let x = seed;
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const end = out.length;
   let i = from;
@@ -126,6 +147,9 @@ function fill(out: Uint8Array, from: number, header: PageHeader, payload: Uint8A
   }
   for (let k = 0; i < end; i++, k += 8) out[i] = x >>> k; // the last partial word
 }
+
+/** Which fill this process uses. */
+export const fillImplementation = (): 'native' | 'js' => (nativeFill() ? 'native' : 'js');
 
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: false });

@@ -31,6 +31,8 @@ export type NativeBinding = {
   preadAsync(fd: number, buf: Uint8Array, offset: number): Promise<number>;
   fdatasyncAsync(fd: number): Promise<number>;
   mmap(fd: number, length: number, writable: boolean): Buffer;
+  /** The page format's xorshift fill (src/engine/page-format.ts holds the reference loop). */
+  fillXorshift?(out: Uint8Array, from: number, seed: number): void;
   /** Present only where the CPU has a crc32 instruction (x86-64 SSE4.2). */
   crc32c?(bytes: Uint8Array, crc: number): number;
   crc32cZeroingField?(bytes: Uint8Array, fieldOffset: number): number;
