@@ -40,6 +40,12 @@ function counting(file: StoreFile): { file: StoreFile; bytes: () => number; sync
           return file.pwriteMany!(writes);
         },
       }),
+      ...(file.pwriteManySync && {
+        pwriteManySync: (writes) => {
+          for (const w of writes) bytes += w.buf.length;
+          file.pwriteManySync!(writes);
+        },
+      }),
       fdatasync: () => {
         syncs++;
         return file.fdatasync();

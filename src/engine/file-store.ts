@@ -65,6 +65,20 @@ export async function openStoreFile(
         ),
       );
     },
+    // Buffered writes only: under O_DIRECT a write waits for the device, so it takes the pool.
+    ...(!direct && {
+      pwriteManySync(writes) {
+        let failure: unknown;
+        for (const w of writes) {
+          try {
+            native.pwrite(fd, w.buf, w.offset);
+          } catch (error) {
+            failure ??= toIoError(error);
+          }
+        }
+        if (failure !== undefined) throw failure;
+      },
+    }),
     async pread(length, offset) {
       const buf = alloc(length);
       const n = await wrapAsync(native.preadAsync(fd, buf, offset));

@@ -14,6 +14,13 @@ export interface StoreFile {
    * is attempted; the first failure rejects once all have run. Engines fall back to `pwrite`s.
    */
   pwriteMany?(writes: readonly PageWrite[]): Promise<void>;
+  /**
+   * Optional: the same, done on the calling thread before it returns (throws the first failure
+   * once every write was attempted). Offered only where a write lands in the page cache and
+   * never waits for the device (a buffered file: ~3 µs a page here, against 40-70 µs for a trip
+   * through the libuv pool and back); engines prefer it to `pwriteMany` where it is offered.
+   */
+  pwriteManySync?(writes: readonly PageWrite[]): void;
   pread(length: number, offset: number): Promise<Uint8Array>;
   fdatasync(): Promise<void>;
   close(): Promise<void>;
@@ -42,10 +49,12 @@ export function errorCode(error: unknown): string {
 }
 
 /**
- * Every write of `writes`, as one request where the file offers it, else all at once; resolves
+ * Every write of `writes`: on this thread where the file offers it, else as one request where
+ * it offers that, else all at once; resolves
  * when each has landed, rejects with the first failure once none is still in flight.
  */
 export async function pwriteAll(file: StoreFile, writes: readonly PageWrite[]): Promise<void> {
+  if (file.pwriteManySync) return file.pwriteManySync(writes);
   if (file.pwriteMany) return file.pwriteMany(writes);
   const landed = await Promise.allSettled(writes.map((w) => file.pwrite(w.buf, w.offset)));
   const failed = landed.find((r) => r.status === 'rejected');
