@@ -62,6 +62,7 @@ export class PingPongPages {
   /** Slot holding each page's newest version known durable (synced, or found at open). */
   private readonly durableSlot = new Map<number, 0 | 1>();
   private seq: bigint;
+  private scratch: Uint8Array | undefined;
 
   private constructor(
     private readonly ctx: EngineContext,
@@ -103,8 +104,8 @@ export class PingPongPages {
    */
   async writeMany(values: ReadonlyMap<number, string>): Promise<Map<number, 0 | 1>> {
     const { file, options } = this.ctx;
-    // One allocation for the batch (a page-sized one each cost ~2 µs of zeroing and GC).
-    const block = file.alloc(options.pageSize * values.size);
+    const scratch = this.takeScratch(options.pageSize * values.size);
+    const block = scratch.subarray(0, options.pageSize * values.size);
     const slots = new Map<number, 0 | 1>();
     const writes: PageWrite[] = [];
     for (const [page, value] of values) {
@@ -117,8 +118,24 @@ export class PingPongPages {
       slots.set(page, slot);
       writes.push({ buf, offset });
     }
-    await pwriteAll(file, writes);
+    try {
+      await pwriteAll(file, writes);
+    } finally {
+      this.scratch = scratch; // every write has landed or failed: the block is free again
+    }
     return slots;
+  }
+
+  /**
+   * A block for one batch's pages (every byte of each is encoded anew): the last batch's when it
+   * is large enough and no batch is being written from it. A fresh one per batch (256 KiB at 64
+   * pages) cost page faults on first touch and GC of external memory: encoding took 11-13 µs a
+   * page instead of ~7 in a group-commit run.
+   */
+  private takeScratch(length: number): Uint8Array {
+    const free = this.scratch;
+    this.scratch = undefined;
+    return free && free.length >= length ? free : this.ctx.file.alloc(length);
   }
 
   private encode(
