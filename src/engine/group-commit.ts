@@ -7,12 +7,13 @@ type Pending = { op: WriteOp; done: (error?: unknown) => void };
 
 /**
  * group-commit: `writers` concurrent writers each take the next op and wait for its ack; one
- * committer closes a batch when `batchWindowUs` passed since its first write, when it has
- * `batchMaxOps` writes, or when every writer that still has input is waiting in it (nobody else
- * can join). Writers between ops (just acked, reading their next op) count as joinable: closing
- * without them halved batches at 4 writers. It pwrites the batch (one request), fdatasyncs once,
- * then acks (or fails) every member. While a batch syncs the next one is already written (two
- * batches in flight at most), but a write to a page still syncing waits for that sync.
+ * committer closes a batch when `batchWindowUs` passed since its first write, when it holds
+ * its share of the writers (half: `batchLimitOf`) or `batchMaxOps` writes, or when every writer
+ * that still has input and is not in a syncing batch is waiting in it (nobody else can join).
+ * Writers between ops (just acked, reading their next op) count as joinable. It writes the
+ * batch (one request; on a buffered file, on this thread), fdatasyncs once, then acks (or
+ * fails) every member. While a batch syncs the next one is already written (two batches in
+ * flight at most), but a write to a page still syncing waits for that sync.
  * Planted bug `group-ack-before-sync`: acks the batch, then syncs.
  */
 export const groupCommitEngine: EngineMode = {
