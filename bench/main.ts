@@ -18,7 +18,7 @@ import { defaultJobs } from '../src/harness/target/slots.ts';
 import { startQemuTarget } from '../src/harness/target/qemu.ts';
 import { installGuestEngine } from '../src/harness/trial/guest-engine.ts';
 import { benchExploration } from './explore.ts';
-import { syncReferences } from './sync-ceiling.ts';
+import { benchGroupCommit } from './group.ts';
 import { benchBoot } from './boot.ts';
 
 const argv = process.argv.slice(2);
@@ -116,77 +116,6 @@ for (const direct of [false, true]) {
     await benchEngine(dir, 'cow', { direct, writers: 1, batchWindowUs: 0, batchMaxOps: 1, ops }),
   );
 }
-type GroupRow = {
-  writers: number;
-  windowUs: number;
-  groupOpsPerSec: number;
-  fsyncPerWriteOpsPerSec: number;
-  ratio: number;
-  syncsPerOp: number;
-};
-
-/**
- * Group commit at 1-64 writers beside fsync-per-write (batches of one) and, for each writer
- * count right after its engine runs (the disk's speed drifts on a shared machine), the C
- * references: writers that each sync, and batched writes with one sync (the ceiling), also at
- * the engine's own offsets.
- */
-async function groupSection(groupOps: number) {
-  const rows: EngineBenchRow[] = [];
-  const groupRows: GroupRow[] = [];
-  const referenceRows = [];
-  for (const writers of [1, 4, 16, 64]) {
-    // fsync-per-write at the same writer count = group commit with batches of one.
-    const single = await benchEngine(dir, 'group-commit', {
-      direct: false,
-      writers,
-      batchWindowUs: 0,
-      batchMaxOps: 1,
-      ops: groupOps,
-    });
-    for (const windowUs of [0, 200, 1000]) {
-      const g = await benchEngine(dir, 'group-commit', {
-        direct: false,
-        writers,
-        batchWindowUs: windowUs,
-        batchMaxOps: 64,
-        ops: groupOps,
-      });
-      rows.push(g);
-      groupRows.push({
-        writers,
-        windowUs,
-        groupOpsPerSec: g.opsPerSec,
-        fsyncPerWriteOpsPerSec: single.opsPerSec,
-        ratio: Number((g.opsPerSec / single.opsPerSec).toFixed(2)),
-        syncsPerOp: Number((g.syncs / g.ops).toFixed(3)),
-      });
-    }
-    const { perWriteSync, ceiling, engineCeiling } = syncReferences(dir, writers, groupOps);
-    const group = Math.max(
-      ...groupRows.filter((r) => r.writers === writers).map((r) => r.groupOpsPerSec),
-    );
-    referenceRows.push({
-      writers,
-      groupBestOpsPerSec: group,
-      cPerWriteSyncOpsPerSec: perWriteSync.opsPerSec,
-      cCeilingOpsPerSec: ceiling.opsPerSec,
-      groupVsPerWriteSync: Number((group / perWriteSync.opsPerSec).toFixed(2)),
-      groupShareOfCeiling: Number((group / ceiling.opsPerSec).toFixed(2)),
-      cCeilingSameOffsetsOpsPerSec: engineCeiling.opsPerSec,
-      groupShareOfSameOffsets: Number((group / engineCeiling.opsPerSec).toFixed(2)),
-      ceilingVsPerWriteSync: Number((ceiling.opsPerSec / perWriteSync.opsPerSec).toFixed(2)),
-    });
-  }
-  console.log(`\nGroup commit vs fsync-per-write at the same writer count (${groupOps} writes):`);
-  console.table(groupRows);
-  console.log(
-    "\nGroup commit (best window) against C on this disk: N threads each pwrite + fdatasync, and N pwrites + one fdatasync (the ceiling; also at the engine's own offsets):",
-  );
-  console.table(referenceRows);
-  return { rows, groupRows, referenceRows };
-}
-
 /** The simulated tier, both paths per engine (bench/sim.ts). */
 async function simSection() {
   const rows = await benchSim(quick ? 0.5 : 2);
@@ -204,14 +133,18 @@ if (only === 'sim') {
 
 const groupOps = quick ? 1000 : 4000;
 if (only === 'group') {
-  const { groupRows, referenceRows } = await groupSection(groupOps);
+  const { groupRows, referenceRows } = await benchGroupCommit(dir, groupOps, quick ? 1 : 5);
   writeOnly('group', { groupCommit: groupRows, groupCommitReferences: referenceRows });
   process.exit(0);
 }
 
 console.log(`\nEngines on a real file (${ops} writes of 4 KiB pages, this machine's disk):`);
 console.table(engineRows);
-const { rows: groupEngineRows, groupRows, referenceRows } = await groupSection(groupOps);
+const {
+  rows: groupEngineRows,
+  groupRows,
+  referenceRows,
+} = await benchGroupCommit(dir, groupOps, quick ? 1 : 5);
 engineRows.push(...groupEngineRows);
 
 const layoutRows = await benchRecordLayouts(dir, quick ? 200 : 800);
