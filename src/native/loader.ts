@@ -90,3 +90,17 @@ export function tryLoadNative(): NativeBinding | undefined {
     return undefined;
   }
 }
+
+/**
+ * One of the addon's optional functions, looked up at its first use (not at start-up: the CLI's
+ * start stays), or null where the addon or that function is missing (the caller's JS fallback).
+ */
+export function lazyNative<K extends keyof NativeBinding>(
+  name: K,
+): () => NonNullable<NativeBinding[K]> | null {
+  let found: NonNullable<NativeBinding[K]> | null | undefined;
+  return () => {
+    if (found === undefined) found = (tryLoadNative()?.[name] as NativeBinding[K]) ?? null;
+    return found;
+  };
+}

@@ -6,9 +6,9 @@ import type { Recovered } from './recovered.ts';
 /**
  * ack-after-eio. (1) An ack while error_writes was armed: no write could be durable then, so
  * the engine ignored or lost an error (unless the write was invoked before the fault and its
- * value survived: its sync ran before the fault and returned after it). (2) The fsyncgate pattern: an op started inside the
- * error window, acknowledged after it closed (a retried fsync that "succeeded"), whose value
- * did not survive. Returns the anomalies and the op ids it explained (not lost-ack again).
+ * value survived: its sync ran before the fault and returned after it). (2) The fsyncgate
+ * pattern: an op started inside the error window, acknowledged after it closed (a retried fsync
+ * that "succeeded"), whose value did not survive. Returns the anomalies and the op ids it explained (not lost-ack again).
  */
 export function checkErrorHonesty(
   index: HistoryIndex,
