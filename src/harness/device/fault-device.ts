@@ -18,6 +18,7 @@ import { parseLoopLines } from './loop-check.ts';
 import { resourceNames, type ResourceNames } from './names.ts';
 import { ownership } from './ownership.ts';
 import { dmToolPath } from './dm-tool.ts';
+import { shellQuote } from '../target/shell.ts';
 
 export { dmToolPath };
 
@@ -69,8 +70,17 @@ export interface LogWritesDevice extends FaultDevice {
 }
 
 export type AroundReload = { before?: string; after?: string };
+
 /** The exit codes of a reload's own parts, apart from anything `after` may exit with. */
 export const reloadExit = { beforeFailed: 91, reloadFailed: 92 } as const;
+
+/** Shell printing a dm table, one quoted word a line, for a pipe into `powercut-dm`. */
+const tableOnStdin = (table: string): string =>
+  `printf '%s\\n' ${table
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(shellQuote)
+    .join(' ')}`;
 
 type FaultDeviceOptions = {
   sizeBytes: number;
@@ -194,21 +204,18 @@ export async function createFaultDevice(
     };
     const reload = async (table: string, around: AroundReload = {}): Promise<ExecResult> => {
       // Suspended without a freeze/flush of the filesystem (dmsetup's --nolockfs), which would
-      // defeat the power cut. The table on stdin: it may have several lines (a fault confined
-      // to some ranges). A table that does not load still resumes the device (on its old
-      // table): a suspended device would hang every later I/O, the cleanup's among them.
+      // defeat the power cut. The table in the script, a quoted word a line: it may have
+      // several lines (a fault confined to some ranges), and a command without stdin runs in
+      // the target's command shell. A table that does not load still resumes the device (on
+      // its old table): a suspended device would hang every later I/O, the cleanup's among them.
       const t = names.table;
       const { beforeFailed, reloadFailed } = reloadExit;
       const script = [
         ...(around.before ? [`(\n${around.before}\n) || exit ${beforeFailed}`] : []),
-        `${dmToolPath} reload ${t} || exit ${reloadFailed}`,
+        `${tableOnStdin(table)} | ${dmToolPath} reload ${t} || exit ${reloadFailed}`,
         ...(around.after ? [around.after] : []),
       ].join('\n');
-      const result = await target.exec(script, {
-        stdin: `${table}\n`,
-        check: false,
-        timeoutMs: 120_000,
-      });
+      const result = await target.exec(script, { check: false, timeoutMs: 120_000 });
       const why = result.stderr.trim().split('\n').at(-1) ?? '';
       if (result.code === beforeFailed)
         throw new HarnessError(`before reloading ${t}: ${why || 'failed'} (nothing reloaded)`);
@@ -238,7 +245,7 @@ export async function createFaultDevice(
       disarm: () => serially(async () => void (await reload(await tableOf('linear')))),
       reload: (to, around) => serially(async () => reload(await tableOf(to), around)),
       linearReloadScript: () =>
-        `printf '%s\\n' '${linearTable(sectors, loop)}' | ${dmToolPath} reload ${names.table} || exit ${reloadExit.reloadFailed}`,
+        `${tableOnStdin(linearTable(sectors, loop))} | ${dmToolPath} reload ${names.table} || exit ${reloadExit.reloadFailed}`,
       destroy: () => undo.run(),
       destroyAfter: (script, timeoutMs) => undo.runAfter(target, script, timeoutMs),
     };

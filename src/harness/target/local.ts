@@ -6,15 +6,29 @@ import { checkResult } from './exec-result.ts';
 import { withTimeout } from '../timeout.ts';
 import { lineStream } from './lines.ts';
 import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts';
+import { CommandShell } from './command-shell.ts';
+import { ShellPool } from './shell-pool.ts';
 
-/** This machine, as root, when its kernel has dm-flakey (commands through `sh -c`). */
+/** A child or one of its pipes (net.Socket), which may or may not keep node running. */
+type Unrefable = { ref(): void; unref(): void };
+
+/**
+ * This machine, as root, when its kernel has dm-flakey. A command without stdin runs in one of
+ * its long-lived command shells (command-shell.ts: inside the TCG guest, where the trial agent
+ * runs one of these, a node spawn of `sh -c` costs 56-92 ms); others through `sh -c`.
+ */
 export class LocalTarget implements Target {
   readonly kind = 'local' as const;
   readonly description = 'local kernel';
-  /** Long-running children (engines, the owner lock's holder): ended at teardown. */
+  /** Long-running children (engines, the owner lock's holder, shells): ended at teardown. */
   private readonly children = new Set<ChildProcess>();
+  private readonly shells = new ShellPool(async () => this.startShell());
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (options.stdin === undefined) {
+      const outcome = await this.shells.run(command, options.timeoutMs);
+      if (outcome) return checkResult({ command, ...outcome }, options.check ?? true);
+    }
     // A timed command leads its own process group, so a timeout kills the whole tree.
     const timed = options.timeoutMs !== undefined;
     const child = spawn('sh', ['-c', command], {
@@ -74,7 +88,31 @@ export class LocalTarget implements Target {
     await rename(tmp, remotePath);
   }
 
+  /** A command shell leading its own process group, so a timeout kills the whole tree. */
+  private startShell(): CommandShell {
+    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.children.add(child);
+    child.on('close', () => this.children.delete(child));
+    return new CommandShell({
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited: new Promise((resolve) => child.once('exit', resolve)),
+      killTree: async () => {
+        // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
+        if (child.exitCode === null && child.signalCode === null && child.pid)
+          process.kill(-child.pid, 'SIGKILL');
+      },
+      hold: (busy) => {
+        for (const handle of [child, child.stdin, child.stdout, child.stderr] as Unrefable[])
+          if (busy) handle.ref();
+          else handle.unref();
+      },
+    });
+  }
+
   async teardown(): Promise<void> {
+    this.shells.close();
     // Closing stdin ends the owner lock's holder; what still runs after that is killed.
     for (const child of this.children) child.stdin?.end();
     await new Promise((resolve) => setTimeout(resolve, 200));

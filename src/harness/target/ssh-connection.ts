@@ -9,7 +9,9 @@ import type { ExecOptions, ExecResult, RemoteProcess } from './target.ts';
 import { lineStream } from './lines.ts';
 import { startTimeOf } from '../device/guards.ts';
 import { shellQuote } from './shell.ts';
-import { identifySelf, killTreeScript, splitIdentity } from './exec-identity.ts';
+import { identifySelf, killTreeScript, splitIdentity, type ExecIdentity } from './exec-identity.ts';
+import { CommandShell } from './command-shell.ts';
+import { ShellPool } from './shell-pool.ts';
 
 export type SshOptions = {
   host: string;
@@ -24,10 +26,14 @@ export type SshOptions = {
 };
 
 /**
- * One ssh2 connection per target; every command is a channel on it (~65 ms per exec against
- * ~0.2 s per new connection, measured in VM-NOTES).
+ * One ssh2 connection per target (~0.2 s per new connection, measured in VM-NOTES). A command
+ * without stdin runs in one of its long-lived command shells (command-shell.ts: 1-8 ms); one
+ * with stdin, a spawn, or one that finds every shell busy gets a channel of its own (60-80 ms
+ * an exec in the TCG guest).
  */
 export class SshConnection {
+  private readonly shells = new ShellPool(() => this.startShell());
+
   private constructor(
     private readonly client: Client,
     private readonly options: SshOptions,
@@ -114,6 +120,15 @@ export class SshConnection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    if (options.stdin === undefined) {
+      const outcome = await this.shells.run(command, options.timeoutMs);
+      if (outcome) return checkResult({ command, ...outcome }, options.check ?? true);
+    }
+    return this.execOnChannel(command, options);
+  }
+
+  /** A command on a channel of its own: its own shell, stdin and timeout kill. */
+  private async execOnChannel(command: string, options: ExecOptions): Promise<ExecResult> {
     const timed = options.timeoutMs !== undefined;
     // A timed command names its process group first, so a timeout can kill all of it.
     const channel = await this.channel(timed ? `${identifySelf}\n${command}` : command);
@@ -144,7 +159,7 @@ export class SshConnection {
       ? await withTimeout(done, options.timeoutMs!, `\`${command}\``, async () => {
           channel.close();
           const { identity } = splitIdentity(Buffer.concat(stderr).toString());
-          if (identity) await this.exec(killTreeScript(identity), { check: false });
+          if (identity) await this.execOnChannel(killTreeScript(identity), { check: false });
         })
       : await done;
     return checkResult(result, options.check ?? true);
@@ -201,7 +216,47 @@ export class SshConnection {
     );
   }
 
+  /**
+   * A command shell on a channel of its own: `sh` reading commands from the channel's stdin,
+   * its identity (pid, start time) reported first so a timeout can end its tree.
+   */
+  private async startShell(): Promise<CommandShell> {
+    const channel = await this.channel(`${identifySelf}\nexec sh`);
+    const identity = await new Promise<ExecIdentity>((resolve, reject) => {
+      let text = '';
+      const stop = () => {
+        channel.stderr.off('data', onData);
+        channel.off('close', onClose);
+      };
+      const onData = (d: Buffer) => {
+        text += d.toString();
+        if (!text.includes('\n')) return;
+        stop();
+        const { identity } = splitIdentity(text);
+        if (identity) resolve(identity);
+        else reject(new HarnessError(`the command shell did not start: ${text.trim()}`));
+      };
+      const onClose = () => {
+        stop();
+        reject(new HarnessError(`the command shell did not start: ${text.trim()}`));
+      };
+      channel.stderr.on('data', onData);
+      channel.on('close', onClose);
+    });
+    return new CommandShell({
+      stdin: channel,
+      stdout: channel,
+      stderr: channel.stderr,
+      exited: new Promise((resolve) => channel.once('exit', resolve)),
+      killTree: async () => {
+        channel.close();
+        await this.execOnChannel(killTreeScript(identity), { check: false });
+      },
+    });
+  }
+
   close(): void {
+    this.shells.close();
     this.client.end();
   }
 }
