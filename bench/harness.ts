@@ -44,6 +44,12 @@ export type HarnessBench = {
   engineCycleSeconds: number;
   engineCycleRangeSeconds: [number, number];
   overheadToEngineCycle: number;
+  /**
+   * Each trial over the cycles timed right after it, one ratio per pair, as "median (range)":
+   * this machine's load moves both within minutes, and one slow trial moves a mean.
+   */
+  pairRatioToDdCycle: string;
+  pairRatioToEngineCycle: string;
   /** The same trials run step by step from the host (no trial agent), in the same run. */
   stepByStep: StepByStep;
   /** Engines inside the guest on the dm device. */
@@ -61,6 +67,8 @@ export type StepByStep = {
   roundTripsPerTrial: number;
   overheadRatio: number;
   overheadToEngineCycle: number;
+  pairRatioToDdCycle: string;
+  pairRatioToEngineCycle: string;
 };
 
 export type VagrantBench = {
@@ -124,7 +132,16 @@ export const overheadPlan = (): TrialPlan =>
  * shell cycle timed after each pair (one sample of it had swung the ratio by half).
  */
 export async function trialOverhead(target: Target, plan: TrialPlan, trials: number) {
-  const [timed, steps, shell, engineShell] = await timeTrialsBothWays(target, plan, trials);
+  const [timed, steps, shell, engineShell, perPair] = await timeTrialsBothWays(
+    target,
+    plan,
+    trials,
+  );
+  // "median (min-max)" of each trial over the cycles timed right after it.
+  const pairRatios = (seconds: number[]) => ({
+    pairRatioToDdCycle: medianAndRange(seconds.map((s, i) => s / shell[i]!)),
+    pairRatioToEngineCycle: medianAndRange(seconds.map((s, i) => s / engineShell[i]!)),
+  });
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const range = (xs: number[]) =>
     [Number(Math.min(...xs).toFixed(2)), Number(Math.max(...xs).toFixed(2))] as [number, number];
@@ -143,12 +160,14 @@ export async function trialOverhead(target: Target, plan: TrialPlan, trials: num
     engineCycleSeconds: Number(engineCycleSeconds.toFixed(2)),
     engineCycleRangeSeconds: range(engineShell),
     overheadToEngineCycle: toEngineCycle(timed.meanTrialSeconds),
+    ...pairRatios(perPair.agent),
     stepByStep: {
       meanTrialSeconds: Number(steps.meanTrialSeconds.toFixed(2)),
       phaseSeconds: steps.phaseSeconds,
       roundTripsPerTrial: steps.roundTripsPerTrial,
       overheadRatio: ratio(steps.meanTrialSeconds),
       overheadToEngineCycle: toEngineCycle(steps.meanTrialSeconds),
+      ...pairRatios(perPair.steps),
     },
   };
 }
@@ -159,15 +178,24 @@ type Timed = {
   roundTripsPerTrial: number;
 };
 
+/** "median (min-max)" of ratios, two decimals. */
+function medianAndRange(ratios: number[]): string {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return `${median.toFixed(2)} (${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)})`;
+}
+
 /**
  * n trials through the agent and n step by step, alternating, and both shell cycles after each
- * pair (this machine's load drifts): the two means and the shell cycles' n times (seconds).
+ * pair (this machine's load drifts): the two means, the shell cycles' n times and each trial's
+ * own time (seconds).
  */
 async function timeTrialsBothWays(
   target: Target,
   plan: TrialPlan,
   n: number,
-): Promise<[Timed, Timed, number[], number[]]> {
+): Promise<[Timed, Timed, number[], number[], { agent: number[]; steps: number[] }]> {
   // Unmeasured: the first of each starts the agent or the engine server.
   await runTrial(target, plan, { via: 'agent' });
   await runTrial(target, plan, { via: 'steps' });
@@ -182,7 +210,14 @@ async function timeTrialsBothWays(
     shell.push(await timeShellCycle(target, plan, 'dd'));
     engineShell.push(await timeShellCycle(target, plan, 'engine'));
   }
-  return [meanOf(agent), meanOf(steps), shell, engineShell];
+  const seconds = (runs: Timed[]) => runs.map((t) => t.meanTrialSeconds);
+  return [
+    meanOf(agent),
+    meanOf(steps),
+    shell,
+    engineShell,
+    { agent: seconds(agent), steps: seconds(steps) },
+  ];
 }
 
 /**
