@@ -22,7 +22,7 @@ export type ShellOutcome = { code: number; stdout: string; stderr: string };
 /**
  * One long-lived `sh` in the target that runs commands one after another. A command costs a
  * subshell (a fork of the shell) instead of a new ssh channel and a shell started for it:
- * 1-8 ms against 60-80 ms an exec in the TCG guest (measured 2026-12-07), and a trial makes
+ * 1-10 ms against 56-83 ms an exec in the TCG guest (measured 2026-12-07), and a trial makes
  * five or six.
  *
  * Each command runs as `( eval 'command' ) </dev/null` (no state leaks from one to the next;
@@ -57,10 +57,6 @@ export class CommandShell {
   /** False once the shell ended (or was killed): it takes no further command. */
   get alive(): boolean {
     return !this.ended;
-  }
-
-  get busy(): boolean {
-    return this.running !== undefined;
   }
 
   /**

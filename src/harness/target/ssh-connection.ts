@@ -27,8 +27,8 @@ export type SshOptions = {
 
 /**
  * One ssh2 connection per target (~0.2 s per new connection, measured in VM-NOTES). A command
- * without stdin runs in one of its long-lived command shells (command-shell.ts: 1-8 ms); one
- * with stdin, a spawn, or one that finds every shell busy gets a channel of its own (60-80 ms
+ * without stdin runs in one of its long-lived command shells (command-shell.ts: 1-10 ms); one
+ * with stdin, a spawn, or one that finds every shell busy gets a channel of its own (56-83 ms
  * an exec in the TCG guest).
  */
 export class SshConnection {
