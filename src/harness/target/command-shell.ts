@@ -30,7 +30,7 @@ export type ShellOutcome = { code: number; stdout: string; stderr: string };
  * then the shell prints an end line carrying a random nonce and the exit code on stdout, and
  * one on stderr. The command's output is what came before the end lines. A command must not
  * leave a process behind that still writes to its stdout or stderr (none of powercut's do);
- * one that might is run on its own ssh channel instead (an exec with stdin).
+ * one that might (a user's engine) is run as a process of its own (ExecOptions.ownProcess).
  */
 export class CommandShell {
   private readonly nonce = randomBytes(12).toString('hex');

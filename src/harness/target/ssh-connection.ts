@@ -120,7 +120,7 @@ export class SshConnection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    if (options.stdin === undefined) {
+    if (options.stdin === undefined && !options.ownProcess) {
       const outcome = await this.shells.run(command, options.timeoutMs);
       if (outcome) return checkResult({ command, ...outcome }, options.check ?? true);
     }

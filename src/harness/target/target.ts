@@ -16,6 +16,12 @@ export type ExecOptions = {
   timeoutMs?: number;
   /** Throw a HarnessError (with the command, code and stderr) when the exit code is not 0. Default true. */
   check?: boolean;
+  /**
+   * Run it as a process of its own (an ssh channel, a spawn), not in a command shell: for a
+   * command powercut did not write (a user's engine), which may leave a process behind that
+   * still writes to its output. It is then waited for like any exec's.
+   */
+  ownProcess?: boolean;
 };
 
 /** A long-running command with streaming stdout and an open stdin (the engine's `run`). */

@@ -106,6 +106,7 @@ export async function recoverAfterCrash(
     : await target.exec(engineCommand(plan.engine, 'recover', store, pages), {
         check: false,
         timeoutMs,
+        ownProcess: true,
       });
   const recoverError =
     recover.code === 0
@@ -120,6 +121,7 @@ export async function recoverAfterCrash(
     : await target.exec(engineCommand(plan.engine, 'dump', store, pages), {
         check: false,
         timeoutMs,
+        ownProcess: true,
       });
   const dump = parseDump(dumpResult.stdout, pages);
   if (dumpResult.code !== 0 && !recoverError) {

@@ -18,6 +18,12 @@ test('local exec collects output and exit codes; check throws naming the command
   t.is((await target.exec('cat', { stdin: 'piped' })).stdout, 'piped');
 });
 
+test('local exec: a command left behind writing is waited for on its own process (ownProcess), and never spills into the next command', async (t) => {
+  const leaves = '(sleep 0.3; echo late) & echo now';
+  t.is((await target.exec(leaves, { ownProcess: true })).stdout, 'now\nlate\n');
+  t.is((await target.exec('echo next')).stdout, 'next\n');
+});
+
 test('local exec timeout kills the command', async (t) => {
   const start = Date.now();
   await t.throwsAsync(target.exec('sleep 5', { timeoutMs: 200 }), {
