@@ -63,3 +63,35 @@ export async function assertConcurrentExecsRunOnce(
   t.is(lines.length, rounds * width, 'each command ran once');
   t.is(new Set(lines).size, rounds * width, 'each with its own stdin');
 }
+
+/**
+ * What every target's exec without stdin must do when more commands come at once than it keeps
+ * command shells for (3): each runs once, in the shells or on channels of their own, and gets
+ * back exactly its own output and exit code, none of another's.
+ */
+export async function assertConcurrentCommandsExact(
+  t: ExecutionContext,
+  target: Target,
+): Promise<void> {
+  const log = `/tmp/powercut-commands-once.${process.pid}`;
+  await target.exec(`rm -f ${log}`);
+  const rounds = 20;
+  const width = 5;
+  for (let round = 0; round < rounds; round++)
+    await Promise.all(
+      Array.from({ length: width }, async (_, slot) => {
+        const id = `${round}.${slot}`;
+        const r = await target.exec(
+          `echo ${id} >> ${log}; printf 'out %s' ${id}; echo err ${id} >&2; exit ${slot}`,
+          { check: false, timeoutMs: 120_000 },
+        );
+        t.deepEqual(
+          { code: r.code, stdout: r.stdout, stderr: r.stderr },
+          { code: slot, stdout: `out ${id}`, stderr: `err ${id}\n` },
+        );
+      }),
+    );
+  const lines = (await target.exec(`cat ${log}; rm -f ${log}`)).stdout.trim().split('\n');
+  t.is(lines.length, rounds * width, 'each command ran once');
+  t.is(new Set(lines).size, rounds * width);
+}

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTarget } from '../../../src/harness/target/local.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
-import { assertSpawnStreamsAndKills, assertTimeoutKillsTheCommandTree } from './contract.ts';
+import {
+  assertConcurrentCommandsExact,
+  assertSpawnStreamsAndKills,
+  assertTimeoutKillsTheCommandTree,
+} from './contract.ts';
 
 const target = new LocalTarget();
 
@@ -34,6 +38,9 @@ test('local exec timeout kills the command', async (t) => {
 
 test('local exec timeout kills the whole command tree, background children too', (t) =>
   assertTimeoutKillsTheCommandTree(t, target));
+
+test('local exec: more commands at once than command shells, each once with exactly its own output and code', (t) =>
+  assertConcurrentCommandsExact(t, target));
 
 test('local spawn streams lines from stdin and kill ends it', (t) =>
   assertSpawnStreamsAndKills(t, target));

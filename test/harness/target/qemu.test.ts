@@ -9,6 +9,7 @@ import type { SshTarget } from '../../../src/harness/target/ssh.ts';
 import { HarnessError } from '../../../src/harness/errors.ts';
 import { installGuestEngine } from '../../../src/harness/trial/guest-engine.ts';
 import {
+  assertConcurrentCommandsExact,
   assertConcurrentExecsRunOnce,
   assertSpawnStreamsAndKills,
   assertTimeoutKillsTheCommandTree,
@@ -71,6 +72,11 @@ test.serial('[vm] exec: exit codes, stderr, check and timeout', async (t) => {
 test.serial(
   '[vm] concurrent execs on one connection: each runs once with its stdin (dropbear drops some channels)',
   (t) => assertConcurrentExecsRunOnce(t, target),
+);
+
+test.serial(
+  '[vm] more commands at once than command shells: each runs once and gets exactly its own output and code',
+  (t) => assertConcurrentCommandsExact(t, target),
 );
 
 test.serial(
