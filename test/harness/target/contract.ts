@@ -40,28 +40,37 @@ export async function assertTimeoutKillsTheCommandTree(
 }
 
 /**
+ * Runs `rounds` rounds of `width` commands at once, each appending its id (`round.slot`) to a
+ * log in the target through `run`, then checks that every command ran exactly once.
+ */
+async function assertEachRanOnce(
+  t: ExecutionContext,
+  target: Target,
+  rounds: number,
+  width: number,
+  run: (id: string, slot: number, log: string) => Promise<void>,
+): Promise<void> {
+  const log = `/tmp/powercut-exec-once.${process.pid}`;
+  await target.exec(`rm -f ${log}`);
+  for (let round = 0; round < rounds; round++)
+    await Promise.all(
+      Array.from({ length: width }, (_, slot) => run(`${round}.${slot}`, slot, log)),
+    );
+  const lines = (await target.exec(`cat ${log}; rm -f ${log}`)).stdout.trim().split('\n');
+  t.is(lines.length, rounds * width, 'each command ran once');
+  t.is(new Set(lines).size, rounds * width, 'each with its own id');
+}
+
+/**
  * What every ssh target's exec must survive: many commands at once on one connection, some
  * ending while others start (the pattern that makes Debian 12's dropbear drop new channels).
  * Every command runs exactly once and gets all of its stdin.
  */
-export async function assertConcurrentExecsRunOnce(
-  t: ExecutionContext,
-  target: Target,
-): Promise<void> {
-  const log = `/tmp/powercut-exec-once.${process.pid}`;
-  await target.exec(`rm -f ${log}`);
-  const rounds = 30;
-  const width = 3;
-  for (let round = 0; round < rounds; round++)
-    await Promise.all(
-      Array.from({ length: width }, async (_, slot) => {
-        await target.exec('readlink /nonexistent', { check: false });
-        await target.exec(`cat >> ${log}`, { stdin: `${round}.${slot}\n`, timeoutMs: 120_000 });
-      }),
-    );
-  const lines = (await target.exec(`cat ${log}; rm -f ${log}`)).stdout.trim().split('\n');
-  t.is(lines.length, rounds * width, 'each command ran once');
-  t.is(new Set(lines).size, rounds * width, 'each with its own stdin');
+export function assertConcurrentExecsRunOnce(t: ExecutionContext, target: Target): Promise<void> {
+  return assertEachRanOnce(t, target, 30, 3, async (id, _slot, log) => {
+    await target.exec('readlink /nonexistent', { check: false });
+    await target.exec(`cat >> ${log}`, { stdin: `${id}\n`, timeoutMs: 120_000 });
+  });
 }
 
 /**
@@ -69,29 +78,15 @@ export async function assertConcurrentExecsRunOnce(
  * command shells for (3): each runs once, in the shells or on channels of their own, and gets
  * back exactly its own output and exit code, none of another's.
  */
-export async function assertConcurrentCommandsExact(
-  t: ExecutionContext,
-  target: Target,
-): Promise<void> {
-  const log = `/tmp/powercut-commands-once.${process.pid}`;
-  await target.exec(`rm -f ${log}`);
-  const rounds = 20;
-  const width = 5;
-  for (let round = 0; round < rounds; round++)
-    await Promise.all(
-      Array.from({ length: width }, async (_, slot) => {
-        const id = `${round}.${slot}`;
-        const r = await target.exec(
-          `echo ${id} >> ${log}; printf 'out %s' ${id}; echo err ${id} >&2; exit ${slot}`,
-          { check: false, timeoutMs: 120_000 },
-        );
-        t.deepEqual(
-          { code: r.code, stdout: r.stdout, stderr: r.stderr },
-          { code: slot, stdout: `out ${id}`, stderr: `err ${id}\n` },
-        );
-      }),
+export function assertConcurrentCommandsExact(t: ExecutionContext, target: Target): Promise<void> {
+  return assertEachRanOnce(t, target, 20, 5, async (id, slot, log) => {
+    const r = await target.exec(
+      `echo ${id} >> ${log}; printf 'out %s' ${id}; echo err ${id} >&2; exit ${slot}`,
+      { check: false, timeoutMs: 120_000 },
     );
-  const lines = (await target.exec(`cat ${log}; rm -f ${log}`)).stdout.trim().split('\n');
-  t.is(lines.length, rounds * width, 'each command ran once');
-  t.is(new Set(lines).size, rounds * width);
+    t.deepEqual(
+      { code: r.code, stdout: r.stdout, stderr: r.stderr },
+      { code: slot, stdout: `out ${id}`, stderr: `err ${id}\n` },
+    );
+  });
 }
