@@ -1,5 +1,6 @@
 import { benchEngine, type EngineBenchRow } from './engines.ts';
 import { syncReferences } from './sync-ceiling.ts';
+import { median, medianAndRange } from './stats.ts';
 
 export type GroupRow = {
   writers: number;
@@ -24,14 +25,6 @@ export type GroupReferenceRow = {
   groupShareOfSameOffsets: string;
   ceilingVsPerWriteSync: string;
 };
-
-const median = (values: number[]): number => {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-const spread = (values: number[]): string =>
-  `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
 
 /**
  * Group commit at 1-64 writers: first each window beside fsync-per-write (the engine with
@@ -70,7 +63,7 @@ export async function benchGroupCommit(dir: string, ops: number, pairs: number) 
       const group = (await run(writers, best.windowUs)).opsPerSec;
       measured.push({ group, ...syncReferences(dir, writers, ops) });
     }
-    const ratio = (f: (m: (typeof measured)[number]) => number) => spread(measured.map(f));
+    const ratio = (f: (m: (typeof measured)[number]) => number) => medianAndRange(measured.map(f));
     referenceRows.push({
       writers,
       windowUs: best.windowUs,

@@ -21,6 +21,7 @@ import { expandScenario } from '../src/scenario/expand.ts';
 import { engineCommand, storeSize } from '../src/harness/trial/engine-command.ts';
 import { generateWorkload } from '../src/harness/trial/workload-gen.ts';
 import { dmToolPath } from '../src/harness/device/dm-tool.ts';
+import { medianAndRange } from './stats.ts';
 
 export type HarnessBench = {
   bootSeconds: number;
@@ -177,14 +178,6 @@ type Timed = {
   phaseSeconds: Record<TrialPhase, number>;
   roundTripsPerTrial: number;
 };
-
-/** "median (min-max)" of ratios, two decimals. */
-function medianAndRange(ratios: number[]): string {
-  const sorted = [...ratios].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return `${median.toFixed(2)} (${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)})`;
-}
 
 /**
  * n trials through the agent and n step by step, alternating, and both shell cycles after each
