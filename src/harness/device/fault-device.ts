@@ -74,13 +74,17 @@ export type AroundReload = { before?: string; after?: string };
 /** The exit codes of a reload's own parts, apart from anything `after` may exit with. */
 export const reloadExit = { beforeFailed: 91, reloadFailed: 92 } as const;
 
-/** Shell printing a dm table, one quoted word a line, for a pipe into `powercut-dm`. */
-const tableOnStdin = (table: string): string =>
-  `printf '%s\\n' ${table
+/**
+ * Shell loading `table` into the dm table `name` (exits reloadExit.reloadFailed when it does
+ * not load): the table printed one quoted word a line into `powercut-dm reload`.
+ */
+const reloadScript = (name: string, table: string): string => {
+  const lines = table
     .split('\n')
     .filter((line) => line !== '')
-    .map(shellQuote)
-    .join(' ')}`;
+    .map(shellQuote);
+  return `printf '%s\\n' ${lines.join(' ')} | ${dmToolPath} reload ${name} || exit ${reloadExit.reloadFailed}`;
+};
 
 type FaultDeviceOptions = {
   sizeBytes: number;
@@ -212,7 +216,7 @@ export async function createFaultDevice(
       const { beforeFailed, reloadFailed } = reloadExit;
       const script = [
         ...(around.before ? [`(\n${around.before}\n) || exit ${beforeFailed}`] : []),
-        `${tableOnStdin(table)} | ${dmToolPath} reload ${t} || exit ${reloadFailed}`,
+        reloadScript(t, table),
         ...(around.after ? [around.after] : []),
       ].join('\n');
       const result = await target.exec(script, { check: false, timeoutMs: 120_000 });
@@ -244,8 +248,7 @@ export async function createFaultDevice(
         }),
       disarm: () => serially(async () => void (await reload(await tableOf('linear')))),
       reload: (to, around) => serially(async () => reload(await tableOf(to), around)),
-      linearReloadScript: () =>
-        `${tableOnStdin(linearTable(sectors, loop))} | ${dmToolPath} reload ${names.table} || exit ${reloadExit.reloadFailed}`,
+      linearReloadScript: () => reloadScript(names.table, linearTable(sectors, loop)),
       destroy: () => undo.run(),
       destroyAfter: (script, timeoutMs) => undo.runAfter(target, script, timeoutMs),
     };

@@ -9,6 +9,13 @@ import type { ExecOptions, ExecResult, RemoteProcess, Target } from './target.ts
 import { CommandShell } from './command-shell.ts';
 import { ShellPool } from './shell-pool.ts';
 
+/** Kills the process group a detached child leads, while it is still this child's. */
+function killGroup(child: ChildProcess): void {
+  // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
+  if (child.exitCode === null && child.signalCode === null && child.pid)
+    process.kill(-child.pid, 'SIGKILL');
+}
+
 /** A child or one of its pipes (net.Socket), which may or may not keep node running. */
 type Unrefable = { ref(): void; unref(): void };
 
@@ -25,10 +32,8 @@ export class LocalTarget implements Target {
   private readonly shells = new ShellPool(async () => this.startShell());
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    if (options.stdin === undefined && !options.ownProcess) {
-      const outcome = await this.shells.run(command, options.timeoutMs);
-      if (outcome) return checkResult({ command, ...outcome }, options.check ?? true);
-    }
+    const inShell = await this.shells.exec(command, options);
+    if (inShell) return inShell;
     // A timed command leads its own process group, so a timeout kills the whole tree.
     const timed = options.timeoutMs !== undefined;
     const child = spawn('sh', ['-c', command], {
@@ -48,11 +53,7 @@ export class LocalTarget implements Target {
       ),
     );
     const result = options.timeoutMs
-      ? await withTimeout(done, options.timeoutMs, `\`${command}\``, () => {
-          // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
-          if (child.exitCode === null && child.signalCode === null && child.pid)
-            process.kill(-child.pid, 'SIGKILL');
-        })
+      ? await withTimeout(done, options.timeoutMs, `\`${command}\``, () => killGroup(child))
       : await done;
     return checkResult(result, options.check ?? true);
   }
@@ -98,11 +99,7 @@ export class LocalTarget implements Target {
       stdout: child.stdout,
       stderr: child.stderr,
       exited: new Promise((resolve) => child.once('exit', resolve)),
-      killTree: async () => {
-        // Not yet reaped (no 'close'), so its pid, the group's id, is still this child's.
-        if (child.exitCode === null && child.signalCode === null && child.pid)
-          process.kill(-child.pid, 'SIGKILL');
-      },
+      killTree: async () => killGroup(child),
       hold: (busy) => {
         for (const handle of [child, child.stdin, child.stdout, child.stderr] as Unrefable[])
           if (busy) handle.ref();

@@ -1,4 +1,6 @@
 import type { CommandShell, ShellOutcome } from './command-shell.ts';
+import { checkResult } from './exec-result.ts';
+import type { ExecOptions, ExecResult } from './target.ts';
 
 /**
  * The command shells of one target connection: an idle one runs the next command, a new one is
@@ -14,6 +16,16 @@ export class ShellPool {
     private readonly start: () => Promise<CommandShell>,
     private readonly max = 3,
   ) {}
+
+  /**
+   * A target's exec in a shell, for a command that may take one (no stdin, not `ownProcess`):
+   * its result (checked as `check` asks), or undefined when the caller must run it its own way.
+   */
+  async exec(command: string, options: ExecOptions): Promise<ExecResult | undefined> {
+    if (options.stdin !== undefined || options.ownProcess) return undefined;
+    const outcome = await this.run(command, options.timeoutMs);
+    return outcome && checkResult({ command, ...outcome }, options.check ?? true);
+  }
 
   /** The command's outcome, or undefined when no shell could take it. */
   async run(command: string, timeoutMs?: number): Promise<ShellOutcome | undefined> {

@@ -120,11 +120,9 @@ export class SshConnection {
   }
 
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    if (options.stdin === undefined && !options.ownProcess) {
-      const outcome = await this.shells.run(command, options.timeoutMs);
-      if (outcome) return checkResult({ command, ...outcome }, options.check ?? true);
-    }
-    return this.execOnChannel(command, options);
+    return (
+      (await this.shells.exec(command, options)) ?? (await this.execOnChannel(command, options))
+    );
   }
 
   /** A command on a channel of its own: its own shell, stdin and timeout kill. */
