@@ -8,7 +8,8 @@ import type { Recovered } from './recovered.ts';
  * the engine ignored or lost an error (unless the write was invoked before the fault and its
  * value survived: its sync ran before the fault and returned after it). (2) The fsyncgate
  * pattern: an op started inside the error window, acknowledged after it closed (a retried fsync
- * that "succeeded"), whose value did not survive. Returns the anomalies and the op ids it explained (not lost-ack again).
+ * that "succeeded"), whose value did not survive. Returns the anomalies and the op ids it
+ * explained (not lost-ack again).
  */
 export function checkErrorHonesty(
   index: HistoryIndex,
