@@ -21,6 +21,12 @@ export type SshOptions = {
   /** `ssh-ed25519 AAAA...`: when given, any other host key is refused (pinned). */
   hostKey?: string;
   readyTimeoutMs?: number;
+  /**
+   * How long the server may take to answer an exec, and a command shell to report itself:
+   * milliseconds normally, seconds in a loaded TCG guest. Past it the command fails as a
+   * harness error instead of hanging before its own timeout starts. Default 60 s.
+   */
+  answerTimeoutMs?: number;
   /** Prefix for every command (e.g. `sudo -n` for a non-root user). */
   commandPrefix?: string;
 };
@@ -82,6 +88,10 @@ export class SshConnection {
     return new SshConnection(client, options);
   }
 
+  private get answerMs(): number {
+    return this.options.answerTimeoutMs ?? 60_000;
+  }
+
   private wrap(command: string): string {
     const body = this.options.commandPrefix
       ? `${this.options.commandPrefix} sh -c ${shellQuote(command)}`
@@ -92,8 +102,9 @@ export class SshConnection {
   /**
    * Opens a channel and starts `command` on it. The command waits for a go line, sent once the
    * server has accepted the exec; an exec the server dropped ran nothing and is tried again.
+   * An error names the command as `named` (the caller's command, not the lines wrapped around it).
    */
-  private async channel(command: string): Promise<ClientChannel> {
+  private async channel(command: string, named = command): Promise<ClientChannel> {
     for (let attempt = 1; ; attempt++) {
       try {
         const channel = await this.openExec(command);
@@ -102,20 +113,38 @@ export class SshConnection {
       } catch (error) {
         if (!(error instanceof ExecDropped) || attempt >= execAttempts)
           throw new HarnessError(
-            `ssh exec of \`${command.split('\n', 1)[0]}\` failed: ${(error as Error).message}`,
+            `ssh exec of \`${named.split('\n', 1)[0]}\` failed: ${(error as Error).message}`,
             { cause: error },
           );
       }
     }
   }
 
+  /**
+   * The server's answer to an exec, within answerMs. One that never comes would hang the
+   * command before any timeout of its own has started; the command ran nothing yet (it waits
+   * for the go line), so giving up is safe, and a channel that comes later is closed unused.
+   */
   private openExec(command: string): Promise<ClientChannel> {
+    const answerMs = this.answerMs;
     return new Promise((resolve, reject) => {
-      this.client.exec(this.wrap(command), (error, channel) =>
-        error
-          ? reject(error.message === 'Unable to exec' ? new ExecDropped(error.message) : error)
-          : resolve(channel),
-      );
+      let abandoned = false;
+      const timer = setTimeout(() => {
+        abandoned = true;
+        reject(new Error(`the server did not answer the exec in ${answerMs / 1000} s`));
+      }, answerMs);
+      try {
+        this.client.exec(this.wrap(command), (error, channel) => {
+          clearTimeout(timer);
+          if (abandoned) channel?.close();
+          else if (error)
+            reject(error.message === 'Unable to exec' ? new ExecDropped(error.message) : error);
+          else resolve(channel);
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        reject(error as Error);
+      }
     });
   }
 
@@ -129,7 +158,7 @@ export class SshConnection {
   private async execOnChannel(command: string, options: ExecOptions): Promise<ExecResult> {
     const timed = options.timeoutMs !== undefined;
     // A timed command names its process group first, so a timeout can kill all of it.
-    const channel = await this.channel(timed ? `${identifySelf}\n${command}` : command);
+    const channel = await this.channel(timed ? `${identifySelf}\n${command}` : command, command);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     channel.on('data', (d: Buffer) => stdout.push(d));
@@ -169,7 +198,7 @@ export class SshConnection {
    * recycled pid is never hit.
    */
   async spawn(command: string): Promise<RemoteProcess> {
-    const channel = await this.channel(`echo $$ ${startTimeOf('$$')}; exec ${command}`);
+    const channel = await this.channel(`echo $$ ${startTimeOf('$$')}; exec ${command}`, command);
     const stderr: Buffer[] = [];
     channel.stderr.on('data', (d: Buffer) => stderr.push(d));
     const out = new PassThrough();
@@ -219,13 +248,22 @@ export class SshConnection {
    * its identity (pid, start time) reported first so a timeout can end its tree.
    */
   private async startShell(): Promise<CommandShell> {
-    const channel = await this.channel(`${identifySelf}\nexec sh`);
+    const answerMs = this.answerMs;
+    const channel = await this.channel(`${identifySelf}\nexec sh`, 'sh (a command shell)');
     const identity = await new Promise<ExecIdentity>((resolve, reject) => {
       let text = '';
       const stop = () => {
+        clearTimeout(timer);
         channel.stderr.off('data', onData);
         channel.off('close', onClose);
       };
+      // A shell that never reports itself is given up (the pool then runs commands on
+      // channels): closing its channel ends its stdin, so it runs nothing.
+      const timer = setTimeout(() => {
+        stop();
+        channel.close();
+        reject(new HarnessError(`the command shell did not start in ${answerMs / 1000} s`));
+      }, answerMs);
       const onData = (d: Buffer) => {
         text += d.toString();
         if (!text.includes('\n')) return;
