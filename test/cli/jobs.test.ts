@@ -42,7 +42,6 @@ const results = (store: string): Results => {
 };
 
 test('[vm] --jobs 2 boots two guests, runs trials on both, and writes one store and one report', async (t) => {
-  t.timeout(20 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'powercut-jobs-'));
   const r = await run([
     scenario(dir, 1),
@@ -90,7 +89,6 @@ function qemuUnder(pid: number): number[] {
 }
 
 test('[vm] a guest that dies mid-run: its trial is a harness error (exit 3), the rest run on the other guest', async (t) => {
-  t.timeout(20 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'powercut-jobs-'));
   const child = run([
     scenario(dir, 2),

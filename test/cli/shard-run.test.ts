@@ -38,7 +38,6 @@ const outcomes = (s: Summary): Record<string, string> =>
   );
 
 test('[vm] two shards in two processes merge into the same trials and outcomes as one unsharded run (on two slots of one ssh target)', async (t) => {
-  t.timeout(20 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'powercut-shards-'));
   const scenario = join(dir, 'shards.yaml');
   writeFileSync(
