@@ -1,5 +1,6 @@
 import { mulberry32 } from '../sim/prng.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
+import type { SectorRange } from '../harness/device/dm-table.ts';
 import type { LogEntry } from './format.ts';
 import { endMark, writesData } from './format.ts';
 
@@ -145,6 +146,11 @@ export function exploreStates(
     from?: number;
     /** Where the store lies: `misdirect:N` needs it (and throws without it). */
     misdirect?: MisdirectSpace & { sectorSize: number };
+    /**
+     * `tear:N` tears only writes that touch these device ranges (512-byte sectors: the store
+     * file's), not the filesystem's own metadata. Without it, every write of several sectors.
+     */
+    tearWithin?: { ranges: readonly SectorRange[]; sectorSize: number };
   },
 ): { states: CrashState[]; sampledFrom?: number } {
   const from = options.from ?? 0;
@@ -164,7 +170,13 @@ export function exploreStates(
   }
   add(entries.length, 'end');
   const barrierStates = [...byAt.values()];
-  if (mode.kind === 'tear') return tearStates(entries.slice(from), mode.n, barrierStates, options);
+  if (mode.kind === 'tear') {
+    const within = options.tearWithin;
+    const tearable = within
+      ? (e: LogEntry) => touches(e, within.ranges, within.sectorSize)
+      : () => true;
+    return tearStates(entries.slice(from), mode.n, barrierStates, { ...options, tearable });
+  }
   if (mode.kind === 'misdirect') {
     if (!options.misdirect) throw new Error('misdirect:N needs the store extents');
     return misdirectStates(entries, from, mode.n, barrierStates, {
@@ -209,6 +221,17 @@ export function exploreStates(
   };
 }
 
+/** Whether a write (log sectors of `sectorSize` bytes) overlaps any of `ranges` (512-byte sectors). */
+function touches(
+  e: Pick<LogEntry, 'sector' | 'nrSectors'>,
+  ranges: readonly SectorRange[],
+  sectorSize: number,
+): boolean {
+  const first = (e.sector * sectorSize) / 512;
+  const end = first + (e.nrSectors * sectorSize) / 512;
+  return ranges.some((r) => first < r.start + r.sectors && r.start < end);
+}
+
 /**
  * Torn-write states: each multi-sector write of an unflushed group, cut after k of its sectors
  * (k at up to n evenly spaced boundaries), with every entry before it on disk and none after.
@@ -218,12 +241,12 @@ function tearStates(
   entries: readonly LogEntry[],
   n: number,
   barrierStates: CrashState[],
-  options: { maxStates: number; seed: number },
+  options: { maxStates: number; seed: number; tearable: (e: LogEntry) => boolean },
 ): { states: CrashState[]; sampledFrom?: number } {
   const torn: CrashState[] = [];
   for (const group of unflushedGroups(entries)) {
     for (const e of group) {
-      if (e.discard || e.nrSectors < 2) continue;
+      if (e.discard || e.nrSectors < 2 || !options.tearable(e)) continue;
       const cuts = Math.min(n, e.nrSectors - 1);
       for (let i = 1; i <= cuts; i++) {
         const sectors = Math.round((i * e.nrSectors) / (cuts + 1));

@@ -177,6 +177,45 @@ test('tear:N states: a multi-sector write of an unflushed group persisted in par
   );
 });
 
+// A store page and a block of the filesystem's own metadata (a journal superblock, say), both
+// in flight in one unflushed group.
+const storeAndMetadata = entriesOf([
+  { mark: 'powercut:start' }, // 0
+  { write: 8, data: filled(1, 4096) }, // 1: the store's page, sectors 8-15
+  { write: 64, data: filled(2, 4096) }, // 2: the filesystem's metadata, sectors 64-71
+  { write: 16, data: filled(3, 4096) }, // 3: right after the store, sectors 16-23
+  { flush: true }, // 4
+  { mark: 'dm-log-writes-end' }, // 5
+]);
+
+test("tear:N with the store's ranges tears the store's writes only, not the filesystem's metadata", (t) => {
+  const tornIds = (options: Parameters<typeof exploreStates>[2]) =>
+    exploreStates(storeAndMetadata, { kind: 'tear', n: 1 }, options)
+      .states.filter((s) => s.torn)
+      .map((s) => s.id);
+  t.deepEqual(tornIds({ maxStates: 100, seed: 1, from: 1 }), ['2^1:4', '3^2:4', '4^3:4']);
+  t.deepEqual(
+    tornIds({
+      maxStates: 100,
+      seed: 1,
+      from: 1,
+      tearWithin: { ranges: [{ start: 8, sectors: 8 }], sectorSize: 512 },
+    }),
+    ['2^1:4'],
+    'not the metadata, nor the write that starts where the store ends',
+  );
+  t.deepEqual(
+    tornIds({
+      maxStates: 100,
+      seed: 1,
+      from: 1,
+      tearWithin: { ranges: [{ start: 60, sectors: 5 }], sectorSize: 512 },
+    }),
+    ['3^2:4'],
+    'a write that overlaps the store in part is torn',
+  );
+});
+
 // Writes into a store of 8 pages of 1 KiB (2 sectors each) at device sectors 100-115, an
 // acknowledged one and one after it that no flush covers; a write outside the store.
 const storeWrites = entriesOf([

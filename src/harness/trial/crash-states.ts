@@ -11,6 +11,7 @@ import {
   type CrashState,
 } from '../../logwrites/states.ts';
 import type { FileExtent } from '../fs/store-extents.ts';
+import type { SectorRange } from '../device/dm-table.ts';
 import { misdirectExcuse } from './misdirect-excuse.ts';
 import type { TrialPlan } from '../../model/trial-plan.ts';
 import { HarnessError } from '../errors.ts';
@@ -44,6 +45,8 @@ export type Explored = {
   screen?: ScreenSummary;
   /** The recording (gzip), when a screen already brought it to the host. */
   logGz?: Uint8Array;
+  /** Which writes `tear:N` tore (the store's, or every write and why), for the trial's log. */
+  tearScope?: string;
 };
 
 export type { JudgedState } from './state-judge.ts';
@@ -86,6 +89,13 @@ export async function checkRecordedStates(
     timeoutMs: number;
     /** Where the store lies on the device (`misdirect:N` puts writes at other blocks of it). */
     storeExtents?: () => Promise<FileExtent[]>;
+    /**
+     * Where the store file lies, or why that is not known (a directory store): `tear:N` then
+     * tears only the store's own writes. A torn write of the filesystem's metadata (its
+     * superblock, the journal's) can leave a filesystem that no longer mounts: that would test
+     * the filesystem, not the engine, and leave nothing to judge.
+     */
+    storeLayout?: () => Promise<{ ranges: SectorRange[] } | { reason: string }>;
     /** Screens every state on the host and says which the kernel must confirm (host-screening.ts). */
     screen?: (input: ScreenInput) => Promise<ScreenOutcome>;
   },
@@ -175,11 +185,17 @@ export async function checkRecordedStates(
     }
     const misdirect =
       o.mode.kind === 'misdirect' ? await misdirectSpace(index.sectorSize) : undefined;
+    const layout = o.mode.kind === 'tear' ? await o.storeLayout?.() : undefined;
+    const tearWithin =
+      layout && 'ranges' in layout
+        ? { ranges: layout.ranges, sectorSize: index.sectorSize }
+        : undefined;
     const chosen = exploreStates(entries, o.mode, {
       maxStates: plan.fault.maxStates ?? defaultMaxStates,
       seed: plan.seed,
       from: start + 1,
       ...(misdirect ? { misdirect } : {}),
+      ...(tearWithin ? { tearWithin } : {}),
     });
     const judge = stateJudge({
       entries,
@@ -209,6 +225,13 @@ export async function checkRecordedStates(
       errors: [],
       ...(chosen.sampledFrom ? { sampledFrom: chosen.sampledFrom } : {}),
       replayMatchesDevice: false,
+      ...(o.mode.kind === 'tear'
+        ? {
+            tearScope: tearWithin
+              ? `${formatExploreMode(o.mode)} tears the store's writes only (${tearWithin.ranges.length} extent(s))`
+              : `${formatExploreMode(o.mode)} tears every write, the filesystem's too: ${layout && 'reason' in layout ? layout.reason : 'the store is not known'}`,
+          }
+        : {}),
     };
     const byKernel = new Map<string, JudgedState>();
     for (let n = 0; n < toKernel.length; n++) {

@@ -49,6 +49,7 @@ export class ExplorationChecker implements CrashChecker {
       workDir: device.names.backingDir,
       timeoutMs,
       storeExtents: () => this.rig.requireStoreExtents(),
+      storeLayout: () => this.rig.storeExtents(),
       ...(plan.fault.screen
         ? {
             screen: hostScreen(target, plan, {
@@ -60,6 +61,7 @@ export class ExplorationChecker implements CrashChecker {
         : {}),
     });
     const exploreMs = Date.now() - started;
+    if (explored.tearScope) log.push(explored.tearScope);
 
     clock.enter('check');
     const failing = explored.states.filter((s) => !s.valid);

@@ -59,14 +59,15 @@ export async function runTrialSteps(
   const log = rig.log;
   return rig.use(async () => {
     const store = rig.store;
-    // screen: store reads the store file's blocks out of the recording, and misdirect:N puts
-    // writes at other blocks of it: where they are is asked now, while the filesystem is
-    // mounted (the answer is kept for after the crash).
-    if (
-      plan.fault.kind === 'log-writes' &&
-      (plan.fault.screen === 'store' || plan.fault.explore?.startsWith('misdirect:'))
-    )
-      await rig.requireStoreExtents();
+    // screen: store reads the store file's blocks out of the recording, misdirect:N puts
+    // writes at other blocks of it, and tear:N tears only writes to it: where they are is
+    // asked now, while the filesystem is mounted (the answer is kept for after the crash).
+    if (plan.fault.kind === 'log-writes') {
+      if (plan.fault.screen === 'store' || plan.fault.explore?.startsWith('misdirect:'))
+        await rig.requireStoreExtents();
+      // A directory store has no one answer: tear:N then tears every write (logged).
+      else if (plan.fault.explore?.startsWith('tear:')) await rig.storeExtents();
+    }
     const nemesis = kind.nemesis(store);
     await nemesis.setup();
 
