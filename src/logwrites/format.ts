@@ -106,6 +106,21 @@ export function parseLog(read: LogReader, logBytes: number): LogIndex {
 /** True when replaying the entry changes the image. */
 export const writesData = (e: LogEntry): boolean => e.nrSectors > 0 && e.mark === undefined;
 
+/**
+ * Whether an entry's sectors (of the log's `sectorSize` bytes) overlap any of `ranges`
+ * (512-byte sectors, as filefrag and dm tables give them): a write to the store's extents.
+ */
+export function touchesRanges(
+  e: Pick<LogEntry, 'sector' | 'nrSectors'>,
+  ranges: readonly { start: number; sectors: number }[],
+  sectorSize: number,
+): boolean {
+  const scale = sectorSize / 512;
+  const first = e.sector * scale;
+  const end = first + e.nrSectors * scale;
+  return ranges.some((r) => first < r.start + r.sectors && r.start < end);
+}
+
 function view(bytes: Uint8Array, need: number, what: string): DataView {
   if (bytes.length < need)
     throw new LogFormatError(`${what}: short read (${bytes.length} of ${need} bytes)`);

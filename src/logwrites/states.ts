@@ -2,7 +2,7 @@ import { mulberry32 } from '../sim/prng.ts';
 import type { FileExtent } from '../harness/fs/store-extents.ts';
 import type { SectorRange } from '../harness/device/dm-table.ts';
 import type { LogEntry } from './format.ts';
-import { endMark, writesData } from './format.ts';
+import { endMark, touchesRanges, writesData } from './format.ts';
 
 /**
  * Which crash states to check, from a recorded log (the `explore` of a log-writes scenario):
@@ -173,7 +173,7 @@ export function exploreStates(
   if (mode.kind === 'tear') {
     const within = options.tearWithin;
     const tearable = within
-      ? (e: LogEntry) => touches(e, within.ranges, within.sectorSize)
+      ? (e: LogEntry) => touchesRanges(e, within.ranges, within.sectorSize)
       : () => true;
     return tearStates(entries.slice(from), mode.n, barrierStates, { ...options, tearable });
   }
@@ -219,17 +219,6 @@ export function exploreStates(
     ),
     ...(reorder.length < total ? { sampledFrom: barrierStates.length + total } : {}),
   };
-}
-
-/** Whether a write (log sectors of `sectorSize` bytes) overlaps any of `ranges` (512-byte sectors). */
-function touches(
-  e: Pick<LogEntry, 'sector' | 'nrSectors'>,
-  ranges: readonly SectorRange[],
-  sectorSize: number,
-): boolean {
-  const first = (e.sector * sectorSize) / 512;
-  const end = first + (e.nrSectors * sectorSize) / 512;
-  return ranges.some((r) => first < r.start + r.sectors && r.start < end);
 }
 
 /**

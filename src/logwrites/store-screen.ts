@@ -8,7 +8,7 @@ import { rawPagesOf } from '../engine/direct-layout.ts';
 import type { PageImage } from '../engine/page-image.ts';
 import { InternedPages } from './interned-pages.ts';
 import type { StateReport, StateRequest } from './explorer-protocol.ts';
-import { writesData, type LogEntry, type LogReader } from './format.ts';
+import { touchesRanges, writesData, type LogEntry, type LogReader } from './format.ts';
 import { firstUnwhole, recoverAndDump, recoverErrorOf, replayOrder } from './state-recovery.ts';
 
 export type StoreScreenConfig = {
@@ -46,7 +46,9 @@ export async function screenStoreStates(
   // Which entries write into the store, and the last such entry before each position: a state
   // is fixed by the store writes it applies, so a repeated set needs no image at all.
   // (A misdirected write is a store write: its entry is keyed with its target below.)
-  const touches = config.entries.map((e) => writesData(e) && touchesStore(config, e));
+  const touches = config.entries.map(
+    (e) => writesData(e) && touchesRanges(e, config.extents, config.sectorSize),
+  );
   const lastTouchBefore: number[] = [];
   let last = -1;
   for (let i = 0; i <= config.entries.length; i++) {
@@ -142,13 +144,6 @@ function dumpInterned(
     type: 'state',
     fsck: storeScreenFsck,
   };
-}
-
-function touchesStore(config: Pick<StoreScreenConfig, 'sectorSize' | 'extents'>, e: LogEntry) {
-  const scale = config.sectorSize / 512;
-  const first = e.sector * scale;
-  const end = first + e.nrSectors * scale;
-  return config.extents.some((x) => first < x.start + x.sectors && x.start < end);
 }
 
 /** Applies entries [from, to) to a store image: the part of each write inside the store's extents. */
